@@ -1,0 +1,205 @@
+"""The `bayeslead` command line: parses arguments, calls the library, prints.
+
+Exit codes: 0 success; 1 a fit ran but has problems (results are still written); 2 bad input.
+Errors are printed without a traceback; pass `--debug` (anywhere) to see one.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from bayeslead.errors import BayesleadError, InputError
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
+    help="Bayesian and ML structural equation models of survey data, from config files.",
+)
+instrument_app = typer.Typer(
+    no_args_is_help=True, help="Validate, show and export survey instruments."
+)
+data_app = typer.Typer(
+    no_args_is_help=True, help="Check response data against a model or instrument."
+)
+app.add_typer(instrument_app, name="instrument")
+app.add_typer(data_app, name="data")
+
+ConfigArg = Annotated[Path, typer.Argument(help="Run config (configs/*.yaml).")]
+
+
+def _say(text: str = "") -> None:
+    typer.echo(text)
+
+
+def _warn(text: str) -> None:
+    typer.echo(text, err=True)
+
+
+@app.command()
+def fit(
+    config: ConfigArg,
+    data: Annotated[Path | None, typer.Option(help="Response file overriding data.path.")] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Output root overriding the config's output.")
+    ] = None,
+    seed: Annotated[
+        int | None, typer.Option(help="Seed overriding the config's engine seed.")
+    ] = None,
+    quiet: Annotated[bool, typer.Option(help="No progress bars.")] = False,
+) -> None:
+    """Fit a model and write a new run folder; prints the folder as the last line.
+
+    Example: bayeslead fit configs/tl_dc_bi_sem.yaml --seed 7
+    """
+    from bayeslead.pipeline import fit_to_run_folder
+    from bayeslead.report.console import print_summary
+
+    path, result = fit_to_run_folder(config, data, out, seed, progress=not quiet)
+    print_summary(result)
+    for problem in result.problems:
+        _warn(f"{problem.severity}: {problem}")
+    _say(str(path))
+    if not result.ok:
+        raise typer.Exit(1)
+
+
+@app.command()
+def simulate(
+    config: ConfigArg,
+    n: Annotated[int, typer.Option("--n", min=2, help="Number of respondents.")],
+    seed: Annotated[int, typer.Option(help="Random seed (same seed, same file).")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="CSV file to write.")],
+) -> None:
+    """Simulate Likert responses from the config's model and its truth: block.
+
+    Example: bayeslead simulate configs/tl_dc_bi_sem.yaml --n 400 --seed 1 -o data/example.csv
+    """
+    from bayeslead.pipeline import simulate_to_file
+
+    path = simulate_to_file(config, n, seed, output)
+    _say(f"wrote {n} simulated respondents to {path}")
+
+
+@instrument_app.command("validate")
+def instrument_validate(
+    surveys: Annotated[list[Path], typer.Argument(help="Instrument files (surveys/*.yaml).")],
+) -> None:
+    """Validate instrument files; prints warnings; exit 2 on errors.
+
+    Example: bayeslead instrument validate surveys/*.yaml
+    """
+    from bayeslead.instrument import load_instrument
+
+    failed = False
+    for survey in surveys:
+        try:
+            inst = load_instrument(survey)
+        except InputError as exc:
+            _warn(str(exc))
+            failed = True
+            continue
+        for warning in inst.warnings:
+            _warn(f"{survey}: warning: {warning}")
+        _say(f"{survey}: ok ({len(inst.items())} items, {len(inst.constructs)} constructs)")
+    if failed:
+        raise typer.Exit(2)
+
+
+@instrument_app.command("show")
+def instrument_show(
+    survey: Annotated[Path, typer.Argument(help="Instrument file.")],
+    lang: Annotated[str, typer.Option(help="Language: en or zh.")] = "en",
+) -> None:
+    """Print an instrument's constructs, dimensions and items.
+
+    Example: bayeslead instrument show surveys/dynamic_capabilities.yaml --lang zh
+    """
+    from bayeslead.instrument import load_instrument
+    from bayeslead.report.console import print_instrument
+
+    print_instrument(load_instrument(survey), lang)
+
+
+@instrument_app.command("export")
+def instrument_export(
+    survey: Annotated[Path, typer.Argument(help="Instrument file.")],
+    format: Annotated[
+        str, typer.Option("--format", help="markdown, html, codebook, xlsform or redcap.")
+    ],
+    output: Annotated[Path, typer.Option("-o", "--output", help="File to write.")],
+    lang: Annotated[str, typer.Option(help="Language: en or zh.")] = "en",
+) -> None:
+    """Export an instrument for a new survey (questionnaire, codebook, XLSForm, REDCap).
+
+    Example: bayeslead instrument export surveys/tl_dc_bi.yaml --format xlsform -o tl_dc_bi.xlsx
+    """
+    from bayeslead.instrument import load_instrument
+    from bayeslead.instrument.export import export_instrument
+
+    path = export_instrument(load_instrument(survey), format, output, lang=lang)
+    _say(f"wrote {path}")
+
+
+@data_app.command("check")
+def data_check(
+    target: Annotated[Path, typer.Argument(help="Run config, or a data file with --instrument.")],
+    data: Annotated[Path | None, typer.Argument(help="Data file (with --instrument).")] = None,
+    instrument: Annotated[
+        Path | None, typer.Option(help="Instrument to check DATA against.")
+    ] = None,
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", help="Write the per-respondent flags CSV.")
+    ] = None,
+) -> None:
+    """Validate responses and summarise data quality (missingness, straightlining, outliers).
+
+    Examples: bayeslead data check configs/tl_dc_bi_sem.yaml
+              bayeslead data check --instrument surveys/tl_dc_bi.yaml responses.csv
+    """
+    from bayeslead.pipeline import check_data
+    from bayeslead.report.console import print_quality
+
+    if instrument is not None:
+        if data is None:
+            data, target = target, None
+        summary, table = check_data(None, data, instrument)
+    else:
+        summary, table = check_data(target, data, None)
+    print_quality(summary)
+    if output is not None:
+        from bayeslead.atomic import atomic_write_text
+
+        atomic_write_text(output, table.to_csv(index=False, lineterminator="\n"))
+        _say(f"wrote {output}")
+
+
+def main() -> None:
+    """Entry point: run the app, turning bayeslead errors into messages and exit codes."""
+    debug = "--debug" in sys.argv
+    if debug:
+        sys.argv.remove("--debug")
+    try:
+        app()  # standalone: usage errors exit 2, typer.Exit codes pass through as SystemExit
+    except BayesleadError as exc:
+        if debug:
+            raise
+        _warn(f"error: {exc}")
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        _warn("interrupted")
+        sys.exit(130)
+    except Exception as exc:  # a bug: say so briefly; --debug shows the traceback
+        if debug:
+            raise
+        _warn(f"internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)")
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

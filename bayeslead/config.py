@@ -1,0 +1,183 @@
+"""Run configuration (`configs/*.yaml`): pydantic models, all errors at once with key paths.
+
+Relative paths are resolved against the config file's folder. Unknown keys are rejected with a
+"did you mean" hint. See `../shared/design.md`, section "Config contract".
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from bayeslead.errors import InputError, Problem
+from bayeslead.yamlio import load_yaml, pydantic_problems
+
+NAME = r"^[A-Za-z][A-Za-z0-9_.-]*$"
+PARAMETER_KEY = re.compile(r"^\s*(\w+)\s*(=~|~~|~)\s*(\w+)\s*$")
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DataConfig(Strict):
+    """Where the responses are and how their columns map to items."""
+
+    path: Path | None = None
+    id: str | None = None
+    cluster: str | None = None
+    level3: str | None = None
+    group: str | None = None
+    columns: dict[str, str] = {}
+    scale: tuple[int, int] | None = None
+    missing_codes: list[float] = []
+    sheet: str | int | None = None
+
+    @field_validator("scale")
+    @classmethod
+    def _scale_order(cls, value: tuple[int, int] | None) -> tuple[int, int] | None:
+        if value is not None and value[0] >= value[1]:
+            raise ValueError(f"scale must be [low, high] with low < high, got {list(value)}")
+        return value
+
+
+class SemConfig(Strict):
+    """Settings of the ML engine (`engine: sem`)."""
+
+    estimator: Literal["ML"] = "ML"
+    missing: Literal["auto", "listwise", "fiml"] = "auto"
+    information: Literal["expected", "observed"] = "expected"
+    bootstrap: int = Field(1000, ge=0)
+    seed: int = 1
+    workers: int | None = Field(None, ge=1)
+
+
+class BayesConfig(Strict):
+    """Settings of the PyMC engine (`engine: bayes`)."""
+
+    indicators: Literal["continuous", "ordinal"] = "continuous"
+    link: Literal["probit", "logit"] = "probit"
+    sampler: Literal["auto", "nutpie", "numpyro", "pymc"] = "auto"
+    chains: int = Field(4, ge=1)
+    draws: int = Field(1000, ge=10)
+    tune: int = Field(1000, ge=0)
+    target_accept: float = Field(0.8, gt=0, lt=1)
+    seed: int = 1
+    cores: int | None = Field(None, ge=1)
+    loo: bool = False
+    hdi_prob: float = Field(0.95, gt=0, lt=1)
+    random_slopes: list[tuple[str, str]] = []
+    between_paths: Literal["specific", "shared"] = "specific"
+    priors: dict[str, str] = {}
+
+
+class DiagnosticsConfig(Strict):
+    """Gates a Bayesian fit must pass (exit code 1 otherwise)."""
+
+    rhat_max: float = Field(1.01, gt=1)
+    ess_min: float = Field(400, ge=0)
+    divergences_max: int = Field(0, ge=0)
+    bfmi_min: float = Field(0.3, ge=0)
+    treedepth_max_share: float = Field(0.05, ge=0, le=1)
+
+
+class TruthConfig(Strict):
+    """Standardised population values used by `simulate` and by simulation studies."""
+
+    loadings: float | dict[str, float] = 0.75
+    paths: dict[str, float] = {}
+    correlations: dict[str, float] = {}
+    thresholds: list[float] | None = None
+    icc: float | None = Field(None, ge=0, lt=1)
+    cluster_size: int | None = Field(None, ge=1)
+    random_slope_sd: dict[str, float] = {}
+
+    @field_validator("paths", "correlations", "random_slope_sd")
+    @classmethod
+    def _keys_are_pairs(cls, value: dict[str, float]) -> dict[str, float]:
+        for key in value:
+            if not re.match(r"^\s*\w+\s*(~|~~)\s*\w+\s*$", key):
+                raise ValueError(f"key {key!r} must look like 'OUTCOME ~ PREDICTOR' or 'A ~~ B'")
+        return value
+
+    @field_validator("thresholds")
+    @classmethod
+    def _increasing(cls, value: list[float] | None) -> list[float] | None:
+        if value is not None and any(b <= a for a, b in zip(value, value[1:], strict=False)):
+            raise ValueError(f"thresholds must increase, got {value}")
+        return value
+
+
+class RunConfig(Strict):
+    """A run: data, model, engine settings, diagnostics gates and hypotheses."""
+
+    name: str = Field(pattern=NAME)
+    description: str = ""
+    data: DataConfig = DataConfig()
+    instrument: Path | None = None
+    constructs: dict[str, list[str]] | list[str] = {}
+    second_order: dict[str, list[str]] = {}
+    observed: list[str] = []
+    paths: dict[str, list[str]] = {}
+    covariances: list[tuple[str, str]] = []
+    effects: dict[str, list[str]] = {}
+    engine: Literal["sem", "bayes"] = "sem"
+    sem: SemConfig = SemConfig()
+    bayes: BayesConfig = BayesConfig()
+    diagnostics: DiagnosticsConfig = DiagnosticsConfig()
+    hypotheses: dict[str, str] = {}
+    truth: TruthConfig | None = None
+    output: Path | None = None
+    source: Path | None = Field(None, exclude=True)
+
+    @field_validator("effects")
+    @classmethod
+    def _chains(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        for name, chain in value.items():
+            if len(chain) < 3:
+                raise ValueError(
+                    f"effect '{name}' needs a chain of at least 3 constructs "
+                    f"(start, mediator(s), end), got {chain}"
+                )
+        return value
+
+    def resolve_paths(self, base: Path) -> RunConfig:
+        """Return a copy with relative file paths resolved against `base`."""
+        data = self.data
+        if data.path is not None and not data.path.is_absolute():
+            data = data.model_copy(update={"path": (base / data.path).resolve()})
+        update: dict[str, object] = {"data": data}
+        if self.output is not None and not self.output.is_absolute():
+            update["output"] = (base / self.output).resolve()
+        if self.instrument is not None and not self.instrument.is_absolute():
+            update["instrument"] = (base / self.instrument).resolve()
+        return self.model_copy(update=update)
+
+    def to_yaml_dict(self) -> dict:
+        """The resolved config as plain YAML-ready data (paths as strings)."""
+        return self.model_dump(mode="json", exclude={"source"})
+
+
+def load_config(path: Path | str) -> RunConfig:
+    """Read, validate and resolve a run config; raise `InputError` listing every problem."""
+    path = Path(path).resolve()
+    raw = load_yaml(path, "Config")
+    try:
+        config = RunConfig.model_validate(raw)
+    except ValidationError as exc:
+        problems = pydantic_problems(exc, RunConfig)
+        noun = "problem" if len(problems) == 1 else "problems"
+        raise InputError(
+            f"Config {path} has {len(problems)} {noun}:", problems, str(path)
+        ) from None
+    config = config.resolve_paths(path.parent)
+    return config.model_copy(update={"source": path})
+
+
+def config_problem(config: RunConfig, where: str, message: str) -> InputError:
+    """An `InputError` about one key of a loaded config."""
+    source = str(config.source) if config.source else "config"
+    return InputError(f"Config {source}:", [Problem(where, message)], source)

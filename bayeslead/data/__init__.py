@@ -1,0 +1,15 @@
+"""Reading, validating and scoring survey responses, and data-quality checks."""
+
+from bayeslead.data.intake import ResponseData, load_responses
+from bayeslead.data.quality import missing_patterns, quality_summary, quality_table
+from bayeslead.data.read import RawTable, read_table
+
+__all__ = [
+    "RawTable",
+    "ResponseData",
+    "load_responses",
+    "missing_patterns",
+    "quality_summary",
+    "quality_table",
+    "read_table",
+]

@@ -1,0 +1,126 @@
+"""Respondent-level data-quality flags, computed on the raw (not reverse-scored) responses.
+
+- missing responses per respondent and the missing-data patterns;
+- longstring: the longest run of identical consecutive answers in questionnaire order
+  (Johnson 2005), flagged when it covers at least half of the items;
+- intra-individual response variability (IRV, Dunn et al. 2018): the SD of a respondent's answers,
+  flagged when it is 0 (every answer identical);
+- Mahalanobis distance of the item vector from the sample centroid, flagged at p < .001;
+- failed instructed-response (attention-check) items, where the instrument defines them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from bayeslead.data.intake import ResponseData
+
+LONGSTRING_SHARE = 0.5
+MAHALANOBIS_ALPHA = 0.001
+
+
+def longstring(values: np.ndarray) -> np.ndarray:
+    """Longest run of identical consecutive non-missing answers in each row."""
+    out = np.zeros(values.shape[0], dtype=int)
+    for i, row in enumerate(values):
+        row = row[~np.isnan(row)]
+        best = run = 1 if row.size else 0
+        for a, b in zip(row[:-1], row[1:], strict=True):
+            run = run + 1 if a == b else 1
+            best = max(best, run)
+        out[i] = best
+    return out
+
+
+def response_variability(values: np.ndarray) -> np.ndarray:
+    """Intra-individual response variability: SD (ddof 0) of each row's answers."""
+    with np.errstate(invalid="ignore"):
+        counts = np.sum(~np.isnan(values), axis=1)
+        sd = np.full(values.shape[0], np.nan)
+        ok = counts > 0
+        sd[ok] = np.nanstd(values[ok], axis=1)
+    return sd
+
+
+def mahalanobis(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Squared Mahalanobis distances and chi-square p-values (observed items of each row).
+
+    The centroid and covariance come from the complete rows (all rows when there are too few).
+    """
+    complete = values[~np.isnan(values).any(axis=1)]
+    base = complete if complete.shape[0] > values.shape[1] + 1 else values
+    mean = np.nanmean(base, axis=0)
+    cov = pd.DataFrame(base).cov().to_numpy()
+    d2 = np.full(values.shape[0], np.nan)
+    pvalue = np.full(values.shape[0], np.nan)
+    for i, row in enumerate(values):
+        seen = ~np.isnan(row)
+        if seen.sum() < 2:
+            continue
+        diff = row[seen] - mean[seen]
+        sub = cov[np.ix_(seen, seen)]
+        d2[i] = float(diff @ np.linalg.pinv(sub) @ diff)
+        pvalue[i] = float(stats.chi2.sf(d2[i], df=int(seen.sum())))
+    return d2, pvalue
+
+
+def quality_table(data: ResponseData) -> pd.DataFrame:
+    """One row per respondent with the quality indices and flags."""
+    items = [c for c in data.frame.columns if c in data.ranges]
+    raw = data.raw[items].to_numpy(dtype=float)
+    k = len(items)
+    table = pd.DataFrame(index=data.frame.index)
+    if data.ids is not None:
+        table["respondent"] = data.ids.to_numpy()
+    table["row"] = data.frame.index + 2
+    table["n_missing"] = np.isnan(raw).sum(axis=1)
+    table["longstring"] = longstring(raw)
+    table["irv"] = response_variability(raw)
+    d2, pvalue = mahalanobis(raw)
+    table["mahalanobis_d2"] = d2
+    table["mahalanobis_p"] = pvalue
+    table["flag_missing_all"] = table["n_missing"] == k
+    table["flag_longstring"] = table["longstring"] >= max(2, int(np.ceil(LONGSTRING_SHARE * k)))
+    table["flag_irv"] = table["irv"] == 0
+    table["flag_outlier"] = table["mahalanobis_p"] < MAHALANOBIS_ALPHA
+    failed = np.zeros(len(table), dtype=int)
+    for check, expected in data.attention.items():
+        answers = data.raw[check].to_numpy()
+        failed += (answers != expected).astype(int)  # a missing answer counts as failed
+    table["failed_attention"] = failed
+    table["flag_attention"] = failed > 0
+    flags = [c for c in table.columns if c.startswith("flag_")]
+    table["flagged"] = table[flags].any(axis=1)
+    return table
+
+
+def missing_patterns(frame: pd.DataFrame) -> pd.DataFrame:
+    """Missing-data patterns: one row per pattern with its count ('1' = observed)."""
+    pattern = frame.notna().astype(int).astype(str).agg("".join, axis=1)
+    counts = pattern.value_counts()
+    out = pd.DataFrame({"pattern": counts.index, "n": counts.to_numpy()})
+    out["n_missing_items"] = out["pattern"].str.count("0")
+    return out.reset_index(drop=True)
+
+
+def quality_summary(data: ResponseData, table: pd.DataFrame) -> dict[str, object]:
+    """Counts that `bayeslead data check` prints and the run manifest records."""
+    frame = data.frame
+    cells = frame.size
+    per_item = frame.isna().sum()
+    return {
+        "respondents": int(len(frame)),
+        "variables": int(frame.shape[1]),
+        "missing_cells": int(frame.isna().to_numpy().sum()),
+        "missing_share": float(frame.isna().to_numpy().sum() / cells) if cells else 0.0,
+        "complete_rows": int((~frame.isna().any(axis=1)).sum()),
+        "missing_patterns": int(len(missing_patterns(frame))),
+        "most_missing_items": {
+            k: int(v) for k, v in per_item.sort_values(ascending=False).head(3).items() if v > 0
+        },
+        "reversed_items": list(data.reversed_items),
+        "flagged": {c[5:]: int(table[c].sum()) for c in table.columns if c.startswith("flag_")},
+        "flagged_any": int(table["flagged"].sum()),
+    }

@@ -1,0 +1,242 @@
+"""The pipeline: config (+ instrument) + responses -> ModelSpec -> engine -> FitResult -> run folder.
+
+Every CLI command is a thin wrapper around the functions here.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from bayeslead.config import RunConfig, config_problem, load_config
+from bayeslead.data import ResponseData, load_responses, quality_summary, quality_table
+from bayeslead.errors import InputError
+from bayeslead.instrument import Instrument, load_instrument
+from bayeslead.results import FitResult
+from bayeslead.runs import (
+    RunFolder,
+    command_line,
+    config_hash,
+    package_versions,
+    process_start_time,
+)
+from bayeslead.simulate import ItemScale
+from bayeslead.spec import ModelSpec, build_spec
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """Everything a fit needs, validated."""
+
+    config: RunConfig
+    instrument: Instrument | None
+    spec: ModelSpec
+    data: ResponseData | None
+
+
+def load_inputs(
+    config: RunConfig | Path | str, data_path: Path | str | None = None, need_data: bool = True
+) -> Inputs:
+    """Load the config, its instrument, build the ModelSpec and read the responses."""
+    if not isinstance(config, RunConfig):
+        config = load_config(config)
+    if data_path is not None:
+        config = config.model_copy(
+            update={"data": config.data.model_copy(update={"path": Path(data_path).resolve()})}
+        )
+    if config.instrument is not None and not config.instrument.is_file():
+        raise config_problem(config, "instrument", f"file not found: {config.instrument}")
+    instrument = load_instrument(config.instrument) if config.instrument else None
+    spec = build_spec(config, instrument)
+    data = None
+    if need_data:
+        if config.data.path is None:
+            raise config_problem(config, "data.path", "no data file given (or pass --data PATH)")
+        if not config.data.path.is_file():
+            raise config_problem(config, "data.path", f"file not found: {config.data.path}")
+        clusters = [c for c in (config.data.cluster, config.data.level3, config.data.group) if c]
+        data = load_responses(
+            config.data.path,
+            list(spec.items),
+            observed=list(spec.observed),
+            instrument=instrument,
+            scale=config.data.scale,
+            column_map=config.data.columns,
+            id_column=config.data.id,
+            cluster_columns=clusters,
+            missing_codes=config.data.missing_codes,
+            sheet=config.data.sheet,
+        )
+    return Inputs(config, instrument, spec, data)
+
+
+def item_scales(inputs: Inputs) -> dict[str, ItemScale]:
+    """Response range and reverse keying of every model item (instrument, else data.scale)."""
+    out = {}
+    known = {i.id: i for i in inputs.instrument.items()} if inputs.instrument else {}
+    for item in inputs.spec.items:
+        if item in known:
+            low, high = known[item].scale.range
+            out[item] = ItemScale(low, high, known[item].item.reverse)
+        elif inputs.config.data.scale is not None:
+            out[item] = ItemScale(*inputs.config.data.scale)
+        else:
+            raise config_problem(
+                inputs.config,
+                "data.scale",
+                f"item '{item}' has no response scale: give data.scale: [low, high] or an instrument",
+            )
+    return out
+
+
+def with_seed(config: RunConfig, seed: int | None) -> RunConfig:
+    """The config with both engines' seeds replaced by `seed` (when given)."""
+    if seed is None:
+        return config
+    return config.model_copy(
+        update={
+            "sem": config.sem.model_copy(update={"seed": seed}),
+            "bayes": config.bayes.model_copy(update={"seed": seed}),
+        }
+    )
+
+
+def fit(inputs: Inputs, progress: bool = True) -> FitResult:
+    """Fit the model with the config's engine."""
+    if inputs.config.engine == "sem":
+        from bayeslead.sem.engine import fit_sem
+
+        return fit_sem(inputs.spec, inputs.data, inputs.config.sem, progress=progress)
+    raise InputError(f"engine '{inputs.config.engine}' is not available in this version")
+
+
+def run_seed(config: RunConfig) -> int:
+    return config.sem.seed if config.engine == "sem" else config.bayes.seed
+
+
+def fit_to_run_folder(
+    config_path: Path | str,
+    data_path: Path | str | None = None,
+    out: Path | str | None = None,
+    seed: int | None = None,
+    progress: bool = True,
+) -> tuple[Path, FitResult]:
+    """`bayeslead fit`: fit and write a new run folder; return its path and the result."""
+    started = process_start_time()
+    config = with_seed(load_config(config_path), seed)
+    inputs = load_inputs(config, data_path)
+    quality = quality_table(inputs.data)
+    result = fit(inputs, progress=progress)
+    fit_done = time.time()
+    result.timings["fit_s"] = round(fit_done - started, 3)
+    root = Path(out).resolve() if out else (config.output or Path.cwd() / "outputs")
+    resolved = inputs.config.to_yaml_dict()
+    import yaml
+
+    config_yaml = yaml.safe_dump(resolved, sort_keys=False, allow_unicode=True)
+    digest = config_hash(config_yaml, inputs.data.sha256, run_seed(inputs.config))
+    folder = RunFolder(root, inputs.config.name, digest)
+    try:
+        write_results(folder, inputs, result, quality)
+        result.timings["total_s"] = round(time.time() - started, 3)
+        folder.write_json("manifest.json", manifest(inputs, result, digest, quality))
+        folder.write_text("config.yaml", config_yaml)
+        path = folder.finish()
+    except BaseException:
+        folder.abandon()
+        raise
+    return path, result
+
+
+def write_results(
+    folder: RunFolder, inputs: Inputs, result: FitResult, quality: pd.DataFrame
+) -> None:
+    """Tables, fit measures and the report of one run."""
+    from bayeslead.report.markdown import markdown_report
+
+    folder.write_csv("estimates.csv", result.estimates)
+    folder.write_csv("effects.csv", result.effects)
+    folder.write_json("fit.json", result.fit)
+    if result.reliability is not None:
+        folder.write_csv("reliability.csv", result.reliability)
+    if result.htmt is not None:
+        folder.write_csv("htmt.csv", result.htmt)
+    for name, table in result.extra_tables.items():
+        folder.write_csv(f"{name}.csv", table)
+    folder.write_csv("quality.csv", quality)
+    folder.write_text("model.lav", inputs.spec.to_lavaan())
+    folder.write_text("report.md", markdown_report(inputs, result))
+
+
+def manifest(inputs: Inputs, result: FitResult, digest: str, quality: pd.DataFrame) -> dict:
+    data = inputs.data
+    errors = [str(p) for p in result.problems if p.severity == "error"]
+    return {
+        "bayeslead_version": package_versions()["bayeslead"],
+        "created_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "command": command_line(),
+        "name": inputs.config.name,
+        "engine": result.engine,
+        "status": "ok" if result.ok else "problems",
+        "problems": errors,
+        "warnings": [str(p) for p in result.problems if p.severity == "warning"]
+        + [str(w) for w in data.warnings],
+        "config_file": str(inputs.config.source),
+        "config_sha256": digest,
+        "instrument_file": str(inputs.instrument.source) if inputs.instrument else None,
+        "data_file": str(data.path),
+        "data_sha256": data.sha256,
+        "n_obs": data.n,
+        "seed": run_seed(inputs.config),
+        "info": result.info,
+        "data_quality": quality_summary(data, quality),
+        "versions": package_versions(),
+        "timings": result.timings,
+    }
+
+
+def simulate_to_file(config_path: Path | str, n: int, seed: int, output: Path | str) -> Path:
+    """`bayeslead simulate`: draw responses from the config's truth and write a CSV."""
+    from bayeslead.simulate import simulate_responses, write_csv
+
+    inputs = load_inputs(config_path, need_data=False)
+    if inputs.config.truth is None:
+        raise config_problem(
+            inputs.config,
+            "truth",
+            "simulation needs a truth: block with the true standardised values",
+        )
+    frame = simulate_responses(
+        inputs.spec,
+        inputs.config.truth,
+        item_scales(inputs),
+        n,
+        seed,
+        id_column=inputs.config.data.id or "respondent_id",
+    )
+    if inputs.instrument is not None:
+        for check in inputs.instrument.attention_checks:
+            frame[check.id] = check.expected
+    output = Path(output)
+    if output.suffix.lower() != ".csv":
+        raise InputError(f"simulate writes CSV files; got '{output.name}'")
+    write_csv(frame, output)
+    return output
+
+
+def check_data(
+    config_path: Path | str | None,
+    data_path: Path | str | None,
+    instrument_path: Path | str | None,
+) -> tuple[dict, pd.DataFrame]:
+    """`bayeslead data check`: validate responses, return the quality summary and flags table."""
+    if instrument_path is not None:
+        instrument = load_instrument(instrument_path)
+        data = load_responses(data_path, [i.id for i in instrument.items()], instrument=instrument)
+    else:
+        data = load_inputs(config_path, data_path).data
+    table = quality_table(data)
+    return quality_summary(data, table), table

@@ -1,0 +1,79 @@
+"""Terminal output of the CLI (rich tables), kept apart from the library's computations."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+from rich.tree import Tree
+
+from bayeslead.instrument import Instrument
+from bayeslead.results import FitResult
+
+FIT_KEYS = ("chisq", "df", "pvalue", "cfi", "tli", "rmsea", "srmr", "ppp")
+
+
+def _console() -> Console:
+    return Console(soft_wrap=True, highlight=False)
+
+
+def print_summary(result: FitResult) -> None:
+    """Fit measures and effects of a finished fit."""
+    console = _console()
+    fit = [
+        f"{k}={result.fit[k]:.4g}"
+        for k in FIT_KEYS
+        if k in result.fit and result.fit[k] is not None
+    ]
+    if fit:
+        console.print("fit: " + ", ".join(fit))
+    if len(result.effects):
+        table = Table(title="effects", title_justify="left")
+        for col in ("effect", "kind", "est", "ci_lower", "ci_upper", "std_est"):
+            table.add_column(col)
+        for _, row in result.effects.iterrows():
+            table.add_row(
+                row["effect"],
+                row["kind"] + (f" ({row['level']})" if row.get("level") else ""),
+                *(f"{row[c]:.4f}" for c in ("est", "ci_lower", "ci_upper", "std_est")),
+            )
+        console.print(table)
+
+
+def print_instrument(instrument: Instrument, lang: str) -> None:
+    """A tree of constructs, dimensions and items with their texts."""
+    meta = instrument.meta
+    title = meta.title_zh if lang == "zh" and meta.title_zh else meta.title
+    tree = Tree(f"{title} ({meta.name} {meta.version}; languages: {', '.join(meta.languages)})")
+    for construct in instrument.constructs:
+        label = construct.label_zh if lang == "zh" and construct.label_zh else construct.label
+        node = tree.add(f"{construct.id}: {label} [{construct.status}]")
+        groups = [(node, construct.items)] + [
+            (node.add(f"{d.id}: {instrument.label(d.id, lang)}"), d.items)
+            for d in construct.dimensions
+        ]
+        for parent, items in groups:
+            for item in items:
+                text = item.text_zh if lang == "zh" and item.text_zh else item.text
+                parent.add(f"{item.id}{' (R)' if item.reverse else ''} [{item.scale}]: {text}")
+    for check in instrument.attention_checks:
+        tree.add(f"attention check {check.id} (expects {check.expected}): {check.text}")
+    _console().print(tree)
+
+
+def print_quality(summary: dict) -> None:
+    """The data-quality summary of `bayeslead data check`."""
+    console = _console()
+    console.print(
+        f"{summary['respondents']} respondents, {summary['variables']} variables; "
+        f"{summary['missing_cells']} missing cells ({100 * summary['missing_share']:.1f}%), "
+        f"{summary['complete_rows']} complete rows, {summary['missing_patterns']} missing-data patterns"
+    )
+    if summary["reversed_items"]:
+        console.print(f"reverse-scored items: {', '.join(summary['reversed_items'])}")
+    table = Table(title="quality flags", title_justify="left")
+    table.add_column("flag")
+    table.add_column("respondents", justify="right")
+    for flag, count in summary["flagged"].items():
+        table.add_row(flag, str(count))
+    table.add_row("any", str(summary["flagged_any"]))
+    console.print(table)

@@ -1,0 +1,154 @@
+"""Run folders: ``<output>/<name>/<UTC timestamp>-<short hash>/``, created atomically.
+
+Everything is written into a hidden temporary sibling, which is renamed to its final name only
+when complete, so a crashed run never leaves a folder that looks finished, and a run never
+overwrites another (a name clash gets a numeric suffix). Only `report.html` of a finished run
+may be replaced later (`replace_report`), again atomically.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import os
+import platform
+import shutil
+import sys
+import time
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from bayeslead import __version__
+from bayeslead.atomic import atomic_write_text
+
+PACKAGES = (
+    "numpy",
+    "scipy",
+    "pandas",
+    "semopy",
+    "pymc",
+    "pytensor",
+    "arviz",
+    "nutpie",
+    "numpyro",
+    "jax",
+    "pydantic",
+    "matplotlib",
+)
+
+
+def process_start_time() -> float:
+    """Wall-clock time (epoch seconds) at which this process started."""
+    try:
+        ticks = os.sysconf("SC_CLK_TCK")
+        with open("/proc/self/stat") as handle:
+            start_ticks = int(handle.read().rsplit(")", 1)[1].split()[19])
+        with open("/proc/stat") as handle:
+            boot = next(int(line.split()[1]) for line in handle if line.startswith("btime"))
+        return boot + start_ticks / ticks
+    except (OSError, ValueError, StopIteration, IndexError):
+        return _IMPORT_TIME
+
+
+_IMPORT_TIME = time.time()
+
+
+def package_versions() -> dict[str, str]:
+    """Versions of Python, bayeslead and the numerical stack (installed packages only)."""
+    out = {"python": platform.python_version(), "bayeslead": __version__}
+    for name in PACKAGES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return out
+
+
+def config_hash(config_yaml: str, data_sha256: str, seed: int | None) -> str:
+    text = f"{config_yaml}\n{data_sha256}\n{seed}"
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+class RunFolder:
+    """A run folder being written: files go to a temporary sibling until `finish()`."""
+
+    def __init__(self, root: Path, name: str, short_hash: str):
+        self.parent = Path(root) / name
+        self.parent.mkdir(parents=True, exist_ok=True)
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        self.final_name = f"{stamp}-{short_hash[:8]}"
+        self.tmp = self.parent / f".{self.final_name}.{os.getpid()}.incomplete"
+        self.tmp.mkdir()
+        self.path: Path | None = None
+
+    def write_text(self, name: str, text: str) -> Path:
+        target = self.tmp / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        return atomic_write_text(target, text)
+
+    def write_json(self, name: str, data: Any) -> Path:
+        return self.write_text(
+            name, json.dumps(to_jsonable(data), indent=2, ensure_ascii=False) + "\n"
+        )
+
+    def write_csv(self, name: str, frame: pd.DataFrame) -> Path:
+        return self.write_text(name, frame.to_csv(index=False, lineterminator="\n"))
+
+    def write_yaml(self, name: str, data: Any) -> Path:
+        return self.write_text(name, yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
+
+    def file(self, name: str) -> Path:
+        """Path for a file another library writes itself (e.g. netCDF); write it completely."""
+        target = self.tmp / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        return target
+
+    def finish(self) -> Path:
+        """Rename the temporary folder to its final name (never over an existing run)."""
+        for suffix in itertools.count():
+            target = self.parent / (self.final_name + (f"-{suffix}" if suffix else ""))
+            if target.exists():
+                continue
+            try:
+                os.rename(self.tmp, target)
+            except OSError:
+                if target.exists():  # another run took this name in the meantime
+                    continue
+                raise
+            self.path = target.resolve()
+            return self.path
+        raise AssertionError("unreachable")
+
+    def abandon(self) -> None:
+        """Remove the temporary folder of a run that failed."""
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def to_jsonable(value: Any) -> Any:
+    """Convert numpy scalars/arrays, paths and NaN to JSON-friendly values."""
+    if isinstance(value, dict):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [to_jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return to_jsonable(value.tolist())
+    if isinstance(value, (np.floating, float)):
+        return None if not np.isfinite(value) else float(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.bool_):
+        return bool(value)
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
+def command_line() -> str:
+    return " ".join([Path(sys.argv[0]).name, *sys.argv[1:]])

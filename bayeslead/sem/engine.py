@@ -1,0 +1,408 @@
+"""The ML engine: ModelSpec + responses -> FitResult with lavaan's estimates and fit measures.
+
+Complete data: semopy's ML solution refined by Fisher scoring to lavaan's optimum, standard
+errors from the expected (lavaan's default) or observed information, fit measures, and a
+nonparametric bootstrap of every parameter and effect. Missing values: full-information ML
+(`bayeslead.sem.fiml`) with observed-information standard errors, as lavaan's
+``missing = "ml"``; `sem.missing: listwise` drops incomplete rows instead (and says so).
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from bayeslead.config import SemConfig
+from bayeslead.data import ResponseData
+from bayeslead.effects import EffectDraws, defined_name, effect_draws
+from bayeslead.errors import InputError, Problem
+from bayeslead.partable import ParameterTable, build_partable
+from bayeslead.psychometrics import htmt_table, reliability_table
+from bayeslead.results import EFFECT_COLUMNS, FitResult
+from bayeslead.sem import fiml
+from bayeslead.sem.bootstrap import (
+    BootstrapDraws,
+    bias_corrected_interval,
+    bootstrap,
+    percentile_interval,
+)
+from bayeslead.sem.fitmeasures import complete_data_fit
+from bayeslead.sem.ml import expected_information, fit_ml, observed_information
+from bayeslead.sem.semopy_backend import semopy_start
+from bayeslead.spec import ModelSpec
+
+Z95 = stats.norm.ppf(0.975)
+
+
+def fit_sem(
+    spec: ModelSpec, data: ResponseData, settings: SemConfig, progress: bool = True
+) -> FitResult:
+    """Fit `spec` by ML and return estimates, effects, fit measures and reliability."""
+    started = time.perf_counter()
+    table = build_partable(spec)
+    frame = data.frame[list(spec.manifest)]
+    problems: list[Problem] = []
+    check_identified(spec, table)
+    use_fiml = data.has_missing and settings.missing in ("auto", "fiml")
+    info: dict[str, object] = {"estimator": "ML", "n_input": int(len(frame))}
+    if data.has_missing and not use_fiml:
+        frame = frame.dropna()
+        dropped = info["n_input"] - len(frame)
+        problems.append(
+            Problem("data", f"listwise deletion dropped {dropped} incomplete rows", "warning")
+        )
+    x = frame.to_numpy(dtype=float)
+    n = x.shape[0]
+    info["n"] = int(n)
+    if use_fiml:
+        estimate = _fit_fiml(spec, table, x, problems, info)
+    else:
+        estimate = _fit_complete(spec, table, frame, x, settings, problems, info)
+    theta, cov_theta, fit, intercepts = estimate
+    info["n_free"] = table.n_free
+    estimates = estimates_table(table, theta, cov_theta)
+    if intercepts is not None:
+        estimates = pd.concat(
+            [estimates, intercept_rows(table, theta, *intercepts)], ignore_index=True
+        )
+    draws = effect_draws(spec, table, theta)
+    boot = None
+    if settings.bootstrap > 0 and not use_fiml:
+        boot_started = time.perf_counter()
+        boot = bootstrap(
+            table, x, theta, settings.bootstrap, settings.seed, settings.workers, progress
+        )
+        info["bootstrap"] = {
+            "requested": settings.bootstrap,
+            "failed": boot.n_failed,
+            "seed": settings.seed,
+            "seconds": round(time.perf_counter() - boot_started, 3),
+        }
+        if boot.n_failed:
+            problems.append(
+                Problem(
+                    "bootstrap",
+                    f"{boot.n_failed} of {settings.bootstrap} bootstrap replicates did not converge "
+                    "and were left out of the intervals",
+                    "warning",
+                )
+            )
+    elif settings.bootstrap > 0:
+        problems.append(
+            Problem(
+                "sem.bootstrap",
+                "the bootstrap needs complete data; with missing values effects use delta-method "
+                "(Wald) intervals",
+                "warning",
+            )
+        )
+    defined, effects = effect_tables(spec, table, theta, cov_theta, draws, boot)
+    estimates = pd.concat([estimates, defined], ignore_index=True)
+    if boot is not None:
+        estimates = _add_bootstrap_columns(estimates, table, spec, boot)
+    problems += heywood_cases(table, theta)
+    reliability, htmt = _measurement_quality(spec, frame)
+    return FitResult(
+        engine="sem",
+        estimates=estimates,
+        effects=effects,
+        fit=fit,
+        info=info,
+        reliability=reliability,
+        htmt=htmt,
+        problems=problems,
+        timings={"estimation_s": round(time.perf_counter() - started, 3)},
+    )
+
+
+# --- estimation ------------------------------------------------------------------------------
+def _fit_complete(spec, table, frame, x, settings, problems, info):
+    n = x.shape[0]
+    cov = np.cov(x.T, bias=True)
+    check_sample_covariance(cov, list(table.manifest))
+    start = semopy_start(spec, table, frame)
+    info["start"] = "semopy" if start is not None else "simple"
+    solution = fit_ml(table, cov, start if start is not None else table.start_values(cov))
+    if not solution.converged and start is not None:
+        solution = fit_ml(table, cov, table.start_values(cov))
+        info["start"] = "simple (semopy's solution did not converge)"
+    _convergence(solution, problems, info)
+    if settings.information == "expected":
+        unit_info = expected_information(table, solution.theta)
+    else:
+        unit_info = observed_information(table, solution.theta, cov)
+    info["se"] = f"standard ({settings.information} information)"
+    info["missing"] = "none (complete data)" if info["n_input"] == n else "listwise"
+    cov_theta = _invert_information(n * unit_info, table, problems)
+    fit = complete_data_fit(n, cov, table.sigma(solution.theta), solution.fmin, table.n_free)
+    return solution.theta, cov_theta, fit, None
+
+
+def _fit_fiml(spec, table, x, problems, info):
+    result = fiml.fit_fiml(table, x)
+    _convergence(result.solution, problems, info)
+    info["missing"] = "FIML (full-information ML over missing-data patterns)"
+    info["se"] = "standard (observed information)"
+    info["patterns"] = result.n_patterns
+    q = table.n_free
+    full = _invert_information(result.information, table, problems, size=len(result.solution.theta))
+    means = (result.solution.theta[q:], np.sqrt(np.clip(np.diag(full)[q:], 0, None)))
+    return result.solution.theta[:q], full[:q, :q], result.fit, means
+
+
+def _convergence(solution, problems, info) -> None:
+    info["converged"] = bool(solution.converged)
+    info["iterations"] = int(solution.iterations)
+    info["max_gradient"] = float(solution.max_gradient)
+    if not solution.converged:
+        problems.append(
+            Problem(
+                "estimation",
+                f"the optimiser did not converge ({solution.message}; max |gradient| "
+                f"{solution.max_gradient:.2g}); estimates are not trustworthy",
+            )
+        )
+
+
+def _invert_information(information, table, problems, size=None) -> np.ndarray:
+    size = size or table.n_free
+    try:
+        full = np.linalg.inv(information)
+    except np.linalg.LinAlgError:
+        problems.append(
+            Problem("estimation", "the information matrix is singular: no standard errors")
+        )
+        return np.full((size, size), np.nan)
+    cov = full[:size, :size]
+    if np.any(np.diag(cov) < 0):
+        problems.append(
+            Problem("estimation", "negative sampling variances: standard errors unreliable")
+        )
+    return cov
+
+
+def check_identified(spec: ModelSpec, table: ParameterTable) -> None:
+    """Raise `InputError` when the model has more parameters than moments or is locally
+    unidentified (singular information at start values), naming the parameters involved."""
+    p = len(spec.manifest)
+    moments = p * (p + 1) // 2
+    if table.n_free > moments:
+        raise InputError(
+            f"The model is not identified: it has {table.n_free} free parameters but the "
+            f"{p} observed variables give only {moments} variances and covariances "
+            f"(df = {moments - table.n_free}). Add indicators or fix parameters."
+        )
+    cov = np.eye(p)
+    theta = table.start_values(cov)
+    theta = np.where(theta == 0, 0.3, theta)
+    info = expected_information(table, theta)
+    vals, vecs = np.linalg.eigh(info)
+    if vals[0] < 1e-10 * max(vals[-1], 1e-300):
+        null = vecs[:, 0]
+        involved = [
+            table.free_params[k].key for k in np.argsort(-np.abs(null))[:4] if abs(null[k]) > 0.1
+        ]
+        raise InputError(
+            "The model is not identified: these parameters cannot be told apart from the data: "
+            + ", ".join(involved)
+            + ". Check constructs with fewer than 3 indicators (a 2-indicator construct needs "
+            "a correlate) and second-order constructs with 2 dimensions."
+        )
+
+
+def check_sample_covariance(cov: np.ndarray, names: list[str]) -> None:
+    """Raise `InputError` when the sample covariance is not positive definite, naming items."""
+    variances = np.diag(cov)
+    constant = [names[i] for i in np.flatnonzero(variances <= 1e-12)]
+    if constant:
+        raise InputError(
+            f"Columns with no variance (every respondent gave the same answer): {', '.join(constant)}; "
+            "the sample covariance matrix is not positive definite."
+        )
+    corr = cov / np.sqrt(np.outer(variances, variances))
+    vals, vecs = np.linalg.eigh(corr)
+    if vals[0] < 1e-8:
+        null = vecs[:, 0]
+        involved = [names[k] for k in np.argsort(-np.abs(null)) if abs(null[k]) > 0.1][:6]
+        raise InputError(
+            "The sample covariance matrix is not positive definite (smallest eigenvalue "
+            f"{vals[0]:.2g}): these columns are linearly dependent: {', '.join(involved)}. "
+            "Remove duplicated or derived columns."
+        )
+
+
+def heywood_cases(table: ParameterTable, theta: np.ndarray) -> list[Problem]:
+    """Negative variance estimates (Heywood cases) and non-positive-definite latent covariances."""
+    problems = []
+    for p in table.free_params:
+        if p.op == "~~" and p.lhs == p.rhs and theta[p.free] < 0:
+            problems.append(
+                Problem(
+                    p.key,
+                    f"Heywood case: negative variance estimate {theta[p.free]:.4f}; the model is "
+                    "misspecified or a construct has too few or too weak indicators",
+                )
+            )
+    return problems
+
+
+# --- tables ----------------------------------------------------------------------------------
+def estimates_table(
+    table: ParameterTable, theta: np.ndarray, cov_theta: np.ndarray
+) -> pd.DataFrame:
+    """One row per parameter: est, Wald se/z/p/CI and std.all."""
+    est = table.values(theta)
+    std = table.standardized(theta)
+    se = np.array(
+        [np.sqrt(cov_theta[p.free, p.free]) if p.free >= 0 else 0.0 for p in table.params]
+    )
+    rows = []
+    for k, p in enumerate(table.params):
+        z = est[k] / se[k] if se[k] > 0 else np.nan
+        rows.append(
+            {
+                "lhs": p.lhs,
+                "op": p.op,
+                "rhs": p.rhs,
+                "label": p.label,
+                "est": est[k],
+                "se": se[k],
+                "z": z,
+                "pvalue": 2 * stats.norm.sf(abs(z)) if np.isfinite(z) else np.nan,
+                "ci_lower": est[k] - Z95 * se[k],
+                "ci_upper": est[k] + Z95 * se[k],
+                "std_est": std[k],
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def intercept_rows(
+    table: ParameterTable, theta: np.ndarray, means: np.ndarray, se: np.ndarray
+) -> pd.DataFrame:
+    """`~1` rows of the item intercepts (FIML), std.all = intercept / model-implied SD."""
+    sd = np.sqrt(np.diag(table.sigma(theta)))
+    z = means / se
+    return pd.DataFrame(
+        {
+            "lhs": list(table.manifest),
+            "op": "~1",
+            "rhs": "",
+            "label": "",
+            "est": means,
+            "se": se,
+            "z": z,
+            "pvalue": 2 * stats.norm.sf(np.abs(z)),
+            "ci_lower": means - Z95 * se,
+            "ci_upper": means + Z95 * se,
+            "std_est": means / sd,
+        }
+    )
+
+
+def effect_tables(
+    spec: ModelSpec,
+    table: ParameterTable,
+    theta: np.ndarray,
+    cov_theta: np.ndarray,
+    draws: list[EffectDraws],
+    boot: BootstrapDraws | None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """`:=` rows for estimates.csv and the effects.csv table (delta-method or bootstrap CIs)."""
+    if not draws:
+        return pd.DataFrame(), pd.DataFrame(columns=EFFECT_COLUMNS)
+    grads = _effect_gradients(spec, table, theta)
+    boot_draws = effect_draws(spec, table, boot.theta[boot.ok]) if boot is not None else None
+    defined, effects = [], []
+    for k, d in enumerate(draws):
+        se = float(np.sqrt(grads[k] @ cov_theta @ grads[k]))
+        z = float(d.raw) / se if se > 0 else np.nan
+        row = {
+            "effect": d.effect.name,
+            "kind": d.kind,
+            "level": "",
+            "path": d.path,
+            "est": float(d.raw),
+            "se": se,
+            "pvalue": 2 * stats.norm.sf(abs(z)) if np.isfinite(z) else np.nan,
+            "ci_lower": float(d.raw) - Z95 * se,
+            "ci_upper": float(d.raw) + Z95 * se,
+            "ci_method": "wald",
+            "std_est": float(d.std),
+            "std_ci_lower": np.nan,
+            "std_ci_upper": np.nan,
+        }
+        if boot_draws is not None:
+            b = boot_draws[k]
+            lo, hi = percentile_interval(b.raw)
+            slo, shi = percentile_interval(b.std)
+            bc_lo, bc_hi = bias_corrected_interval(b.raw, d.raw)
+            row |= {
+                "se": float(np.std(b.raw, ddof=1)),
+                "ci_lower": float(lo),
+                "ci_upper": float(hi),
+                "ci_method": "bootstrap-percentile",
+                "std_ci_lower": float(slo),
+                "std_ci_upper": float(shi),
+                "bc_lower": float(bc_lo),
+                "bc_upper": float(bc_hi),
+            }
+        effects.append(row)
+        defined.append(
+            {
+                "lhs": defined_name(d.effect, d.kind),
+                "op": ":=",
+                "rhs": spec.effect_expression(d.effect, d.kind),
+                "label": defined_name(d.effect, d.kind),
+                "est": float(d.raw),
+                "se": se,
+                "z": z,
+                "pvalue": row["pvalue"],
+                "ci_lower": float(d.raw) - Z95 * se,
+                "ci_upper": float(d.raw) + Z95 * se,
+                "std_est": float(d.std),
+            }
+        )
+    effects = pd.DataFrame(effects)
+    extra = [c for c in effects.columns if c not in EFFECT_COLUMNS]
+    return pd.DataFrame(defined), effects[EFFECT_COLUMNS + extra]
+
+
+def _effect_gradients(spec: ModelSpec, table: ParameterTable, theta: np.ndarray) -> np.ndarray:
+    """Numerical gradients of every effect value with respect to theta (delta method)."""
+    q = len(theta)
+    steps = 1e-6 * np.maximum(1.0, np.abs(theta))
+    shifted = np.concatenate([theta + np.diag(steps), theta - np.diag(steps)])
+    values = np.stack([d.raw for d in effect_draws(spec, table, shifted)])
+    return (values[:, :q] - values[:, q:]) / (2 * steps)
+
+
+def _add_bootstrap_columns(estimates, table, spec, boot: BootstrapDraws) -> pd.DataFrame:
+    """Bootstrap SD and percentile interval of every free parameter and `:=` row."""
+    ok = boot.theta[boot.ok]
+    values = table.values(ok)
+    extra = np.column_stack([d.raw for d in effect_draws(spec, table, ok)])
+    columns = np.column_stack([values, extra])
+    lo, hi = percentile_interval(columns)
+    out = estimates.copy()
+    out["se_boot"] = np.std(columns, axis=0, ddof=1)
+    out["boot_lower"] = lo
+    out["boot_upper"] = hi
+    fixed = [k for k, p in enumerate(table.params) if p.free < 0]
+    out.loc[fixed, ["se_boot", "boot_lower", "boot_upper"]] = np.nan
+    return out
+
+
+def _measurement_quality(spec: ModelSpec, frame: pd.DataFrame):
+    """Reliability (from the first-order CFA, as semTools) and HTMT, on complete rows."""
+    complete = frame[list(spec.items)].dropna()
+    cfa = spec.measurement_model()
+    table = build_partable(cfa)
+    cov = np.cov(complete.to_numpy(dtype=float).T, bias=True)
+    solution = fit_ml(table, cov, table.start_values(cov))
+    if not solution.converged:
+        return None, htmt_table(complete, spec)
+    return reliability_table(table, solution.theta, complete, cfa), htmt_table(complete, spec)

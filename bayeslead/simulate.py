@@ -1,0 +1,204 @@
+"""Simulating Likert survey responses from a ModelSpec and standardised true values.
+
+Every latent variable and every item's latent response y* has variance 1: exogenous constructs
+are standard normal (correlated as `truth.correlations` says), each endogenous construct gets the
+residual variance that makes its total variance 1, items are ``y* = lambda * eta + e`` with
+``Var(e) = 1 - lambda^2``, and y* is cut at the thresholds into categories. With a cluster
+column, each construct is a between-cluster part (variance `icc`) plus a within part
+(variance 1 - icc) following the same standardised paths, and `random_slope_sd` lets chosen
+within-cluster paths vary across clusters. Reverse-keyed items are written reverse-coded, as
+respondents would answer them. The same seed gives the same file, byte for byte.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from bayeslead.config import TruthConfig
+from bayeslead.errors import InputError, Problem
+from bayeslead.partable import ParameterTable, build_partable
+from bayeslead.spec import ModelSpec
+
+DEFAULT_CLUSTER_SIZE = 8
+
+
+@dataclass(frozen=True)
+class ItemScale:
+    """Response range of an item and whether it is reverse-keyed."""
+
+    low: int
+    high: int
+    reverse: bool = False
+
+    @property
+    def points(self) -> int:
+        return self.high - self.low + 1
+
+
+def default_thresholds(points: int) -> np.ndarray:
+    """Bell-shaped, slightly agreeable category use: normal quantiles of a Binomial(K-1, 0.55)."""
+    cumulative = stats.binom.cdf(np.arange(points - 1), points - 1, 0.55)
+    return stats.norm.ppf(cumulative)
+
+
+def standardized_matrices(
+    spec: ModelSpec, truth: TruthConfig, table: ParameterTable | None = None
+) -> tuple[ParameterTable, np.ndarray, np.ndarray]:
+    """RAM matrices A (standardised loadings and paths) and S (residual variances) of the truth.
+
+    Raises `InputError` naming the key when a path has no true value, a value is unknown to the
+    model, or the paths explain more than all of a construct's variance.
+    """
+    table = table or build_partable(spec)
+    pos = {name: i for i, name in enumerate(table.variables)}
+    problems: list[Problem] = []
+    loadings = truth.loadings
+    indicators = {i for f in spec.factors for i in f.indicators}
+    if isinstance(loadings, dict):
+        for key in loadings:
+            if key not in indicators:
+                problems.append(Problem(f"truth.loadings.{key}", "not an indicator of the model"))
+    paths = {_normalise(k): v for k, v in truth.paths.items()}
+    model_paths = {r.key for r in spec.regressions}
+    for key in paths:
+        if key not in model_paths:
+            problems.append(Problem(f"truth.paths.{key}", "not a path of the model"))
+    v = len(table.variables)
+    a = np.zeros((v, v))
+    for p in table.params:
+        if p.op == "=~":
+            value = loadings.get(p.rhs, 0.75) if isinstance(loadings, dict) else loadings
+            a[p.row, p.col] = value
+        elif p.op == "~":
+            if p.key not in paths:
+                problems.append(Problem("truth.paths", f"no true value for '{p.key}'"))
+            a[p.row, p.col] = paths.get(p.key, 0.0)
+    s = np.zeros((v, v))
+    exogenous = [pos[n] for n in spec.exogenous()]
+    for i in exogenous:
+        s[i, i] = 1.0
+    for key, value in truth.correlations.items():
+        x, y = (t.strip() for t in key.split("~~"))
+        if x not in spec.exogenous() or y not in spec.exogenous():
+            problems.append(
+                Problem(f"truth.correlations.{key}", "both must be exogenous constructs")
+            )
+            continue
+        s[pos[x], pos[y]] = s[pos[y], pos[x]] = value
+    b = np.linalg.inv(np.eye(v) - a)
+    for i in _parents_first(a):
+        if i in exogenous:
+            continue
+        explained = (b @ s @ b.T)[i, i]
+        if explained >= 1.0 - 1e-9:
+            name = table.variables[i]
+            problems.append(
+                Problem(
+                    "truth", f"the values explain {explained:.3f} >= 1 of the variance of {name}"
+                )
+            )
+        s[i, i] = 1.0 - explained
+    if problems:
+        raise InputError("Config: the truth block does not fit the model:", problems)
+    return table, a, s
+
+
+def _normalise(key: str) -> str:
+    lhs, rhs = (t.strip() for t in key.split("~", 1))
+    return f"{lhs} ~ {rhs}"
+
+
+def _parents_first(a: np.ndarray) -> list[int]:
+    order: list[int] = []
+
+    def visit(i: int) -> None:
+        if i in order:
+            return
+        for j in np.flatnonzero(a[i]):
+            visit(int(j))
+        order.append(i)
+
+    for i in range(a.shape[0]):
+        visit(i)
+    return order
+
+
+def simulate_responses(
+    spec: ModelSpec,
+    truth: TruthConfig,
+    scales: dict[str, ItemScale],
+    n: int,
+    seed: int,
+    *,
+    id_column: str = "respondent_id",
+) -> pd.DataFrame:
+    """Draw `n` respondents' answers (integers) to the model's items.
+
+    With `spec.cluster` set, respondents are spread over clusters of `truth.cluster_size`
+    (default 8) and the cluster id column is written first.
+    """
+    rng = np.random.default_rng(seed)
+    table, a, s = standardized_matrices(spec, truth)
+    k = len(spec.items)  # item residuals are drawn separately from the structural part
+    b = np.linalg.inv(np.eye(a.shape[0]) - a)
+    structural = s.copy()
+    structural[np.arange(k), np.arange(k)] = 0.0
+    frame = pd.DataFrame()
+    if spec.cluster:
+        icc = truth.icc if truth.icc is not None else 0.2
+        size = truth.cluster_size or DEFAULT_CLUSTER_SIZE
+        cluster = np.arange(n) // size
+        n_clusters = int(cluster[-1]) + 1
+        frame[spec.cluster] = cluster + 1
+        between = _draw(rng, icc * structural, n_clusters) @ b.T
+        within_a = np.repeat(a[None, :, :], n_clusters, axis=0)
+        for key, sd in truth.random_slope_sd.items():
+            p = table.find(*_split(key))
+            within_a[:, p.row, p.col] += rng.normal(0.0, sd, n_clusters)
+        shocks = _draw(rng, (1 - icc) * structural, n)
+        cluster_b = np.linalg.inv(np.eye(a.shape[0])[None] - within_a)
+        within = np.einsum("nij,nj->ni", cluster_b[cluster], shocks)
+        latent_part = between[cluster] + within
+    else:
+        latent_part = _draw(rng, structural, n) @ b.T
+    errors = rng.standard_normal((n, k)) * np.sqrt(np.diag(s)[:k])
+    ystar = latent_part[:, :k] + errors
+    if id_column:
+        frame[id_column] = np.arange(1, n + 1)
+    thresholds = None if truth.thresholds is None else np.asarray(truth.thresholds)
+    for name in spec.observed:
+        frame[name] = np.round(latent_part[:, table.variables.index(name)], 4)
+    for j, item in enumerate(spec.items):
+        scale = scales[item]
+        cuts = thresholds if thresholds is not None else default_thresholds(scale.points)
+        if len(cuts) != scale.points - 1:
+            raise InputError(
+                f"Config: truth.thresholds has {len(cuts)} cut points but item '{item}' has a "
+                f"{scale.points}-point scale (needs {scale.points - 1})"
+            )
+        category = scale.low + np.searchsorted(cuts, ystar[:, j], side="right")
+        frame[item] = scale.low + scale.high - category if scale.reverse else category
+    return frame
+
+
+def _split(key: str) -> tuple[str, str, str]:
+    lhs, rhs = (t.strip() for t in key.split("~", 1))
+    return lhs, "~", rhs
+
+
+def _draw(rng: np.random.Generator, cov: np.ndarray, n: int) -> np.ndarray:
+    """Draws from N(0, cov) for a possibly singular (block-diagonal) covariance."""
+    vals, vecs = np.linalg.eigh(cov)
+    root = vecs * np.sqrt(np.clip(vals, 0.0, None))
+    return rng.standard_normal((n, cov.shape[0])) @ root.T
+
+
+def write_csv(frame: pd.DataFrame, path) -> None:
+    """Write simulated responses as a plain CSV (integers, LF line endings), atomically."""
+    from bayeslead.atomic import atomic_write_text
+
+    atomic_write_text(path, frame.to_csv(index=False, lineterminator="\n"))

@@ -1,0 +1,415 @@
+"""ModelSpec: the engine-agnostic structural equation model, built once from config (+ instrument).
+
+Both engines and the simulator read only a `ModelSpec`. It knows the constructs and their
+indicators (first and second order), the regressions among constructs (and declared observed
+variables), residual covariances and the named effect chains, and renders itself as lavaan syntax.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+
+from bayeslead.config import RunConfig
+from bayeslead.errors import InputError, Problem
+from bayeslead.instrument import Instrument
+
+
+@dataclass(frozen=True)
+class Factor:
+    """A latent construct and what it is measured by (items, or first-order factors)."""
+
+    name: str
+    indicators: tuple[str, ...]
+    order: int = 1
+    label: str = ""
+
+
+@dataclass(frozen=True)
+class Regression:
+    outcome: str
+    predictor: str
+
+    @property
+    def label(self) -> str:
+        """The lavaan label of this path, e.g. ``SENS_on_TL``."""
+        return f"{self.outcome}_on_{self.predictor}"
+
+    @property
+    def key(self) -> str:
+        return f"{self.outcome} ~ {self.predictor}"
+
+
+@dataclass(frozen=True)
+class Effect:
+    """A named chain of constructs whose indirect effect is the product of its links."""
+
+    name: str
+    chain: tuple[str, ...]
+
+    @property
+    def source(self) -> str:
+        return self.chain[0]
+
+    @property
+    def target(self) -> str:
+        return self.chain[-1]
+
+    @property
+    def links(self) -> list[Regression]:
+        return [Regression(b, a) for a, b in zip(self.chain, self.chain[1:], strict=False)]
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    factors: tuple[Factor, ...]
+    regressions: tuple[Regression, ...] = ()
+    covariances: tuple[tuple[str, str], ...] = ()
+    effects: tuple[Effect, ...] = ()
+    observed: tuple[str, ...] = ()
+    cluster: str | None = None
+    level3: str | None = None
+    group: str | None = None
+    labels: dict[str, str] = field(default_factory=dict)
+
+    # --- structure -------------------------------------------------------------------------
+    @property
+    def first_order(self) -> tuple[Factor, ...]:
+        return tuple(f for f in self.factors if f.order == 1)
+
+    @property
+    def second_order(self) -> tuple[Factor, ...]:
+        return tuple(f for f in self.factors if f.order == 2)
+
+    @property
+    def latents(self) -> tuple[str, ...]:
+        return tuple(f.name for f in self.factors)
+
+    @property
+    def items(self) -> tuple[str, ...]:
+        """Indicator items in model order (first-order factors' indicators)."""
+        return tuple(i for f in self.first_order for i in f.indicators)
+
+    @property
+    def manifest(self) -> tuple[str, ...]:
+        """Every data column the model uses: items, then observed structural variables."""
+        return self.items + self.observed
+
+    def factor(self, name: str) -> Factor:
+        for f in self.factors:
+            if f.name == name:
+                return f
+        raise KeyError(name)
+
+    def structural_variables(self) -> tuple[str, ...]:
+        """Variables that take part in regressions or effects, in topological order."""
+        names = {r.outcome for r in self.regressions} | {r.predictor for r in self.regressions}
+        ordered = topological_order(self.regressions, list(self.latents) + list(self.observed))
+        return tuple(n for n in ordered if n in names)
+
+    def is_endogenous(self, name: str) -> bool:
+        """Regressed on something, or an indicator of a second-order factor."""
+        if any(r.outcome == name for r in self.regressions):
+            return True
+        return any(name in f.indicators for f in self.second_order)
+
+    def exogenous(self) -> tuple[str, ...]:
+        """Latent and observed structural variables that nothing predicts (they covary freely)."""
+        return tuple(v for v in self.latents + self.observed if not self.is_endogenous(v))
+
+    def regression(self, outcome: str, predictor: str) -> Regression | None:
+        for r in self.regressions:
+            if r.outcome == outcome and r.predictor == predictor:
+                return r
+        return None
+
+    def directed_paths(self, source: str, target: str) -> list[tuple[str, ...]]:
+        """Every directed path from `source` to `target` through the regressions."""
+        out: list[tuple[str, ...]] = []
+
+        def walk(path: tuple[str, ...]) -> None:
+            if path[-1] == target:
+                out.append(path)
+                return
+            for r in self.regressions:
+                if r.predictor == path[-1]:
+                    walk((*path, r.outcome))
+
+        walk((source,))
+        return out
+
+    def measurement_model(self) -> ModelSpec:
+        """The first-order CFA of this model: every first-order factor, all correlated."""
+        items = set(self.items)
+        return ModelSpec(
+            factors=self.first_order,
+            covariances=tuple(c for c in self.covariances if c[0] in items),
+            labels=self.labels,
+        )
+
+    # --- rendering -------------------------------------------------------------------------
+    def to_lavaan(self) -> str:
+        """lavaan model syntax: measurement, second order, regressions, covariances, effects."""
+        lines = [f"{f.name} =~ {' + '.join(f.indicators)}" for f in self.first_order]
+        lines += [f"{f.name} =~ {' + '.join(f.indicators)}" for f in self.second_order]
+        outcomes = dict.fromkeys(r.outcome for r in self.regressions)
+        for outcome in outcomes:
+            terms = [f"{r.label}*{r.predictor}" for r in self.regressions if r.outcome == outcome]
+            lines.append(f"{outcome} ~ {' + '.join(terms)}")
+        lines += [f"{a} ~~ {b}" for a, b in self.covariances]
+        for effect in self.effects:
+            lines.append(f"{effect.name} := {self.effect_expression(effect, 'indirect')}")
+            if self.regression(effect.target, effect.source) is not None:
+                lines.append(f"{effect.name}_direct := {self.effect_expression(effect, 'direct')}")
+            lines.append(f"{effect.name}_total := {self.effect_expression(effect, 'total')}")
+        return "\n".join(lines) + "\n"
+
+    def effect_expression(self, effect: Effect, kind: str) -> str:
+        """lavaan `:=` right-hand side of an effect's indirect, direct or total value."""
+        if kind == "indirect":
+            return "*".join(r.label for r in effect.links)
+        if kind == "direct":
+            return self.regression(effect.target, effect.source).label
+        paths = self.directed_paths(effect.source, effect.target)
+        return " + ".join(
+            "*".join(Regression(b, a).label for a, b in zip(p, p[1:], strict=False)) for p in paths
+        )
+
+
+def topological_order(regressions: tuple[Regression, ...], names: list[str]) -> list[str]:
+    """Order `names` so that predictors come before outcomes; raise on a cycle."""
+    cycle = find_cycle(regressions)
+    if cycle:
+        raise ValueError(f"cycle: {' -> '.join(cycle)}")
+    done: list[str] = []
+
+    def visit(name: str) -> None:
+        if name in done:
+            return
+        for r in regressions:
+            if r.outcome == name:
+                visit(r.predictor)
+        done.append(name)
+
+    for name in names:
+        visit(name)
+    return done
+
+
+def find_cycle(regressions: tuple[Regression, ...]) -> list[str]:
+    """A directed cycle among the regressions (predictor -> outcome), or [] if there is none."""
+    graph: dict[str, list[str]] = {}
+    for r in regressions:
+        graph.setdefault(r.predictor, []).append(r.outcome)
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def dfs(node: str) -> list[str]:
+        state[node] = 1
+        stack.append(node)
+        for nxt in graph.get(node, []):
+            if state.get(nxt) == 1:
+                return stack[stack.index(nxt) :] + [nxt]
+            if state.get(nxt) is None:
+                found = dfs(nxt)
+                if found:
+                    return found
+        state[node] = 2
+        stack.pop()
+        return []
+
+    for node in list(graph):
+        if state.get(node) is None:
+            found = dfs(node)
+            if found:
+                return found
+    return []
+
+
+# --- building from a config ----------------------------------------------------------------
+def build_spec(config: RunConfig, instrument: Instrument | None = None) -> ModelSpec:
+    """Build the ModelSpec from a run config and (optionally) its instrument.
+
+    Raises `InputError` naming every unknown construct, cycle and broken effect chain.
+    """
+    problems: list[Problem] = []
+    first, second, labels = _measurement(config, instrument, problems)
+    if problems:
+        _raise(config, problems)
+    latents = set(first) | set(second)
+    observed = tuple(config.observed)
+    known = latents | set(observed)
+    items = {i for its in first.values() for i in its}
+    for i, name in enumerate(observed):
+        if name in latents or name in items:
+            problems.append(Problem(f"observed[{i}]", f"'{name}' is already a construct or item"))
+
+    regressions: list[Regression] = []
+    for outcome, predictors in config.paths.items():
+        if outcome not in known:
+            problems.append(_unknown(f"paths.{outcome}", outcome, known))
+        for j, pred in enumerate(predictors):
+            if pred not in known:
+                problems.append(_unknown(f"paths.{outcome}[{j}]", pred, known))
+            elif pred == outcome:
+                problems.append(Problem(f"paths.{outcome}[{j}]", f"cycle: {outcome} -> {outcome}"))
+            else:
+                regressions.append(Regression(outcome, pred))
+    cycle = find_cycle(tuple(regressions))
+    if cycle:
+        problems.append(Problem("paths", f"cycle: {' -> '.join(cycle)}"))
+
+    covariances = []
+    for i, pair in enumerate(config.covariances):
+        a, b = pair
+        bad = [n for n in (a, b) if n not in known and n not in items]
+        for n in bad:
+            problems.append(_unknown(f"covariances[{i}]", n, known | items, "construct or item"))
+        if not bad and (a in items) != (b in items):
+            problems.append(
+                Problem(
+                    f"covariances[{i}]", f"'{a}' and '{b}' must both be items or both constructs"
+                )
+            )
+        elif not bad and a == b:
+            problems.append(Problem(f"covariances[{i}]", f"'{a}' paired with itself"))
+        else:
+            covariances.append((a, b))
+
+    effects = []
+    paths_ok = not problems
+    for name, chain in config.effects.items():
+        ok = True
+        for j, node in enumerate(chain):
+            if node not in known:
+                problems.append(_unknown(f"effects.{name}[{j}]", node, known))
+                ok = False
+        if ok and paths_ok:
+            for a, b in zip(chain, chain[1:], strict=False):
+                if Regression(b, a) not in regressions:
+                    problems.append(
+                        Problem(
+                            f"effects.{name}",
+                            f"link {a} -> {b} is not a path (add '{a}' to paths.{b})",
+                        )
+                    )
+                    ok = False
+        if ok:
+            effects.append(Effect(name, tuple(chain)))
+
+    for key, setting in (("cluster", "data.cluster"), ("level3", "data.level3")):
+        if getattr(config.data, key) and getattr(config.data, key) in items:
+            problems.append(Problem(setting, "must be an id column, not an item"))
+
+    if any(p.severity == "error" for p in problems):
+        _raise(config, problems)
+    factors = [Factor(n, tuple(ind), 1, labels.get(n, "")) for n, ind in first.items()]
+    factors += [Factor(n, tuple(ind), 2, labels.get(n, "")) for n, ind in second.items()]
+    return ModelSpec(
+        factors=tuple(factors),
+        regressions=tuple(regressions),
+        covariances=tuple(covariances),
+        effects=tuple(effects),
+        observed=observed,
+        cluster=config.data.cluster,
+        level3=config.data.level3,
+        group=config.data.group,
+        labels=labels,
+    )
+
+
+def _measurement(
+    config: RunConfig, instrument: Instrument | None, problems: list[Problem]
+) -> tuple[dict[str, list[str]], dict[str, list[str]], dict[str, str]]:
+    """First-order factor -> items, second-order factor -> factors, and labels."""
+    first: dict[str, list[str]] = {}
+    second: dict[str, list[str]] = {}
+    labels: dict[str, str] = {}
+    if isinstance(config.constructs, dict):
+        first.update({k: list(v) for k, v in config.constructs.items()})
+    if instrument is not None:
+        available = set(instrument.indicators()) | set(instrument.second_order())
+        if isinstance(config.constructs, list):
+            wanted = set(config.constructs)
+            for i, name in enumerate(config.constructs):
+                if name not in available:
+                    problems.append(
+                        _unknown(f"constructs[{i}]", name, available, "instrument construct")
+                    )
+        else:
+            wanted = _mentioned(config) & available
+            if not wanted and not first:
+                wanted = available
+        inst_first, inst_second = _from_instrument(instrument, wanted)
+        first = inst_first | first
+        second.update(inst_second)
+        labels.update({n: instrument.label(n) for n in [*inst_first, *inst_second]})
+    elif isinstance(config.constructs, list):
+        problems.append(
+            Problem("constructs", "a list of construct ids needs an instrument; map names to items")
+        )
+    if not first:
+        problems.append(
+            Problem(
+                "constructs", "no constructs: give an instrument or constructs: {name: [items]}"
+            )
+        )
+    for name, members in config.second_order.items():
+        for j, member in enumerate(members):
+            if member not in first:
+                problems.append(
+                    _unknown(
+                        f"second_order.{name}[{j}]", member, set(first), "first-order construct"
+                    )
+                )
+        if len(members) < 2:
+            problems.append(
+                Problem(f"second_order.{name}", "needs at least 2 first-order constructs")
+            )
+        second[name] = list(members)
+    for name, items in first.items():
+        if len(items) < 2 and isinstance(config.constructs, dict) and name in config.constructs:
+            problems.append(
+                Problem(f"constructs.{name}", "a construct needs at least 2 indicators")
+            )
+    return first, second, labels
+
+
+def _from_instrument(
+    instrument: Instrument, wanted: set[str]
+) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+    """The wanted constructs (a second-order one brings its dimensions) in questionnaire order."""
+    indicators = instrument.indicators()
+    first: dict[str, list[str]] = {}
+    second: dict[str, list[str]] = {}
+    for construct in instrument.constructs:
+        dims = [d.id for d in construct.dimensions]
+        if construct.id in wanted and dims:
+            second[construct.id] = dims
+        for name in dims or [construct.id]:
+            if name in wanted or construct.id in wanted:
+                first[name] = indicators[name]
+    return first, second
+
+
+def _raise(config: RunConfig, problems: list[Problem]) -> None:
+    source = str(config.source) if config.source else "config"
+    n = len(problems)
+    raise InputError(
+        f"Config {source}: the model has {n} problem{'s' * (n != 1)}:", problems, source
+    )
+
+
+def _mentioned(config: RunConfig) -> set[str]:
+    names = set(config.paths) | {p for preds in config.paths.values() for p in preds}
+    names |= {n for chain in config.effects.values() for n in chain}
+    names |= {n for pair in config.covariances for n in pair}
+    names |= set(config.second_order) | {m for ms in config.second_order.values() for m in ms}
+    return names
+
+
+def _unknown(where: str, name: str, known: set[str], kind: str = "construct") -> Problem:
+    listing = ", ".join(sorted(known)) or "(none)"
+    hint = difflib.get_close_matches(name, sorted(known), n=1)
+    parts = [f"unknown {kind} '{name}'"] + [f"did you mean '{h}'?" for h in hint]
+    return Problem(where, "; ".join([*parts, f"known: {listing}"]))

@@ -1,0 +1,142 @@
+"""Simulation from a config's truth block: determinism, category probabilities, recovery."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from bayeslead.config import RunConfig, SemConfig, TruthConfig, load_config
+from bayeslead.data import ResponseData
+from bayeslead.errors import InputError
+from bayeslead.pipeline import load_inputs, simulate_to_file
+from bayeslead.sem.engine import fit_sem
+from bayeslead.simulate import ItemScale, simulate_responses, standardized_matrices
+from bayeslead.spec import build_spec
+
+ROOT = Path(__file__).parents[1]
+FIXTURES = Path(__file__).parent / "fixtures" / "configs"
+REFERENCE = Path(__file__).parent / "reference"
+SERIAL = {k: [f"{k.lower()}{i}" for i in range(1, 5)] for k in ["TL", "SENS", "SEIZ", "RECO", "BI"]}
+PATHS = {"SENS": ["TL"], "SEIZ": ["SENS", "TL"], "RECO": ["SEIZ"], "BI": ["RECO", "TL"]}
+TRUTH_PATHS = {
+    "SENS ~ TL": 0.5,
+    "SEIZ ~ SENS": 0.45,
+    "SEIZ ~ TL": 0.10,
+    "RECO ~ SEIZ": 0.55,
+    "BI ~ RECO": 0.40,
+    "BI ~ TL": 0.20,
+}
+
+
+def test_same_seed_same_file_byte_for_byte(tmp_path):
+    a = simulate_to_file(FIXTURES / "serial.yaml", 300, 7, tmp_path / "a.csv")
+    b = simulate_to_file(FIXTURES / "serial.yaml", 300, 7, tmp_path / "b.csv")
+    c = simulate_to_file(FIXTURES / "serial.yaml", 300, 8, tmp_path / "c.csv")
+    assert a.read_bytes() == b.read_bytes()
+    assert a.read_bytes() != c.read_bytes()
+
+
+@pytest.mark.parametrize(
+    ("config", "n", "data"),
+    [
+        ("tl_dc_bi_sem.yaml", 500, "tl_dc_bi_example.csv"),
+        ("leading_innovation_sem.yaml", 400, "leading_innovation_example.csv"),
+    ],
+)
+def test_bundled_example_data_is_reproducible(tmp_path, config, n, data):
+    """README: bayeslead simulate configs/<config> --n <n> --seed 20261124 -o data/<data>"""
+    out = simulate_to_file(ROOT / "configs" / config, n, 20261124, tmp_path / "x.csv")
+    assert out.read_bytes() == (ROOT / "data" / data).read_bytes()
+
+
+def test_standardised_truth_has_unit_variances():
+    spec = build_spec(RunConfig(name="s", constructs=SERIAL, paths=PATHS))
+    table, a, s = standardized_matrices(spec, TruthConfig(loadings=0.7, paths=TRUTH_PATHS))
+    b = np.linalg.inv(np.eye(len(a)) - a)
+    np.testing.assert_allclose(np.diag(b @ s @ b.T), 1.0, atol=1e-12)
+    truth = json.loads((REFERENCE / "serial_mediation" / "truth.json").read_text())
+    latent = {n: table.variables.index(n) for n in SERIAL}
+    for name, value in truth["residual_variances"].items():
+        np.testing.assert_allclose(s[latent[name], latent[name]], value, atol=1e-4)
+
+
+def test_category_probabilities_match_the_thresholds():
+    """truth.json population_category_probs: Phi differences at -1.6, -0.7, 0.25, 1.2."""
+    truth = json.loads((REFERENCE / "serial_mediation" / "truth.json").read_text())
+    spec = build_spec(RunConfig(name="s", constructs=SERIAL, paths=PATHS))
+    frame = simulate_responses(
+        spec,
+        TruthConfig(loadings=0.75, paths=TRUTH_PATHS, thresholds=truth["thresholds_ystar"]),
+        {i: ItemScale(1, 5) for i in spec.items},
+        100_000,
+        seed=3,
+    )
+    shares = frame["tl1"].value_counts(normalize=True).sort_index().to_numpy()
+    np.testing.assert_allclose(shares, truth["population_category_probs"], atol=0.005)
+
+
+def test_structural_paths_are_recovered():
+    """Near-continuous items (101 points) and N = 20,000: ML standardised paths recover truth."""
+    spec = build_spec(RunConfig(name="s", constructs=SERIAL, paths=PATHS))
+    frame = simulate_responses(
+        spec,
+        TruthConfig(loadings=0.8, paths=TRUTH_PATHS),
+        {i: ItemScale(0, 100) for i in spec.items},
+        20_000,
+        seed=11,
+    )
+    data = frame[list(spec.items)].astype(float)
+    result = fit_sem(
+        spec, ResponseData(data, data, None, "", {}), SemConfig(bootstrap=0), progress=False
+    )
+    paths = result.estimates[result.estimates.op == "~"]
+    for _, row in paths.iterrows():
+        np.testing.assert_allclose(row.std_est, TRUTH_PATHS[f"{row.lhs} ~ {row.rhs}"], atol=0.025)
+    loadings = result.estimates[result.estimates.op == "=~"].std_est
+    np.testing.assert_allclose(loadings, 0.8, atol=0.03)
+
+
+def test_reverse_keyed_items_are_written_reverse_coded():
+    inputs = load_inputs(ROOT / "configs" / "tl_dc_bi_sem.yaml")
+    raw = inputs.data.raw
+    scored = inputs.data.frame
+    assert "sens4" in inputs.data.reversed_items
+    assert np.corrcoef(raw["sens4"], raw["sens1"])[0, 1] < -0.2
+    assert np.corrcoef(scored["sens4"], scored["sens1"])[0, 1] > 0.2
+
+
+def test_truth_problems_name_the_key():
+    spec = build_spec(RunConfig(name="s", constructs=SERIAL, paths=PATHS))
+    partial = {k: v for k, v in TRUTH_PATHS.items() if k != "BI ~ TL"}
+    with pytest.raises(InputError, match="no true value for 'BI ~ TL'"):
+        standardized_matrices(spec, TruthConfig(paths=partial))
+    too_big = dict(TRUTH_PATHS, **{"SEIZ ~ SENS": 0.9, "SEIZ ~ TL": 0.6})
+    with pytest.raises(InputError, match="explain 1.*of the variance of SEIZ"):
+        standardized_matrices(spec, TruthConfig(paths=too_big))
+    with pytest.raises(
+        InputError, match="truth.thresholds has 4 cut points but item 'tl1' has a 7-point scale"
+    ):
+        simulate_responses(
+            spec,
+            TruthConfig(paths=TRUTH_PATHS, thresholds=[-1, 0, 1, 2]),
+            {i: ItemScale(1, 7) for i in spec.items},
+            10,
+            1,
+        )
+
+
+def test_simulate_needs_a_truth_block(tmp_path):
+    config = load_config(FIXTURES / "serial.yaml")
+    text = (FIXTURES / "serial.yaml").read_text().split("truth:")[0]
+    path = tmp_path / "c.yaml"
+    path.write_text(text.replace("../../reference", str(REFERENCE)))
+    with pytest.raises(InputError, match="truth: simulation needs a truth: block"):
+        simulate_to_file(path, 10, 1, tmp_path / "x.csv")
+    assert config.truth is not None
+    assert pd.read_csv(
+        simulate_to_file(FIXTURES / "serial.yaml", 12, 1, tmp_path / "y.csv")
+    ).shape == (12, 21)
