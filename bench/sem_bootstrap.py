@@ -36,7 +36,9 @@ sem: {{bootstrap: 1000, seed: 1}}
 def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         config = Path(tmp) / "serial.yaml"
-        config.write_text(CONFIG.format(data=ROOT / "tests" / "reference" / "serial_mediation" / "data.csv"))
+        config.write_text(
+            CONFIG.format(data=ROOT / "tests" / "reference" / "serial_mediation" / "data.csv")
+        )
         start = time.perf_counter()
         result = subprocess.run(
             [sys.executable, "-m", "bayeslead.cli", "fit", str(config), "--out", tmp, "--quiet"],

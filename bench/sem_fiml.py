@@ -25,7 +25,13 @@ def survey(seed: int = 1):
     spec = build_spec(RunConfig(name="fiml", constructs=constructs))
     truth = TruthConfig(
         loadings=0.7,
-        correlations={"F1 ~~ F2": 0.3, "F2 ~~ F3": 0.4, "F3 ~~ F4": 0.3, "F4 ~~ F5": 0.2, "F1 ~~ F5": 0.3},
+        correlations={
+            "F1 ~~ F2": 0.3,
+            "F2 ~~ F3": 0.4,
+            "F3 ~~ F4": 0.3,
+            "F4 ~~ F5": 0.2,
+            "F1 ~~ F5": 0.3,
+        },
     )
     frame = simulate_responses(spec, truth, {i: ItemScale(1, 6) for i in spec.items}, 2800, seed)
     data = frame[list(spec.items)].astype(float)
@@ -36,7 +42,9 @@ def survey(seed: int = 1):
 def main() -> None:
     spec, data = survey()
     start = time.perf_counter()
-    result = fit_sem(spec, ResponseData(data, data, None, "", {}), SemConfig(bootstrap=0), progress=False)
+    result = fit_sem(
+        spec, ResponseData(data, data, None, "", {}), SemConfig(bootstrap=0), progress=False
+    )
     seconds = time.perf_counter() - start
     missing = float(data.isna().to_numpy().mean())
     print(
