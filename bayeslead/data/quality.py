@@ -22,32 +22,38 @@ MAHALANOBIS_ALPHA = 0.001
 
 
 def longstring(values: np.ndarray) -> np.ndarray:
-    """Longest run of identical consecutive non-missing answers in each row."""
-    out = np.zeros(values.shape[0], dtype=int)
-    for i, row in enumerate(values):
-        row = row[~np.isnan(row)]
-        best = run = 1 if row.size else 0
-        for a, b in zip(row[:-1], row[1:], strict=True):
-            run = run + 1 if a == b else 1
-            best = max(best, run)
-        out[i] = best
-    return out
+    """Longest run of identical consecutive non-missing answers in each row (vectorised)."""
+    n, k = values.shape
+    if k == 0:
+        return np.zeros(n, dtype=int)
+    # compress each row's non-missing answers to the left, keeping their order
+    present = ~np.isnan(values)
+    order = np.argsort(~present, axis=1, kind="stable")
+    packed = np.take_along_axis(values, order, axis=1)
+    count = present.sum(axis=1)
+    same = packed[:, 1:] == packed[:, :-1]
+    same &= np.arange(1, k)[None, :] < count[:, None]
+    best = np.where(count > 0, 1, 0)
+    run = np.ones(n, dtype=int)
+    for j in range(k - 1):  # a loop over columns, vectorised over respondents
+        run = np.where(same[:, j], run + 1, 1)
+        best = np.maximum(best, np.where(same[:, j], run, best))
+    return best
 
 
 def response_variability(values: np.ndarray) -> np.ndarray:
     """Intra-individual response variability: SD (ddof 0) of each row's answers."""
-    with np.errstate(invalid="ignore"):
-        counts = np.sum(~np.isnan(values), axis=1)
-        sd = np.full(values.shape[0], np.nan)
-        ok = counts > 0
-        sd[ok] = np.nanstd(values[ok], axis=1)
-    return sd
+    out = np.full(values.shape[0], np.nan)
+    ok = (~np.isnan(values)).sum(axis=1) > 0
+    out[ok] = np.nanstd(values[ok], axis=1)
+    return out
 
 
 def mahalanobis(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Squared Mahalanobis distances and chi-square p-values (observed items of each row).
 
-    The centroid and covariance come from the complete rows (all rows when there are too few).
+    The centroid and covariance come from the complete rows (all rows when there are too few);
+    rows are processed by missing-data pattern.
     """
     complete = values[~np.isnan(values).any(axis=1)]
     base = complete if complete.shape[0] > values.shape[1] + 1 else values
@@ -55,14 +61,16 @@ def mahalanobis(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     cov = pd.DataFrame(base).cov().to_numpy()
     d2 = np.full(values.shape[0], np.nan)
     pvalue = np.full(values.shape[0], np.nan)
-    for i, row in enumerate(values):
-        seen = ~np.isnan(row)
-        if seen.sum() < 2:
+    seen = ~np.isnan(values)
+    patterns, index = np.unique(seen, axis=0, return_inverse=True)
+    for g, pattern in enumerate(patterns):
+        if pattern.sum() < 2:
             continue
-        diff = row[seen] - mean[seen]
-        sub = cov[np.ix_(seen, seen)]
-        d2[i] = float(diff @ np.linalg.pinv(sub) @ diff)
-        pvalue[i] = float(stats.chi2.sf(d2[i], df=int(seen.sum())))
+        rows = np.flatnonzero(np.ravel(index) == g)
+        diff = values[np.ix_(rows, np.flatnonzero(pattern))] - mean[pattern]
+        inv = np.linalg.pinv(cov[np.ix_(pattern, pattern)])
+        d2[rows] = np.einsum("ij,jk,ik->i", diff, inv, diff)
+        pvalue[rows] = stats.chi2.sf(d2[rows], df=int(pattern.sum()))
     return d2, pvalue
 
 
