@@ -78,6 +78,6 @@ def structural_matrix(spec: ModelSpec, table: ParameterTable, a: np.ndarray) -> 
     return np.where(mask, a, 0.0)
 
 
-def defined_name(effect: Effect, kind: str) -> str:
+def defined_name(effect: str, kind: str) -> str:
     """Name of the `:=` parameter: the effect's name, with `_direct` / `_total` suffixes."""
-    return effect.name if kind == "indirect" else f"{effect.name}_{kind}"
+    return effect if kind == "indirect" else f"{effect}_{kind}"

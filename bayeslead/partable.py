@@ -251,10 +251,13 @@ def build_partable(
     return ParameterTable(tuple(variables), len(spec.manifest), tuple(params))
 
 
-def marker_scales(table: ParameterTable, theta: np.ndarray) -> np.ndarray:
+def marker_scales(
+    table: ParameterTable, theta: np.ndarray, manifest: np.ndarray | None = None
+) -> np.ndarray:
     """Scale of each variable's marker metric relative to `table`'s metric, shape (..., v).
 
-    Manifest variables have scale 1; a latent's scale is its first indicator's loading times
+    Manifest variables get `manifest` (default 1: keep their metric; e.g. item SDs turn
+    z-scores back into raw responses); a latent's scale is its first indicator's loading times
     that indicator's scale, so that in the marker metric the first loading is 1.
     """
     a, _ = table.matrices(theta)
@@ -264,6 +267,8 @@ def marker_scales(table: ParameterTable, theta: np.ndarray) -> np.ndarray:
         if p.kind == "loading":
             first.setdefault(p.col, p.row)
     scales = np.ones((*np.shape(theta)[:-1], v))
+    if manifest is not None:
+        scales[..., :m] = manifest
     for col in _marker_order(first, m):
         row = first[col]
         scales[..., col] = a[..., row, col] * scales[..., row]

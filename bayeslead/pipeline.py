@@ -110,7 +110,10 @@ def fit(inputs: Inputs, progress: bool = True) -> FitResult:
         from bayeslead.sem.engine import fit_sem
 
         return fit_sem(inputs.spec, inputs.data, inputs.config.sem, progress=progress)
-    raise InputError(f"engine '{inputs.config.engine}' is not available in this version")
+    from bayeslead.bayes.engine import fit_bayes
+
+    config = inputs.config
+    return fit_bayes(inputs.spec, inputs.data, config.bayes, config.diagnostics, progress=progress)
 
 
 def run_seed(config: RunConfig) -> int:
@@ -168,6 +171,10 @@ def write_results(
         folder.write_csv(f"{name}.csv", table)
     folder.write_csv("quality.csv", quality)
     folder.write_text("model.lav", inputs.spec.to_lavaan())
+    if result.diagnostics is not None:
+        folder.write_json("diagnostics.json", result.diagnostics)
+    if result.idata is not None:
+        result.idata.to_netcdf(str(folder.file("idata.nc")))
     folder.write_text("report.md", markdown_report(inputs, result))
 
 

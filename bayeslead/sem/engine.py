@@ -353,10 +353,10 @@ def effect_tables(
         effects.append(row)
         defined.append(
             {
-                "lhs": defined_name(d.effect, d.kind),
+                "lhs": defined_name(d.effect.name, d.kind),
                 "op": ":=",
                 "rhs": spec.effect_expression(d.effect, d.kind),
-                "label": defined_name(d.effect, d.kind),
+                "label": defined_name(d.effect.name, d.kind),
                 "est": float(d.raw),
                 "se": se,
                 "z": z,

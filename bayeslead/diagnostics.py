@@ -1,0 +1,115 @@
+"""Convergence diagnostics of Bayesian fits and the gates a run must pass (built on ArviZ).
+
+Gates (config `diagnostics:`): rank-normalised split R-hat <= rhat_max (Vehtari et al. 2021),
+bulk and tail ESS >= ess_min, divergent transitions <= divergences_max, E-BFMI >= bfmi_min per
+chain, and the share of transitions that hit the maximum tree depth <= treedepth_max_share.
+Each gate records its threshold, value, pass/fail and the parameters that failed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import arviz as az
+import numpy as np
+import pandas as pd
+
+from bayeslead.config import DiagnosticsConfig
+
+ADVICE = {
+    "rhat": "chains disagree: run more tuning (bayes.tune) and draws, check the named parameters for "
+    "weak identification (constructs with few or weak indicators), or use stronger priors",
+    "ess_bulk": "too few effective draws: increase bayes.draws (and bayes.tune)",
+    "ess_tail": "too few effective draws in the tails: increase bayes.draws",
+    "divergences": "divergent transitions: raise bayes.target_accept (e.g. 0.95), use stronger priors "
+    "on the named parameter class, or check for near-zero variances",
+    "bfmi": "low E-BFMI: the sampler explores the energy distribution poorly; consider stronger priors "
+    "on variances or more tuning",
+    "treedepth": "many transitions hit the maximum tree depth: the posterior is strongly correlated; "
+    "more tuning or a reparameterisation (stronger priors) may help",
+}
+
+
+def sampler_statistics(sample_stats) -> dict[str, Any]:
+    """Divergences, E-BFMI per chain and tree-depth saturation from ArviZ sample_stats."""
+    divergences = int(np.asarray(sample_stats["diverging"]).sum())
+    bfmi = np.atleast_1d(az.bfmi(sample_stats)) if "energy" in sample_stats else np.array([np.nan])
+    if "maxdepth_reached" in sample_stats:
+        saturated = float(np.asarray(sample_stats["maxdepth_reached"]).mean())
+    elif "reached_max_treedepth" in sample_stats:
+        saturated = float(np.asarray(sample_stats["reached_max_treedepth"]).mean())
+    else:
+        saturated = float("nan")
+    return {"divergences": divergences, "bfmi": bfmi, "treedepth_share": saturated}
+
+
+def check_gates(
+    convergence: pd.DataFrame, sample_stats, settings: DiagnosticsConfig
+) -> dict[str, Any]:
+    """Evaluate every gate on the reported parameters (`convergence` indexed by name with
+    rhat, ess_bulk, ess_tail columns) and the sampler statistics."""
+    stats = sampler_statistics(sample_stats)
+    conv = convergence.dropna(subset=["rhat"])
+    gates = {
+        "rhat": _gate(
+            settings.rhat_max,
+            conv.rhat.max(),
+            conv.index[conv.rhat > settings.rhat_max],
+            upper=True,
+        ),
+        "ess_bulk": _gate(
+            settings.ess_min,
+            conv.ess_bulk.min(),
+            conv.index[conv.ess_bulk < settings.ess_min],
+            upper=False,
+        ),
+        "ess_tail": _gate(
+            settings.ess_min,
+            conv.ess_tail.min(),
+            conv.index[conv.ess_tail < settings.ess_min],
+            upper=False,
+        ),
+        "divergences": _gate(settings.divergences_max, stats["divergences"], [], upper=True),
+        "bfmi": _gate(settings.bfmi_min, float(np.nanmin(stats["bfmi"])), [], upper=False),
+        "treedepth": _gate(settings.treedepth_max_share, stats["treedepth_share"], [], upper=True),
+    }
+    return {
+        "max_rhat": float(conv.rhat.max()),
+        "min_ess_bulk": float(conv.ess_bulk.min()),
+        "min_ess_tail": float(conv.ess_tail.min()),
+        "divergences": stats["divergences"],
+        "min_bfmi": float(np.nanmin(stats["bfmi"])),
+        "bfmi_per_chain": [float(b) for b in stats["bfmi"]],
+        "treedepth_share": stats["treedepth_share"],
+        "gates": gates,
+        "passed": all(g["pass"] for g in gates.values()),
+        "advice": [ADVICE[name] for name, g in gates.items() if not g["pass"]],
+    }
+
+
+def _gate(threshold: float, value: float, failed, upper: bool) -> dict[str, Any]:
+    value = float(value)
+    ok = bool(np.isnan(value) or (value <= threshold if upper else value >= threshold))
+    return {
+        "threshold": threshold,
+        "value": value,
+        "pass": ok,
+        "failed": [str(f) for f in failed][:20],
+    }
+
+
+def gate_messages(report: dict[str, Any]) -> list[str]:
+    """One readable sentence per failed gate, naming parameters and what to try."""
+    out = []
+    for name, gate in report["gates"].items():
+        if gate["pass"]:
+            continue
+        where = (
+            f" ({', '.join(gate['failed'][:6])}{' ...' if len(gate['failed']) > 6 else ''})"
+            if gate["failed"]
+            else ""
+        )
+        out.append(
+            f"diagnostics gate '{name}' failed: {gate['value']:.4g} vs {gate['threshold']}{where}; {ADVICE[name]}"
+        )
+    return out
