@@ -86,6 +86,28 @@ def simulate(
     _say(f"wrote {n} simulated respondents to {path}")
 
 
+@app.command("prior-check")
+def prior_check(
+    config: ConfigArg,
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", help="PNG file to write.")
+    ] = None,
+    draws: Annotated[int, typer.Option(min=50, help="Prior draws.")] = 500,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 1,
+) -> None:
+    """Prior predictive check of a Bayesian config: implied correlations, paths, effects.
+
+    Example: bayeslead prior-check configs/tl_dc_bi_bayes.yaml -o prior_check.png
+    """
+    from bayeslead.pipeline import prior_check_to_file
+    from bayeslead.report.markdown import markdown_table
+
+    path, summary = prior_check_to_file(config, output, draws, seed)
+    _say("prior medians and 95% intervals (standardised):")
+    _say(markdown_table(summary))
+    _say(str(path))
+
+
 @instrument_app.command("validate")
 def instrument_validate(
     surveys: Annotated[list[Path], typer.Argument(help="Instrument files (surveys/*.yaml).")],

@@ -247,3 +247,19 @@ def check_data(
         data = load_inputs(config_path, data_path).data
     table = quality_table(data)
     return quality_summary(data, table), table
+
+
+def prior_check_to_file(
+    config_path: Path | str, output: Path | str | None, draws: int, seed: int
+) -> tuple[Path, pd.DataFrame]:
+    """`bayeslead prior-check`: draw from the priors, save the figure, return its summary."""
+    from bayeslead.bayes.prior_check import prior_check
+    from bayeslead.report.figures import prior_check_figure, save_figure
+
+    inputs = load_inputs(config_path)
+    check = prior_check(inputs, draws=draws, seed=seed)
+    if output is None:
+        root = inputs.config.output or Path.cwd() / "outputs"
+        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+        output = root / inputs.config.name / f"prior-check-{stamp}.png"
+    return save_figure(prior_check_figure(check), output).resolve(), check.summary()

@@ -336,3 +336,66 @@ def test_jax_likelihoods_match_the_numba_kernels():
         expected = _interval_terms(lower, upper, loadings, phi, scores, column, logit)[0]
         got = jax_ops._interval_total(lower, upper, loadings, phi, scores, column, logit)
         np.testing.assert_allclose(float(got), expected, rtol=1e-10)
+
+
+def test_start_failure_names_the_variable():
+    """A starting point with an impossible value gets a message naming the variable."""
+    from bayeslead.bayes.data import continuous_data
+    from bayeslead.bayes.model import build_continuous_model
+    from bayeslead.bayes.sampling import start_failure
+
+    spec = build_spec(RunConfig(name="s", constructs=SERIAL, paths=PATHS))
+    table = build_partable(spec, "std.lv")
+    x = reference_table("serial_mediation", "data.csv")[list(spec.manifest)].to_numpy(float)
+    priors = prior_set({}, {p.key for p in table.free_params})
+    model = build_continuous_model(spec, table, continuous_data(x), priors)
+    message = start_failure(model, {"paths": np.full(6, np.inf)})
+    assert "the sampler could not start" in message and "paths" in message
+
+
+def test_prior_check_command(tmp_path):
+    """The prior predictive check runs from the CLI; the default path and effect priors are
+    symmetric around zero (the normal(0, 1) loading/path priors are sign-symmetric)."""
+    import subprocess
+    import sys
+
+    from bayeslead.bayes.prior_check import prior_check
+    from bayeslead.pipeline import load_inputs
+
+    config = tmp_path / "c.yaml"
+    config.write_text(
+        (FIXTURES / "serial_ordinal.yaml").read_text().replace("../../reference", str(REFERENCE))
+    )
+    check = prior_check(load_inputs(config), draws=400, seed=3)
+    summary = check.summary().set_index("quantity")
+    assert set(check.paths.columns) == {
+        "SENS ~ TL",
+        "SEIZ ~ SENS",
+        "SEIZ ~ TL",
+        "RECO ~ SEIZ",
+        "BI ~ RECO",
+        "BI ~ TL",
+    }
+    assert (summary["median"].abs() < 0.15).all()
+    assert (summary.lower < 0).all() and (summary.upper > 0).all()
+    np.testing.assert_allclose(check.category_shares.sum(axis=1), 1.0)
+    assert check.correlations.shape == (400, 190)
+    out = tmp_path / "prior.png"
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bayeslead.cli",
+            "prior-check",
+            str(config),
+            "-o",
+            str(out),
+            "--draws",
+            "100",
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == str(out.resolve())
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -15,10 +15,12 @@ import time
 from dataclasses import dataclass
 
 import arviz as az
+import numpy as np
 import pymc as pm
+from pymc.initial_point import make_initial_point_fn
 
 from bayeslead.config import BayesConfig
-from bayeslead.errors import InputError
+from bayeslead.errors import FitProblemError, InputError
 
 
 @dataclass(frozen=True)
@@ -47,17 +49,22 @@ def sample(
             model, initial_points=initial, jitter_rvs=set(), var_names=var_names
         )
         compiled_at = time.perf_counter()
-        idata = nutpie.sample(
-            compiled,
-            draws=settings.draws,
-            tune=settings.tune,
-            chains=settings.chains,
-            cores=min(cores, settings.chains),
-            seed=settings.seed,
-            target_accept=settings.target_accept,
-            progress_bar=progress,
-            save_warmup=False,
-        )
+        try:
+            idata = nutpie.sample(
+                compiled,
+                draws=settings.draws,
+                tune=settings.tune,
+                chains=settings.chains,
+                cores=min(cores, settings.chains),
+                seed=settings.seed,
+                target_accept=settings.target_accept,
+                progress_bar=progress,
+                save_warmup=False,
+            )
+        except RuntimeError as exc:
+            if "initialization" not in str(exc):
+                raise
+            raise FitProblemError(start_failure(model, initial)) from None
         done = time.perf_counter()
         return SamplingResult(idata, sampler, compiled_at - started, done - compiled_at)
     kwargs = {
@@ -88,3 +95,26 @@ def sample(
             idata = pm.sample(cores=min(cores, settings.chains), **kwargs)
     # numpyro and PyMC compile inside pm.sample; their compile time is part of sampling_s
     return SamplingResult(idata, sampler, 0.0, time.perf_counter() - started)
+
+
+def start_failure(model: pm.Model, initial: dict) -> str:
+    """Explain why the sampler could not start: which variables have a non-finite log-density
+    term or a non-finite (or exactly zero) gradient at the initial values, and what to try."""
+    point = make_initial_point_fn(model=model, overrides=initial, jitter_rvs=set())(0)
+    terms = model.point_logps(point)
+    bad_terms = [name for name, value in terms.items() if not np.isfinite(value)]
+    gradient = model.compile_dlogp()(point)
+    bad_grad, offset = [], 0
+    for var in model.value_vars:
+        size = int(np.prod(point[var.name].shape))
+        part = gradient[offset : offset + size]
+        if not np.all(np.isfinite(part)) or np.any(part == 0):
+            bad_grad.append(var.name)
+        offset += size
+    where = ", ".join(bad_terms + [f"gradient of {n}" for n in bad_grad]) or "no single term"
+    return (
+        f"the sampler could not start: the log-density is not usable at the initial values ({where}). "
+        "Check the data for constant or duplicated items, give the named parameters stronger priors "
+        "(bayes.priors), or simplify the model (constructs with fewer than 3 items, second-order "
+        "constructs with 2 dimensions)."
+    )
