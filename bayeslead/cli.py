@@ -108,6 +108,60 @@ def prior_check(
     _say(str(path))
 
 
+@app.command()
+def diagnose(run: Annotated[Path, typer.Argument(help="A Bayesian run folder.")]) -> None:
+    """Re-check a saved Bayesian run against its diagnostics gates; exit 1 if one fails.
+
+    Example: bayeslead diagnose outputs/tl_dc_bi_bayes/20261124T091716Z-e3b27af2
+    """
+    from bayeslead.diagnostics import diagnose_run, gate_messages
+    from bayeslead.report.console import print_diagnostics
+
+    report, table = diagnose_run(run)
+    print_diagnostics(report, table)
+    for message in gate_messages(report):
+        _warn(message)
+    if not report["passed"]:
+        raise typer.Exit(1)
+
+
+@app.command()
+def report(run: Annotated[Path, typer.Argument(help="A run folder.")]) -> None:
+    """Rebuild a run's report.html from its saved files (replacing it atomically).
+
+    Example: bayeslead report outputs/tl_dc_bi_sem/20261124T095856Z-7ba112ba
+    """
+    from bayeslead.report.html import write_report
+
+    _say(str(write_report(run).resolve()))
+
+
+@app.command()
+def compare(
+    runs: Annotated[
+        list[Path], typer.Argument(help="Two or more run folders fitted to the same data.")
+    ],
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", help="Write the table as CSV.")
+    ] = None,
+) -> None:
+    """Compare runs: PSIS-LOO and WAIC (Bayesian) or chi-square difference tests, AIC, BIC (ML).
+
+    Example: bayeslead compare outputs/tl_dc_bi_bayes/RUN outputs/tl_dc_bi_bayes_parallel/RUN
+    """
+    from bayeslead.atomic import atomic_write_text
+    from bayeslead.compare import compare_runs
+    from bayeslead.report.markdown import markdown_table
+
+    comparison = compare_runs(runs)
+    _say(markdown_table(comparison.table))
+    for note in comparison.notes:
+        _warn(f"note: {note}")
+    if output is not None:
+        atomic_write_text(output, comparison.table.to_csv(index=False, lineterminator="\n"))
+        _say(f"wrote {output}")
+
+
 @instrument_app.command("validate")
 def instrument_validate(
     surveys: Annotated[list[Path], typer.Argument(help="Instrument files (surveys/*.yaml).")],

@@ -14,14 +14,25 @@ import pandas as pd
 from bayeslead.config import RunConfig, config_problem, load_config
 from bayeslead.data import ResponseData, load_responses, quality_summary, quality_table
 from bayeslead.errors import InputError
+from bayeslead.hypotheses import (
+    Hypothesis,
+    evaluate,
+    hypotheses_latex,
+    hypotheses_markdown,
+    parse_hypotheses,
+)
 from bayeslead.instrument import Instrument, load_instrument
+from bayeslead.partable import build_partable
+from bayeslead.report.html import build_report
 from bayeslead.results import FitResult
 from bayeslead.runs import (
     RunFolder,
+    SavedRun,
     command_line,
     config_hash,
     package_versions,
     process_start_time,
+    to_jsonable,
 )
 from bayeslead.simulate import ItemScale
 from bayeslead.spec import ModelSpec, build_spec
@@ -35,6 +46,7 @@ class Inputs:
     instrument: Instrument | None
     spec: ModelSpec
     data: ResponseData | None
+    hypotheses: tuple[Hypothesis, ...] = ()
 
 
 def load_inputs(
@@ -51,6 +63,7 @@ def load_inputs(
         raise config_problem(config, "instrument", f"file not found: {config.instrument}")
     instrument = load_instrument(config.instrument) if config.instrument else None
     spec = build_spec(config, instrument)
+    hypotheses = tuple(parse_hypotheses(config.hypotheses, spec, build_partable(spec)))
     data = None
     if need_data:
         if config.data.path is None:
@@ -70,7 +83,7 @@ def load_inputs(
             missing_codes=config.data.missing_codes,
             sheet=config.data.sheet,
         )
-    return Inputs(config, instrument, spec, data)
+    return Inputs(config, instrument, spec, data, hypotheses)
 
 
 def item_scales(inputs: Inputs) -> dict[str, ItemScale]:
@@ -105,15 +118,24 @@ def with_seed(config: RunConfig, seed: int | None) -> RunConfig:
 
 
 def fit(inputs: Inputs, progress: bool = True) -> FitResult:
-    """Fit the model with the config's engine."""
-    if inputs.config.engine == "sem":
+    """Fit the model with the config's engine, then test the config's hypotheses."""
+    config = inputs.config
+    if config.engine == "sem":
         from bayeslead.sem.engine import fit_sem
 
-        return fit_sem(inputs.spec, inputs.data, inputs.config.sem, progress=progress)
-    from bayeslead.bayes.engine import fit_bayes
+        result = fit_sem(inputs.spec, inputs.data, config.sem, progress=progress)
+    else:
+        from bayeslead.bayes.engine import fit_bayes
 
-    config = inputs.config
-    return fit_bayes(inputs.spec, inputs.data, config.bayes, config.diagnostics, progress=progress)
+        result = fit_bayes(
+            inputs.spec, inputs.data, config.bayes, config.diagnostics, progress=progress
+        )
+    if inputs.hypotheses:
+        table = build_partable(inputs.spec)
+        result.extra_tables["hypotheses"] = evaluate(
+            list(inputs.hypotheses), inputs.spec, table, result
+        )
+    return result
 
 
 def run_seed(config: RunConfig) -> int:
@@ -144,9 +166,14 @@ def fit_to_run_folder(
     folder = RunFolder(root, inputs.config.name, digest)
     try:
         write_results(folder, inputs, result, quality)
-        result.timings["total_s"] = round(time.time() - started, 3)
-        folder.write_json("manifest.json", manifest(inputs, result, digest, quality))
         folder.write_text("config.yaml", config_yaml)
+        record = manifest(inputs, result, digest, quality)
+        folder.write_json("manifest.json", record)
+        folder.write_text(
+            "report.html", build_report(SavedRun(folder.tmp, to_jsonable(record), config_yaml))
+        )
+        record["timings"]["total_s"] = round(time.time() - started, 3)
+        folder.write_json("manifest.json", record)
         path = folder.finish()
     except BaseException:
         folder.abandon()
@@ -157,9 +184,7 @@ def fit_to_run_folder(
 def write_results(
     folder: RunFolder, inputs: Inputs, result: FitResult, quality: pd.DataFrame
 ) -> None:
-    """Tables, fit measures and the report of one run."""
-    from bayeslead.report.markdown import markdown_report
-
+    """Tables, fit measures, InferenceData and figures of one run."""
     folder.write_csv("estimates.csv", result.estimates)
     folder.write_csv("effects.csv", result.effects)
     folder.write_json("fit.json", result.fit)
@@ -169,13 +194,58 @@ def write_results(
         folder.write_csv("htmt.csv", result.htmt)
     for name, table in result.extra_tables.items():
         folder.write_csv(f"{name}.csv", table)
+    if "hypotheses" in result.extra_tables:
+        bayesian = result.engine == "bayes"
+        folder.write_text(
+            "hypotheses.md", hypotheses_markdown(result.extra_tables["hypotheses"], bayesian)
+        )
+        folder.write_text(
+            "hypotheses.tex", hypotheses_latex(result.extra_tables["hypotheses"], bayesian)
+        )
     folder.write_csv("quality.csv", quality)
     folder.write_text("model.lav", inputs.spec.to_lavaan())
     if result.diagnostics is not None:
         folder.write_json("diagnostics.json", result.diagnostics)
     if result.idata is not None:
         result.idata.to_netcdf(str(folder.file("idata.nc")))
-    folder.write_text("report.md", markdown_report(inputs, result))
+    write_figures(folder, inputs, result)
+
+
+def make_figures(inputs: Inputs, result: FitResult) -> dict[str, object]:
+    """Every figure of a run, by file name (figure functions only build them)."""
+    from bayeslead.effects import effect_draws
+    from bayeslead.report import figures
+
+    spec = inputs.spec
+    bayesian = result.engine == "bayes"
+    interval = "95% credible interval" if bayesian else "95% interval"
+    out = {"path_diagram.png": figures.path_diagram(spec, result.estimates)}
+    if (result.estimates.op == "~").any() or len(result.effects):
+        out["forest.png"] = figures.forest_figure(result.estimates, result.effects, interval)
+    if result.draws is not None and spec.effects:
+        draws = {
+            d.effect.name: d.raw
+            for d in effect_draws(spec, build_partable(spec), result.draws)
+            if d.kind == "indirect"
+        }
+        out["effects.png"] = figures.effect_distribution_figure(draws, result.draws_kind)
+    if bayesian:
+        paths = [f"{r.outcome} ~ {r.predictor}" for r in spec.regressions][:8]
+        keys = paths or [p.key for p in build_partable(spec).free_params][:6]
+        coords = {"estimate_dim": keys}
+        out["trace.png"] = figures.arviz_figure("trace", result.idata, coords)
+        out["rank.png"] = figures.arviz_figure("rank", result.idata, coords)
+        out["energy.png"] = figures.arviz_figure("energy", result.idata)
+        out["ppc.png"] = figures.ppc_figure(result.extra_tables)
+    return out
+
+
+def write_figures(folder: RunFolder, inputs: Inputs, result: FitResult) -> None:
+    """Save the run's figures under figures/ (the one place figures are written)."""
+    from bayeslead.report.figures import save_figure
+
+    for name, fig in make_figures(inputs, result).items():
+        save_figure(fig, folder.file(f"figures/{name}"))
 
 
 def manifest(inputs: Inputs, result: FitResult, digest: str, quality: pd.DataFrame) -> dict:

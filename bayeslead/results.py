@@ -34,6 +34,8 @@ class FitResult:
     `effects` one row per (effect, kind, level); `fit` is a flat dict of numbers; `info` says how
     the fit was made (estimator, standard errors, missing-data handling, sample size, ...);
     `problems` lists what a reader must know (Heywood cases, non-convergence, failed gates).
+    `theta`, `theta_cov` and `draws` carry the free parameters themselves, for hypotheses and
+    simulation studies.
     """
 
     engine: str
@@ -48,6 +50,11 @@ class FitResult:
     idata: Any = None
     problems: list[Problem] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
+    # parameters on lavaan's marker metric (ParameterTable order of free parameters):
+    theta: Any = None  # point estimate (ML) or posterior mean
+    theta_cov: Any = None  # sampling covariance (ML)
+    draws: Any = None  # (S, n_free) bootstrap replicates or posterior draws
+    draws_kind: str = ""  # "bootstrap" or "posterior"
 
     @property
     def ok(self) -> bool:

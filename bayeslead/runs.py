@@ -16,6 +16,7 @@ import platform
 import shutil
 import sys
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -27,6 +28,7 @@ import yaml
 
 from bayeslead import __version__
 from bayeslead.atomic import atomic_write_text
+from bayeslead.errors import InputError
 
 PACKAGES = (
     "numpy",
@@ -152,3 +154,77 @@ def to_jsonable(value: Any) -> Any:
 
 def command_line() -> str:
     return " ".join([Path(sys.argv[0]).name, *sys.argv[1:]])
+
+
+REQUIRED = {
+    "sem": ("config.yaml", "manifest.json", "estimates.csv", "effects.csv", "fit.json"),
+    "bayes": (
+        "config.yaml",
+        "manifest.json",
+        "estimates.csv",
+        "effects.csv",
+        "fit.json",
+        "diagnostics.json",
+        "idata.nc",
+    ),
+}
+
+
+@dataclass
+class SavedRun:
+    """A finished run folder read back: its manifest, resolved config text and tables."""
+
+    path: Path
+    manifest: dict[str, Any]
+    config_text: str
+
+    @property
+    def engine(self) -> str:
+        return self.manifest["engine"]
+
+    def table(self, name: str) -> pd.DataFrame | None:
+        file = self.path / f"{name}.csv"
+        return pd.read_csv(file, keep_default_na=False, na_values=[""]) if file.exists() else None
+
+    def json(self, name: str) -> dict[str, Any] | None:
+        file = self.path / f"{name}.json"
+        return json.loads(file.read_text()) if file.exists() else None
+
+    def idata(self):
+        import arviz as az
+
+        return az.from_netcdf(self.path / "idata.nc")
+
+
+def load_run(path: Path | str) -> SavedRun:
+    """Read a run folder, refusing an incomplete one or one whose provenance does not check out
+    (written by another bayeslead version, or config/data/seed not matching its manifest)."""
+    path = Path(path).resolve()
+    if not path.is_dir():
+        raise InputError(f"Run folder not found: {path}")
+    if path.name.startswith(".") or path.name.endswith(".incomplete"):
+        raise InputError(
+            f"Run folder {path} is incomplete (still being written, or its run crashed)"
+        )
+    manifest_file = path / "manifest.json"
+    if not manifest_file.exists():
+        raise InputError(f"Run folder {path} is incomplete: manifest.json is missing")
+    manifest = json.loads(manifest_file.read_text())
+    missing = [
+        f for f in REQUIRED.get(manifest.get("engine"), REQUIRED["sem"]) if not (path / f).exists()
+    ]
+    if missing:
+        raise InputError(f"Run folder {path} is incomplete: missing {', '.join(missing)}")
+    if manifest.get("bayeslead_version") != __version__:
+        raise InputError(
+            f"Run folder {path} was written by bayeslead {manifest.get('bayeslead_version')}; "
+            f"this is bayeslead {__version__}: refit it with this version to use it"
+        )
+    config_text = (path / "config.yaml").read_text(encoding="utf-8")
+    digest = config_hash(config_text, manifest.get("data_sha256", ""), manifest.get("seed"))
+    if digest != manifest.get("config_sha256"):
+        raise InputError(
+            f"Run folder {path}: config.yaml does not match the manifest's config_sha256 "
+            "(the folder was edited after the run); refusing to use it"
+        )
+    return SavedRun(path, manifest, config_text)

@@ -51,7 +51,7 @@ def test_fit_prints_the_run_folder_last_and_writes_the_contract(serial_run):
         "reliability.csv",
         "htmt.csv",
         "quality.csv",
-        "report.md",
+        "report.html",
         "model.lav",
     }
     assert expected <= {p.name for p in folder.iterdir()}

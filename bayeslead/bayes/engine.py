@@ -18,7 +18,12 @@ import xarray as xr
 from bayeslead.bayes.data import continuous_data, ordinal_data
 from bayeslead.bayes.model import build_continuous_model, build_ordinal_model
 from bayeslead.bayes.posterior import probability_of_direction, summarize
-from bayeslead.bayes.ppc import chisq_ppp, pointwise_loglik
+from bayeslead.bayes.ppc import (
+    chisq_ppp,
+    continuous_item_checks,
+    ordinal_category_checks,
+    pointwise_loglik,
+)
 from bayeslead.bayes.priors import prior_set
 from bayeslead.bayes.sampling import sample
 from bayeslead.bayes.start import continuous_start, ordinal_start
@@ -28,6 +33,7 @@ from bayeslead.diagnostics import check_gates, gate_messages
 from bayeslead.effects import defined_name, effect_draws
 from bayeslead.errors import InputError, Problem
 from bayeslead.partable import ParameterTable, build_partable, marker_scales, rescale
+from bayeslead.psychometrics import htmt_table, reliability_table
 from bayeslead.results import EFFECT_COLUMNS, FitResult
 from bayeslead.spec import ModelSpec
 
@@ -89,11 +95,34 @@ def fit_bayes(
     diagnostics = check_gates(convergence, result.idata.sample_stats, gates)
     problems = [Problem("diagnostics", m) for m in gate_messages(diagnostics)]
     idata = _with_marker_draws(result.idata, marker_table, theta, data, spec)
+    rng = np.random.default_rng(settings.seed)
+    subset = _subset(theta_std, rng)
+    tables: dict[str, pd.DataFrame] = {}
     fit: dict[str, float] = {}
     if not ordinal:
         fit, extra = _predictive_checks(std_table, theta_std, cdata, settings, idata)
         problems += extra
-    elif settings.loo:
+        flat = theta.reshape(-1, theta.shape[-1])[subset]
+        mu = np.broadcast_to(cdata.mean, (len(subset), len(cdata.mean)))
+        if not cdata.complete:
+            mu = (
+                cdata.mean
+                + cdata.sd
+                * idata.posterior["intercepts"].values.reshape(-1, len(cdata.mean))[subset]
+            )
+        tables["ppc_items"], tables["ppc_pairs"] = continuous_item_checks(
+            marker_table.sigma(flat), mu, x, list(spec.manifest), rng
+        )
+        fit["ppc_pairs_outside_share"] = float(tables["ppc_pairs"].outside.mean())
+    else:
+        tables["ppc_categories"] = _ordinal_checks(
+            std_table, theta_std, subset, result.idata, odata, spec, rng
+        )
+        fit["ppc_categories_outside_share"] = float(tables["ppc_categories"].outside.mean())
+        estimates = pd.concat(
+            [estimates, _threshold_rows(result.idata, odata, spec)], ignore_index=True
+        )
+    if settings.loo and ordinal:
         problems.append(
             Problem(
                 "bayes.loo",
@@ -102,12 +131,20 @@ def fit_bayes(
                 "warning",
             )
         )
+    reliability = None
+    if not ordinal:
+        reliability = reliability_table(
+            marker_table, theta.reshape(-1, theta.shape[-1]).mean(axis=0), data.frame, spec
+        )
     return FitResult(
         engine="bayes",
         estimates=estimates,
         effects=effects,
         fit=fit,
         info=info,
+        reliability=reliability,
+        htmt=htmt_table(data.frame[list(spec.items)].dropna(), spec),
+        extra_tables=tables,
         diagnostics=diagnostics,
         idata=idata,
         problems=problems,
@@ -116,6 +153,9 @@ def fit_bayes(
             "compile_s": round(result.compile_s, 3),
             "sampling_s": round(result.sampling_s, 3),
         },
+        theta=theta.reshape(-1, theta.shape[-1]).mean(axis=0),
+        draws=theta.reshape(-1, theta.shape[-1]),
+        draws_kind="posterior",
     )
 
 
@@ -134,9 +174,67 @@ def _check_supported(spec: ModelSpec, ordinal: bool) -> None:
 
 
 def _stored(model) -> list[str]:
-    """Variables kept in the trace: the sampled ones and theta (not per-respondent scores)."""
+    """Variables kept in the trace: the sampled ones, theta and thresholds (not the
+    per-respondent scores)."""
     names = [v.name for v in model.free_RVs if v.name != "scores"]
-    return names + ["theta"]
+    return names + [n for n in ("theta", "thresholds") if n in model.named_vars]
+
+
+PPC_DRAWS = 300  # posterior draws used for the item-level predictive checks
+
+
+def _subset(theta_std: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    total = theta_std.shape[0] * theta_std.shape[1]
+    return np.sort(rng.choice(total, size=min(PPC_DRAWS, total), replace=False))
+
+
+def _ordinal_checks(table, theta_std, subset, idata, odata, spec, rng) -> pd.DataFrame:
+    """Category-share checks: correlations and effective loadings of the first-order
+    constructs from each draw, thresholds from the trace."""
+    flat = theta_std.reshape(-1, theta_std.shape[-1])[subset]
+    p = table.n_manifest
+    factor = np.array(
+        [next(q.col for q in table.params if q.kind == "loading" and q.row == j) for j in range(p)]
+    )
+    first = np.array(sorted(set(factor)))
+    phi = table.implied(flat)[:, first][:, :, first]
+    sd = np.sqrt(np.diagonal(phi, axis1=1, axis2=2))
+    corr = phi / (sd[:, :, None] * sd[:, None, :])
+    column = np.searchsorted(first, factor)
+    a, _ = table.matrices(flat)
+    weights = a[:, np.arange(p), factor] * sd[:, column]
+    cuts = idata.posterior["thresholds"].values.reshape(-1, int(np.sum(odata.n_categories - 1)))[
+        subset
+    ]
+    bounds = np.cumsum(np.concatenate([[0], odata.n_categories - 1]))
+    thresholds = [cuts[:, bounds[j] : bounds[j + 1]] for j in range(p)]
+    return ordinal_category_checks(
+        corr, weights, thresholds, column, odata, list(spec.manifest), rng
+    )
+
+
+def _threshold_rows(idata, odata, spec: ModelSpec) -> pd.DataFrame:
+    """lavaan-style `item | tK` rows: thresholds on the standardised y* scale (lavaan's delta
+    parameterisation), numbered over the categories each item used."""
+    draws = idata.posterior["thresholds"].values
+    summary = summarize(draws)
+    rows = []
+    k = 0
+    for item, levels in zip(spec.manifest, odata.values, strict=True):
+        for t in range(len(levels) - 1):
+            rows.append(
+                {
+                    "lhs": item,
+                    "op": "|",
+                    "rhs": f"t{t + 1}",
+                    "label": "",
+                    **summary.iloc[k].to_dict(),
+                }
+            )
+            k += 1
+    out = pd.DataFrame(rows)
+    out["std_est"] = out["est"]
+    return out
 
 
 def _predictive_checks(table, theta_std, cdata, settings, idata):
@@ -313,6 +411,14 @@ def _with_marker_draws(
     idata.posterior["estimate"] = xr.DataArray(
         theta, dims=("chain", "draw", "estimate_dim"), coords={"estimate_dim": keys}
     )
+    effects = effect_draws(spec, table, theta)
+    if effects:
+        names = [f"{d.effect.name} ({d.kind})" for d in effects]
+        idata.posterior["effect"] = xr.DataArray(
+            np.stack([d.raw for d in effects], axis=-1),
+            dims=("chain", "draw", "effect_dim"),
+            coords={"effect_dim": names},
+        )
     observed = data.frame[list(spec.manifest)].reset_index(drop=True)
     idata.add_groups(
         {

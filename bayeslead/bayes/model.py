@@ -459,6 +459,7 @@ def _threshold_bounds(data: OrdinalData, priors: PriorSet):
     if gap_rows:
         gaps = _rv("threshold_gaps", priors.classes["threshold_gaps"], shape=len(gap_rows))
         cuts = cuts + pt.dot(cumulative, gaps)
+    pm.Deterministic("thresholds", cuts)
     extended = pt.concatenate([cuts, pt.as_tensor([-BIG, BIG])])
     # (N, p) index of each response's lower and upper cut; missing responses get (-BIG, BIG),
     # so they contribute log(1) = 0

@@ -1,5 +1,6 @@
-"""Posterior predictive quantities in numpy: blavaan's chi-square PPP and pointwise
-log-likelihoods (for PSIS-LOO) of the continuous model.
+"""Posterior predictive quantities in numpy: blavaan's chi-square PPP, item-level checks
+(means, SDs and correlations of continuous items; category shares of ordinal items) and
+pointwise log-likelihoods (for PSIS-LOO) of the continuous model.
 
 PPP (posterior predictive p-value of the likelihood-ratio discrepancy, as blavaan defines it):
 for each posterior draw, the chi-square discrepancy N F_ML(S, Sigma) of the observed data is
@@ -12,6 +13,7 @@ Wishart distribution, so no replicated respondents are needed.
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 from scipy import stats
 
 
@@ -71,4 +73,106 @@ def pointwise_loglik(z: np.ndarray, sigma: np.ndarray, mu: np.ndarray | None = N
         out[:, rows] = -0.5 * (
             obs.size * np.log(2 * np.pi) + logdet[:, None] + np.sum(solved**2, axis=1)
         )
+    return out
+
+
+def continuous_item_checks(
+    sigma: np.ndarray, mu: np.ndarray, x: np.ndarray, items: list[str], rng: np.random.Generator
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Observed vs replicated item means, SDs and inter-item correlations.
+
+    `sigma` (draws, p, p) and `mu` (draws, p) are on the raw item scale; each draw replicates a
+    data set of the observed size (sample mean and covariance drawn exactly). Returns the item
+    table and the pair table with 95% predictive intervals and posterior predictive p-values
+    P(replicated >= observed).
+    """
+    n = int(np.sum(~np.isnan(x).any(axis=1))) or len(x)
+    draws, p = mu.shape
+    rep_mean = np.empty((draws, p))
+    rep_cov = np.empty((draws, p, p))
+    for s in range(draws):
+        rep_mean[s] = rng.multivariate_normal(mu[s], sigma[s] / n)
+        rep_cov[s] = stats.wishart.rvs(df=n - 1, scale=sigma[s], random_state=rng) / (n - 1)
+    rep_sd = np.sqrt(np.diagonal(rep_cov, axis1=1, axis2=2))
+    rep_corr = rep_cov / (rep_sd[:, :, None] * rep_sd[:, None, :])
+    frame = pd.DataFrame(x, columns=items)
+    obs_mean, obs_sd, obs_corr = (
+        frame.mean().to_numpy(),
+        frame.std().to_numpy(),
+        frame.corr().to_numpy(),
+    )
+    item_table = pd.DataFrame(
+        {
+            "item": items,
+            "observed_mean": obs_mean,
+            "replicated_mean_lower": np.quantile(rep_mean, 0.025, axis=0),
+            "replicated_mean_upper": np.quantile(rep_mean, 0.975, axis=0),
+            "ppp_mean": np.mean(rep_mean >= obs_mean, axis=0),
+            "observed_sd": obs_sd,
+            "replicated_sd_lower": np.quantile(rep_sd, 0.025, axis=0),
+            "replicated_sd_upper": np.quantile(rep_sd, 0.975, axis=0),
+            "ppp_sd": np.mean(rep_sd >= obs_sd, axis=0),
+        }
+    )
+    rows, cols = np.triu_indices(p, k=1)
+    lower = np.quantile(rep_corr[:, rows, cols], 0.025, axis=0)
+    upper = np.quantile(rep_corr[:, rows, cols], 0.975, axis=0)
+    observed = obs_corr[rows, cols]
+    pair_table = pd.DataFrame(
+        {
+            "item_a": [items[i] for i in rows],
+            "item_b": [items[j] for j in cols],
+            "observed_corr": observed,
+            "replicated_lower": lower,
+            "replicated_upper": upper,
+            "ppp": np.mean(rep_corr[:, rows, cols] >= observed, axis=0),
+            "outside": (observed < lower) | (observed > upper),
+        }
+    )
+    return item_table, pair_table
+
+
+def ordinal_category_checks(
+    corr: np.ndarray,
+    weights: np.ndarray,
+    thresholds: list[np.ndarray],
+    column: np.ndarray,
+    data,
+    items: list[str],
+    rng: np.random.Generator,
+) -> pd.DataFrame:
+    """Observed vs replicated category shares of every item.
+
+    Per draw: standardised scores u ~ N(0, R) for N new respondents, y* = w u + e (e standard
+    normal), cut at the draw's thresholds (in units of the y* SD). `corr` (draws, m, m),
+    `weights` (draws, p) effective loadings, `thresholds[j]` (draws, K_j - 1).
+    """
+    draws, p = weights.shape
+    n = data.n
+    rows = []
+    shares = [np.empty((draws, int(k))) for k in data.n_categories]
+    for s in range(draws):
+        u = rng.multivariate_normal(np.zeros(corr.shape[-1]), corr[s], size=n)
+        ystar = u[:, column] * weights[s] + rng.standard_normal((n, p))
+        ystar /= np.sqrt(1.0 + weights[s] ** 2)
+        for j in range(p):
+            category = np.searchsorted(thresholds[j][s], ystar[:, j])
+            shares[j][s] = np.bincount(category, minlength=len(data.values[j])) / n
+    for j in range(p):
+        for k, value in enumerate(data.values[j]):
+            rep = shares[j][:, k]
+            rows.append(
+                {
+                    "item": items[j],
+                    "category": value,
+                    "observed_share": data.proportions[j][k],
+                    "replicated_lower": np.quantile(rep, 0.025),
+                    "replicated_upper": np.quantile(rep, 0.975),
+                    "replicated_mean": rep.mean(),
+                }
+            )
+    out = pd.DataFrame(rows)
+    out["outside"] = (out.observed_share < out.replicated_lower) | (
+        out.observed_share > out.replicated_upper
+    )
     return out

@@ -77,3 +77,32 @@ def print_quality(summary: dict) -> None:
         table.add_row(flag, str(count))
     table.add_row("any", str(summary["flagged_any"]))
     console.print(table)
+
+
+def print_diagnostics(report: dict, table) -> None:
+    """Gates and the least converged parameters of a Bayesian run."""
+    console = _console()
+    gates = Table(title="diagnostics gates", title_justify="left")
+    for col in ("gate", "threshold", "value", "result"):
+        gates.add_column(col)
+    for name, gate in report["gates"].items():
+        gates.add_row(
+            name,
+            f"{gate['threshold']:g}",
+            f"{gate['value']:.4g}",
+            "pass" if gate["pass"] else "FAIL",
+        )
+    console.print(gates)
+    worst = table.sort_values("ess_bulk").head(10)
+    params = Table(title="lowest bulk ESS", title_justify="left")
+    for col in ("parameter", "rhat", "ess_bulk", "ess_tail", "mcse_mean"):
+        params.add_column(col)
+    for name, row in worst.iterrows():
+        params.add_row(
+            str(name),
+            f"{row.rhat:.4f}",
+            f"{row.ess_bulk:.0f}",
+            f"{row.ess_tail:.0f}",
+            f"{row.mcse_mean:.4g}",
+        )
+    console.print(params)

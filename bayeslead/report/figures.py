@@ -68,3 +68,266 @@ def prior_check_figure(check) -> Figure:
         ax.legend(frameon=False)
     fig.tight_layout()
     return fig
+
+
+def _interval_plot(ax, labels, est, lower, upper, credible):
+    y = np.arange(len(labels))[::-1]
+    colors = np.where(credible, "#1f4e79", "#9a9a9a")
+    ax.hlines(y, lower, upper, colors=colors, lw=2)
+    ax.scatter(est, y, c=colors, zorder=3, s=18)
+    ax.axvline(0, color="grey", lw=0.8, ls=":")
+    ax.set_yticks(y, labels, fontsize=8)
+
+
+def forest_figure(estimates, effects, interval_name: str) -> Figure:
+    """Structural paths and named effects with their intervals (dark: interval excludes 0)."""
+    paths = estimates[estimates.op == "~"]
+    eff = effects[effects.kind == "indirect"] if len(effects) else effects
+    n_rows = len(paths) + len(eff)
+    fig, axes = plt.subplots(
+        1,
+        2 if len(eff) else 1,
+        figsize=(10 if len(eff) else 6, 1.2 + 0.32 * max(n_rows, 3)),
+        squeeze=False,
+    )
+    if len(paths):
+        credible = (paths.ci_lower > 0) | (paths.ci_upper < 0)
+        _interval_plot(
+            axes[0, 0],
+            [f"{a} ~ {b}" for a, b in zip(paths.lhs, paths.rhs, strict=True)],
+            paths.est,
+            paths.ci_lower,
+            paths.ci_upper,
+            credible,
+        )
+    axes[0, 0].set(title="Structural paths", xlabel=f"estimate ({interval_name})")
+    if len(eff):
+        credible = (eff.ci_lower > 0) | (eff.ci_upper < 0)
+        _interval_plot(axes[0, 1], list(eff.effect), eff.est, eff.ci_lower, eff.ci_upper, credible)
+        axes[0, 1].set(title="Indirect effects", xlabel=f"estimate ({interval_name})")
+    fig.tight_layout()
+    return fig
+
+
+def effect_distribution_figure(draws: dict[str, np.ndarray], kind: str) -> Figure:
+    """Distribution of each indirect effect over posterior draws or bootstrap replicates."""
+    names = list(draws)
+    fig, axes = plt.subplots(1, len(names), figsize=(4 * len(names), 3), squeeze=False)
+    for ax, name in zip(axes[0], names, strict=True):
+        values = draws[name]
+        ax.hist(values, bins=50, color="#8fb3d9", density=True)
+        lower, upper = np.quantile(values, [0.025, 0.975])
+        ax.axvspan(lower, upper, color="#1f4e79", alpha=0.12)
+        ax.axvline(0, color="grey", lw=0.8, ls=":")
+        ax.set(title=name, xlabel=f"indirect effect ({kind})", yticks=[])
+    fig.tight_layout()
+    return fig
+
+
+def arviz_figure(kind: str, idata, coords: dict | None = None) -> Figure:
+    """ArviZ trace, rank or energy plot of the structural paths (on lavaan's metric)."""
+    import arviz as az
+
+    if kind == "energy":
+        axes = az.plot_energy(idata)
+    elif kind == "trace":
+        axes = az.plot_trace(
+            idata,
+            var_names=["estimate"],
+            coords=coords,
+            compact=False,
+            figsize=(10, 1.8 * len(coords["estimate_dim"])),
+        )
+    else:
+        axes = az.plot_rank(
+            idata,
+            var_names=["estimate"],
+            coords=coords,
+            figsize=(10, 1.8 * len(coords["estimate_dim"])),
+        )
+    fig = np.ravel(axes)[0].figure
+    fig.tight_layout()
+    return fig
+
+
+def ppc_figure(tables: dict) -> Figure:
+    """Posterior predictive checks: observed vs replicated correlations (continuous items) or
+    category shares (ordinal items)."""
+    if "ppc_pairs" in tables:
+        pairs = tables["ppc_pairs"]
+        fig, ax = plt.subplots(figsize=(5.5, 5))
+        middle = (pairs.replicated_lower + pairs.replicated_upper) / 2
+        ax.errorbar(
+            middle,
+            pairs.observed_corr,
+            xerr=[middle - pairs.replicated_lower, pairs.replicated_upper - middle],
+            fmt="none",
+            ecolor="#8fb3d9",
+            lw=1,
+        )
+        ax.scatter(
+            middle,
+            pairs.observed_corr,
+            c=np.where(pairs.outside, "#c0392b", "#1f4e79"),
+            s=12,
+            zorder=3,
+        )
+        low, high = (
+            float(pairs[["replicated_lower", "observed_corr"]].min().min()),
+            float(pairs[["replicated_upper", "observed_corr"]].max().max()),
+        )
+        ax.plot([low, high], [low, high], color="grey", lw=0.8)
+        ax.set(
+            title="Inter-item correlations", xlabel="replicated (95% interval)", ylabel="observed"
+        )
+    else:
+        cats = tables["ppc_categories"]
+        items = list(dict.fromkeys(cats.item))
+        ncol = min(5, len(items))
+        nrow = int(np.ceil(len(items) / ncol))
+        fig, axes = plt.subplots(
+            nrow, ncol, figsize=(2.6 * ncol, 2.1 * nrow), squeeze=False, sharey=True
+        )
+        for ax, item in zip(axes.ravel(), items, strict=False):
+            rows = cats[cats.item == item]
+            x = np.arange(len(rows))
+            ax.vlines(x, rows.replicated_lower, rows.replicated_upper, color="#8fb3d9", lw=6)
+            ax.scatter(
+                x,
+                rows.observed_share,
+                c=np.where(rows.outside, "#c0392b", "#1f4e79"),
+                s=14,
+                zorder=3,
+            )
+            ax.set_xticks(x, [f"{v:g}" for v in rows.category], fontsize=7)
+            ax.set_title(item, fontsize=9)
+        for ax in axes.ravel()[len(items) :]:
+            ax.axis("off")
+        fig.suptitle("Category shares: observed (dots) vs replicated 95% intervals")
+    fig.tight_layout()
+    return fig
+
+
+def _boundary(center, toward, half_width: float, half_height: float) -> np.ndarray:
+    """Point where the ray from an ellipse's centre toward `toward` leaves the ellipse."""
+    center = np.asarray(center, dtype=float)
+    d = np.asarray(toward, dtype=float) - center
+    angle = np.arctan2(d[1], d[0])
+    radius = (
+        half_width * half_height / np.hypot(half_height * np.cos(angle), half_width * np.sin(angle))
+    )
+    return center + radius * np.array([np.cos(angle), np.sin(angle)])
+
+
+def path_diagram(spec, estimates) -> Figure:
+    """The structural model with standardised estimates on the arrows: constructs as ellipses
+    (second-order constructs with their dimensions below them), solid arrows where the interval
+    excludes 0, dashed grey arrows otherwise. Paths that skip a stage bend above the others."""
+    from matplotlib.patches import Ellipse, FancyArrowPatch
+
+    structural = list(spec.structural_variables())
+    if not structural:  # a measurement model: its constructs in a row
+        structural = [
+            f.name
+            for f in spec.factors
+            if not any(f.name in s.indicators for s in spec.second_order)
+        ]
+    level = {name: 0 for name in structural}
+    for name in structural:
+        for r in spec.regressions:
+            if r.outcome == name and r.predictor in level:
+                level[name] = max(level[name], level[r.predictor] + 1)
+    if not spec.regressions:
+        level = {name: k for k, name in enumerate(structural)}
+    columns: dict[int, list[str]] = {}
+    for name in structural:
+        columns.setdefault(level[name], []).append(name)
+    size = {}
+    pos = {}
+    for x, names in columns.items():
+        for k, name in enumerate(names):
+            pos[name] = np.array([3.2 * x, 2.4 * (k - (len(names) - 1) / 2)])
+            size[name] = (0.85, 0.45)
+    dims = {}
+    for f in spec.second_order:
+        if f.name not in pos:
+            continue
+        for k, member in enumerate(f.indicators):
+            dims[member] = (
+                f.name,
+                pos[f.name] + np.array([1.15 * (k - (len(f.indicators) - 1) / 2), -1.8]),
+            )
+            size[member] = (0.5, 0.3)
+    every = {**pos, **{m: p for m, (_, p) in dims.items()}}
+    rows = estimates.set_index(["lhs", "op", "rhs"])
+    fig, ax = plt.subplots(figsize=(max(6.0, 1.5 * (3.2 * max(columns) + 2)), 5.0))
+    heights = []
+
+    def draw(a_name, b_name, lhs, op, rhs, rad=0.0):
+        a, b = every[a_name], every[b_name]
+        control = (a + b) / 2 + rad * np.array([b[1] - a[1], a[0] - b[0]])
+        start = _boundary(a, control if rad else b, *size[a_name])
+        end = _boundary(b, control if rad else a, *size[b_name])
+        text, credible = "", True
+        if (lhs, op, rhs) in rows.index:
+            row = rows.loc[(lhs, op, rhs)]
+            text = f"{row.std_est:.2f}"
+            credible = bool(row.ci_lower > 0 or row.ci_upper < 0) if row.se > 0 else True
+        color = "black" if credible else "#9a9a9a"
+        ax.add_patch(
+            FancyArrowPatch(
+                start,
+                end,
+                arrowstyle="-|>",
+                mutation_scale=14,
+                color=color,
+                lw=1.4,
+                ls="-" if credible else "--",
+                connectionstyle=f"arc3,rad={rad}",
+            )
+        )
+        middle = (start + end) / 2 / 2 + (
+            (start + end) / 2 + rad * np.array([end[1] - start[1], start[0] - end[0]])
+        ) / 2
+        heights.append(middle[1])
+        ax.text(
+            *middle,
+            text,
+            ha="center",
+            va="center",
+            fontsize=9,
+            color=color,
+            bbox=dict(fc="white", ec="none", pad=0.6),
+        )
+
+    for r in spec.regressions:
+        if r.outcome in pos and r.predictor in pos:
+            gap = level[r.outcome] - level[r.predictor]
+            draw(r.predictor, r.outcome, r.outcome, "~", r.predictor, rad=-0.18 if gap > 1 else 0.0)
+    for member, (parent, _) in dims.items():
+        draw(parent, member, parent, "=~", member)
+    for name, center in every.items():
+        small = name in dims
+        w, h = size[name]
+        ax.add_patch(
+            Ellipse(
+                center, 2 * w, 2 * h, fc="#f5f5f5" if small else "#eaf1f8", ec="#1f4e79", lw=1.2
+            )
+        )
+        ax.text(
+            *center,
+            name,
+            ha="center",
+            va="center",
+            fontsize=8 if small else 10,
+            weight="normal" if small else "bold",
+        )
+    xs = [p[0] for p in every.values()]
+    ys = [p[1] for p in every.values()] + heights
+    ax.set_xlim(min(xs) - 1.2, max(xs) + 1.2)
+    ax.set_ylim(min(ys) - 0.8, max(ys) + 0.8)
+    ax.set_aspect("equal")
+    ax.axis("off")
+    ax.set_title("Standardised estimates (dashed grey: interval includes 0)", fontsize=10)
+    fig.tight_layout()
+    return fig

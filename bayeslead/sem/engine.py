@@ -115,6 +115,10 @@ def fit_sem(
         htmt=htmt,
         problems=problems,
         timings={"estimation_s": round(time.perf_counter() - started, 3)},
+        theta=theta,
+        theta_cov=cov_theta,
+        draws=boot.theta[boot.ok] if boot is not None else None,
+        draws_kind="bootstrap" if boot is not None else "",
     )
 
 

@@ -1,0 +1,245 @@
+"""Hypotheses written in the config, tested on the fit, reported as a journal table.
+
+Grammar (closed; nothing is evaluated as code)::
+
+    hypothesis := term ("<" | ">") (term | number)
+    term       := NAME ("~" | "=~" | "~~") NAME      a parameter, lavaan notation
+                | NAME                               a named effect (indirect), or NAME_direct,
+                                                     NAME_total
+
+Examples: ``"SENS ~ TL > 0"``, ``"serial > 0"``, ``"serial > via_seizing"``,
+``"SEIZ ~ SENS > SEIZ ~ TL"``. Effects and parameters are on lavaan's (unstandardised) metric.
+
+Bayesian fits report the posterior probability that the inequality holds; a hypothesis is
+supported when that probability is at least 0.95. ML fits report the one-sided p-value of the
+delta-method z test of the difference; supported when p < 0.05. Intervals are 95%: posterior
+equal-tailed, bootstrap percentile when the fit has bootstrap replicates, else Wald.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from bayeslead.effects import defined_name, effect_draws
+from bayeslead.errors import InputError, Problem
+from bayeslead.partable import ParameterTable
+from bayeslead.results import FitResult
+from bayeslead.spec import ModelSpec
+
+PROBABILITY = 0.95
+ALPHA = 0.05
+_PARAMETER = re.compile(r"^(\w+)\s*(=~|~~|~)\s*(\w+)$")
+_NUMBER = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
+
+
+@dataclass(frozen=True)
+class Term:
+    kind: str  # "parameter", "effect" or "number"
+    text: str
+
+
+@dataclass(frozen=True)
+class Hypothesis:
+    key: str
+    statement: str
+    left: Term
+    direction: str  # ">" or "<"
+    right: Term
+
+
+def parse_hypotheses(
+    hypotheses: dict[str, str], spec: ModelSpec, table: ParameterTable
+) -> list[Hypothesis]:
+    """Parse and check every hypothesis; raise `InputError` listing all that cannot be read."""
+    effects = {
+        defined_name(e.name, k) for e in spec.effects for k in ("indirect", "direct", "total")
+    }
+    parameters = {p.key for p in table.params}
+    out, problems = [], []
+    for key, statement in hypotheses.items():
+        where = f"hypotheses.{key}"
+        parts = re.split(r"\s*([<>])\s*", statement.strip())
+        if len(parts) != 3:
+            problems.append(
+                Problem(
+                    where, f"{statement!r} must be 'TERM > TERM' or 'TERM < TERM' (one comparison)"
+                )
+            )
+            continue
+        terms = []
+        for text in (parts[0], parts[2]):
+            term = _term(text, effects, parameters)
+            if term is None:
+                known = ", ".join(sorted(effects)) or "(no named effects)"
+                problems.append(
+                    Problem(
+                        where,
+                        f"unknown term {text!r}: use a parameter such as 'SENS ~ TL', a number, or an effect: {known}",
+                    )
+                )
+            terms.append(term)
+        if None in terms:
+            continue
+        if terms[0].kind == "number":
+            problems.append(
+                Problem(where, f"{statement!r}: the left side must be a parameter or effect")
+            )
+            continue
+        out.append(Hypothesis(key, statement, terms[0], parts[1], terms[1]))
+    if problems:
+        raise InputError("Config: hypotheses cannot be read:", problems)
+    return out
+
+
+def _term(text: str, effects: set[str], parameters: set[str]) -> Term | None:
+    text = text.strip()
+    if _NUMBER.match(text):
+        return Term("number", text)
+    match = _PARAMETER.match(text)
+    if match:
+        key = f"{match.group(1)} {match.group(2)} {match.group(3)}"
+        if match.group(2) == "~~" and key not in parameters:
+            key = f"{match.group(3)} ~~ {match.group(1)}"
+        return Term("parameter", key) if key in parameters else None
+    return Term("effect", text) if text in effects else None
+
+
+def _values(term: Term, spec: ModelSpec, table: ParameterTable, theta: np.ndarray) -> np.ndarray:
+    """Value of a term for a batch of marker-metric parameter vectors."""
+    theta = np.atleast_2d(theta)
+    if term.kind == "number":
+        return np.full(theta.shape[0], float(term.text))
+    if term.kind == "parameter":
+        row = next(k for k, p in enumerate(table.params) if p.key == term.text)
+        return table.values(theta)[:, row]
+    for d in effect_draws(spec, table, theta):
+        if defined_name(d.effect.name, d.kind) == term.text:
+            return d.raw
+    raise KeyError(term.text)
+
+
+def evaluate(
+    hypotheses: list[Hypothesis], spec: ModelSpec, table: ParameterTable, result: FitResult
+) -> pd.DataFrame:
+    """The hypotheses table: estimate of the difference, interval, probability or p-value, verdict."""
+    rows = []
+    for h in hypotheses:
+        sign = 1.0 if h.direction == ">" else -1.0
+
+        def diff(theta, h=h):
+            return _values(h.left, spec, table, theta) - _values(h.right, spec, table, theta)
+
+        row = {"hypothesis": h.key, "statement": h.statement}
+        if result.draws_kind == "posterior":
+            d = diff(result.draws)
+            prob = float(np.mean(sign * d > 0))
+            row |= {
+                "estimate": float(d.mean()),
+                "ci_lower": float(np.quantile(d, 0.025)),
+                "ci_upper": float(np.quantile(d, 0.975)),
+                "ci_method": "posterior-eti",
+                "probability": prob,
+                "pvalue": np.nan,
+                "supported": prob >= PROBABILITY,
+            }
+        else:
+            est = float(diff(result.theta)[0])
+            se = _delta_se(diff, result.theta, result.theta_cov)
+            z = sign * est / se if se > 0 else np.nan
+            if result.draws is not None and len(result.draws):
+                d = diff(result.draws)
+                lower, upper, method = (
+                    float(np.quantile(d, 0.025)),
+                    float(np.quantile(d, 0.975)),
+                    "bootstrap-percentile",
+                )
+            else:
+                lower, upper, method = est - 1.959964 * se, est + 1.959964 * se, "wald"
+            pvalue = float(stats.norm.sf(z)) if np.isfinite(z) else np.nan
+            row |= {
+                "estimate": est,
+                "ci_lower": lower,
+                "ci_upper": upper,
+                "ci_method": method,
+                "probability": np.nan,
+                "pvalue": pvalue,
+                "supported": bool(pvalue < ALPHA),
+            }
+        row["supported"] = "supported" if row["supported"] else "not supported"
+        rows.append(row)
+    return pd.DataFrame(
+        rows,
+        columns=[
+            "hypothesis",
+            "statement",
+            "estimate",
+            "ci_lower",
+            "ci_upper",
+            "ci_method",
+            "probability",
+            "pvalue",
+            "supported",
+        ],
+    )
+
+
+def _delta_se(function, theta: np.ndarray, cov: np.ndarray) -> float:
+    steps = 1e-6 * np.maximum(1.0, np.abs(theta))
+    grad = (function(theta + np.diag(steps)) - function(theta - np.diag(steps))) / (2 * steps)
+    return float(np.sqrt(max(grad @ cov @ grad, 0.0)))
+
+
+def hypotheses_markdown(table: pd.DataFrame, bayesian: bool) -> str:
+    """The table as Markdown, with the decision rule under it."""
+    from bayeslead.report.markdown import markdown_table
+
+    shown = _display(table, bayesian)
+    rule = (
+        f"Supported when the posterior probability is at least {PROBABILITY}."
+        if bayesian
+        else f"Supported when the one-sided p-value is below {ALPHA}."
+    )
+    return markdown_table(shown) + "\n" + rule + "\n"
+
+
+def hypotheses_latex(table: pd.DataFrame, bayesian: bool) -> str:
+    """A booktabs LaTeX table of the hypotheses."""
+    shown = _display(table, bayesian)
+    header = " & ".join(_latex(c) for c in shown.columns) + r" \\"
+    lines = [
+        r"\begin{tabular}{" + "l" * 2 + "r" * (shown.shape[1] - 3) + "l}",
+        r"\toprule",
+        header,
+        r"\midrule",
+    ]
+    for _, row in shown.iterrows():
+        cells = [f"{v:.3f}" if isinstance(v, float) else _latex(str(v)) for v in row]
+        lines.append(" & ".join(cells) + r" \\")
+    lines += [r"\bottomrule", r"\end{tabular}"]
+    return "\n".join(lines) + "\n"
+
+
+def _display(table: pd.DataFrame, bayesian: bool) -> pd.DataFrame:
+    shown = table.rename(columns={"ci_lower": "95% lower", "ci_upper": "95% upper"})
+    drop = ["ci_method", "pvalue"] if bayesian else ["ci_method", "probability"]
+    return shown.drop(columns=drop)
+
+
+def _latex(text: str) -> str:
+    for a, b in (
+        ("\\", r"\textbackslash{}"),
+        ("_", r"\_"),
+        ("%", r"\%"),
+        ("&", r"\&"),
+        ("~", r"\textasciitilde{}"),
+        ("<", r"$<$"),
+        (">", r"$>$"),
+        ("#", r"\#"),
+    ):
+        text = text.replace(a, b)
+    return text

@@ -1,0 +1,290 @@
+"""The self-contained HTML report of a run, built from the files of its run folder.
+
+Building from the folder (not from objects in memory) means `bayeslead report RUN` rebuilds
+exactly what `bayeslead fit` wrote. Figures are embedded as base64 PNGs; no external resources.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from bayeslead.runs import SavedRun
+
+SECTIONS = (
+    "Data",
+    "Measurement model",
+    "Structural model",
+    "Effects",
+    "Hypotheses",
+    "Diagnostics",
+    "Posterior predictive checks",
+    "Provenance",
+)
+CSS = """
+body { font-family: -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; margin: 2em auto;
+       max-width: 1100px; color: #222; line-height: 1.45; padding: 0 1em; }
+h1 { color: #1f4e79; margin-bottom: 0.2em; } h2 { color: #1f4e79; border-bottom: 2px solid #d6e2ef;
+padding-bottom: 0.2em; margin-top: 2em; } h3 { color: #333; }
+table { border-collapse: collapse; margin: 0.8em 0; font-size: 0.88em; }
+th, td { border-bottom: 1px solid #ddd; padding: 3px 9px; text-align: right; }
+th { background: #eaf1f8; } td:first-child, th:first-child { text-align: left; }
+.status-ok { color: #1e7b34; font-weight: bold; } .status-problems { color: #b03a2e; font-weight: bold; }
+.note { color: #555; font-style: italic; } figure { margin: 1em 0; } img { max-width: 100%; }
+pre { background: #f6f8fa; padding: 0.8em; overflow-x: auto; font-size: 0.85em; }
+ul.problems li { color: #b03a2e; }
+"""
+
+
+def _table(frame: pd.DataFrame | None, digits: int = 3, columns: list[str] | None = None) -> str:
+    if frame is None or frame.empty:
+        return '<p class="note">(none)</p>'
+    if columns:
+        frame = frame[[c for c in columns if c in frame.columns]]
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in frame.columns)
+    body = []
+    for _, row in frame.iterrows():
+        cells = []
+        for value in row:
+            if isinstance(value, (float, np.floating)):
+                text = "" if np.isnan(value) else f"{value:.{digits}f}"
+            else:
+                text = html.escape(str(value))
+            cells.append(f"<td>{text}</td>")
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+
+
+def _figure(run: SavedRun, name: str, caption: str) -> str:
+    path = run.path / "figures" / name
+    if not path.exists():
+        return ""
+    data = base64.b64encode(path.read_bytes()).decode("ascii")
+    return (
+        f'<figure><img alt="{html.escape(caption)}" src="data:image/png;base64,{data}">'
+        f"<figcaption>{html.escape(caption)}</figcaption></figure>"
+    )
+
+
+def _na(text: str) -> str:
+    return f'<p class="note">{html.escape(text)}</p>'
+
+
+def build_report(run: SavedRun) -> str:
+    """The report's HTML text."""
+    m = run.manifest
+    bayes = run.engine == "bayes"
+    estimates = run.table("estimates")
+    effects = run.table("effects")
+    fit = run.json("fit") or {}
+    value_cols = ["lhs", "op", "rhs", "est", "se", "ci_lower", "ci_upper", "std_est"] + (
+        ["rhat", "ess_bulk"] if bayes else ["pvalue"]
+    )
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        f"<title>bayeslead report: {html.escape(m['name'])}</title>",
+        f"<style>{CSS}</style></head><body>",
+        f"<h1>{html.escape(m['name'])}</h1>",
+        f"<p>Engine: <b>{html.escape(m['engine'])}</b> ({html.escape(str(m['info'].get('estimator', '')))}); "
+        f"N = {m['n_obs']}; created {html.escape(m['created_utc'])}; status "
+        f'<span class="status-{m["status"]}">{html.escape(m["status"])}</span></p>',
+    ]
+    if m["problems"] or m["warnings"]:
+        items = "".join(f"<li>{html.escape(p)}</li>" for p in m["problems"])
+        items += "".join(f'<li class="note">{html.escape(w)}</li>' for w in m["warnings"])
+        parts.append(f'<ul class="problems">{items}</ul>')
+
+    # Data
+    quality = m.get("data_quality", {})
+    parts += [
+        "<h2>Data</h2>",
+        f"<p>File <code>{html.escape(m['data_file'])}</code> (sha256 {m['data_sha256'][:16]}...): "
+        f"{quality.get('respondents')} respondents, {quality.get('variables')} model variables, "
+        f"{quality.get('missing_cells')} missing responses ({100 * quality.get('missing_share', 0):.1f}%), "
+        f"{quality.get('missing_patterns')} missing-data patterns. Missing data: "
+        f"{html.escape(str(m['info'].get('missing', 'n/a')))}.</p>",
+    ]
+    if quality.get("reversed_items"):
+        parts.append(
+            f"<p>Reverse-scored items: {html.escape(', '.join(quality['reversed_items']))}.</p>"
+        )
+    flags = pd.DataFrame(
+        {
+            "flag": list(quality.get("flagged", {})),
+            "respondents": list(quality.get("flagged", {}).values()),
+        }
+    )
+    parts += ["<h3>Respondent quality flags</h3>", _table(flags)]
+
+    # Measurement model
+    parts += [
+        "<h2>Measurement model</h2>",
+        "<h3>Loadings</h3>",
+        _table(estimates[estimates.op == "=~"], columns=value_cols),
+    ]
+    thresholds = estimates[estimates.op == "|"]
+    if len(thresholds):
+        parts += [
+            "<h3>Thresholds (standardised latent-response scale)</h3>",
+            _table(thresholds, columns=value_cols),
+        ]
+    reliability = run.table("reliability")
+    parts.append("<h3>Reliability and convergent validity</h3>")
+    parts.append(
+        _table(reliability)
+        if reliability is not None
+        else _na(
+            "Not computed for ordinal indicators (reliability coefficients here assume continuous items)."
+        )
+    )
+    parts += ["<h3>HTMT (heterotrait-monotrait ratio, HTMT2)</h3>", _table(run.table("htmt"))]
+
+    # Structural model
+    parts.append("<h2>Structural model</h2>")
+    fit_rows = pd.DataFrame(
+        {
+            "measure": list(fit),
+            "value": [float(v) if v is not None else np.nan for v in fit.values()],
+        }
+    )
+    parts += ["<h3>Model fit</h3>", _table(fit_rows)]
+    parts += [_figure(run, "path_diagram.png", "Path diagram with standardised estimates")]
+    parts += ["<h3>Paths</h3>", _table(estimates[estimates.op == "~"], columns=value_cols)]
+    parts += [
+        "<h3>Variances and covariances</h3>",
+        _table(estimates[estimates.op == "~~"], columns=value_cols),
+    ]
+
+    # Effects
+    parts.append("<h2>Effects</h2>")
+    effect_cols = [
+        "effect",
+        "kind",
+        "level",
+        "path",
+        "est",
+        "se",
+        "ci_lower",
+        "ci_upper",
+        "ci_method",
+        "std_est",
+        "std_ci_lower",
+        "std_ci_upper",
+    ]
+    effect_cols += ["p_direction"] if bayes else ["pvalue", "bc_lower", "bc_upper"]
+    parts += [
+        _table(effects, columns=effect_cols),
+        _figure(run, "forest.png", "Paths and indirect effects with intervals"),
+    ]
+    parts.append(_figure(run, "effects.png", "Distribution of each indirect effect"))
+
+    # Hypotheses
+    parts.append("<h2>Hypotheses</h2>")
+    hypotheses = run.table("hypotheses")
+    if hypotheses is None:
+        parts.append(_na("The config states no hypotheses."))
+    else:
+        rule = "posterior probability at least 0.95" if bayes else "one-sided p-value below 0.05"
+        parts += [_table(hypotheses), f'<p class="note">Supported when the {rule}.</p>']
+
+    # Diagnostics
+    parts.append("<h2>Diagnostics</h2>")
+    if bayes:
+        diag = run.json("diagnostics") or {}
+        gates = pd.DataFrame(
+            [
+                {
+                    "gate": k,
+                    "threshold": g["threshold"],
+                    "value": g["value"],
+                    "result": "pass" if g["pass"] else "FAIL",
+                    "failed parameters": ", ".join(g["failed"][:6]),
+                }
+                for k, g in diag.get("gates", {}).items()
+            ]
+        )
+        parts += [_table(gates, digits=4)]
+        for name, caption in (
+            ("trace.png", "Trace plots of the structural paths"),
+            ("rank.png", "Rank plots"),
+            ("energy.png", "Energy plot (E-BFMI)"),
+        ):
+            parts.append(_figure(run, name, caption))
+    else:
+        info = m["info"]
+        parts.append(
+            f"<p>ML optimiser converged: {info.get('converged')} in {info.get('iterations')} iterations "
+            f"(max |gradient| {info.get('max_gradient', float('nan')):.2g}); standard errors: "
+            f"{html.escape(str(info.get('se')))}.</p>"
+        )
+        parts.append(
+            _na(
+                "MCMC convergence diagnostics (R-hat, ESS, divergences) apply to Bayesian runs only."
+            )
+        )
+
+    # PPC
+    parts.append("<h2>Posterior predictive checks</h2>")
+    if bayes:
+        if "ppp" in fit:
+            parts.append(
+                f"<p>Posterior predictive p-value of the chi-square discrepancy (PPP): <b>{fit['ppp']:.3f}</b> (values near 0 signal misfit).</p>"
+            )
+        else:
+            parts.append(
+                _na("The chi-square PPP needs complete continuous data; item-level checks below.")
+            )
+        parts.append(_figure(run, "ppc.png", "Observed vs replicated data"))
+        pairs = run.table("ppc_pairs")
+        if pairs is not None:
+            parts.append(
+                f"<p>{int(pairs.outside.sum())} of {len(pairs)} inter-item correlations lie outside their 95% predictive interval.</p>"
+            )
+        cats = run.table("ppc_categories")
+        if cats is not None:
+            parts.append(
+                f"<p>{int(cats.outside.sum())} of {len(cats)} category shares lie outside their 95% predictive interval.</p>"
+            )
+    else:
+        parts.append(
+            _na(
+                "Not applicable to ML fits; see the chi-square test and fit measures under Structural model."
+            )
+        )
+
+    # Provenance
+    versions = pd.DataFrame(
+        {"package": list(m["versions"]), "version": list(m["versions"].values())}
+    )
+    # total_s is known only after the report is written; the manifest records it
+    shown = {k: v for k, v in m["timings"].items() if k != "total_s"}
+    timings = pd.DataFrame({"step": list(shown), "seconds": list(shown.values())})
+    parts += [
+        "<h2>Provenance</h2>",
+        f"<p>Command: <code>{html.escape(m['command'])}</code>; seed {m['seed']}; config sha256 "
+        f"{m['config_sha256'][:16]}...; data sha256 {m['data_sha256']}.</p>",
+        "<h3>Config</h3>",
+        f"<pre>{html.escape(run.config_text)}</pre>",
+        "<h3>Software</h3>",
+        _table(versions),
+        "<h3>Timings</h3>",
+        _table(timings, digits=2),
+        "<h3>Model (lavaan syntax)</h3>",
+        f"<pre>{html.escape((run.path / 'model.lav').read_text())}</pre>",
+        "</body></html>",
+    ]
+    return "\n".join(p for p in parts if p)
+
+
+def write_report(run_path: Path | str) -> Path:
+    """`bayeslead report RUN`: rebuild report.html from a saved run, replacing it atomically."""
+    from bayeslead.atomic import atomic_write_text
+    from bayeslead.runs import load_run
+
+    run = load_run(run_path)
+    return atomic_write_text(run.path / "report.html", build_report(run))
