@@ -71,6 +71,7 @@ class BayesConfig(Strict):
     hdi_prob: float = Field(0.95, gt=0, lt=1)
     random_slopes: list[tuple[str, str]] = []
     between_paths: Literal["specific", "shared"] = "specific"
+    cluster_effects: bool = False
     priors: dict[str, str] = {}
 
 

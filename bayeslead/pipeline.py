@@ -130,6 +130,8 @@ def fit(inputs: Inputs, progress: bool = True) -> FitResult:
         result = fit_bayes(
             inputs.spec, inputs.data, config.bayes, config.diagnostics, progress=progress
         )
+    if "level" not in result.estimates.columns:  # single-level parameters have an empty level
+        result.estimates.insert(4, "level", "")
     if inputs.hypotheses:
         table = build_partable(inputs.spec)
         result.extra_tables["hypotheses"] = evaluate(
@@ -236,7 +238,8 @@ def make_figures(inputs: Inputs, result: FitResult) -> dict[str, object]:
         out["trace.png"] = figures.arviz_figure("trace", result.idata, coords)
         out["rank.png"] = figures.arviz_figure("rank", result.idata, coords)
         out["energy.png"] = figures.arviz_figure("energy", result.idata)
-        out["ppc.png"] = figures.ppc_figure(result.extra_tables)
+        if {"ppc_pairs", "ppc_categories"} & set(result.extra_tables):
+            out["ppc.png"] = figures.ppc_figure(result.extra_tables)
     return out
 
 

@@ -46,6 +46,10 @@ def fit_bayes(
     progress: bool = True,
 ) -> FitResult:
     """Sample the posterior of `spec` and summarise it on lavaan's metric."""
+    if spec.cluster:
+        from bayeslead.bayes.multilevel import fit_twolevel
+
+        return fit_twolevel(spec, data, settings, gates, progress=progress)
     started = time.perf_counter()
     ordinal = settings.indicators == "ordinal"
     _check_supported(spec, ordinal)

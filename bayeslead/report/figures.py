@@ -10,6 +10,7 @@ matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from bayeslead.atomic import atomic_path  # noqa: E402
@@ -259,7 +260,9 @@ def path_diagram(spec, estimates) -> Figure:
             )
             size[member] = (0.5, 0.3)
     every = {**pos, **{m: p for m, (_, p) in dims.items()}}
-    rows = estimates.set_index(["lhs", "op", "rhs"])
+    levels = estimates["level"] if "level" in estimates else pd.Series("", index=estimates.index)
+    rows = estimates[levels.isin(["", "within"])].set_index(["lhs", "op", "rhs"])
+    between = estimates[levels == "between"].set_index(["lhs", "op", "rhs"])
     fig, ax = plt.subplots(figsize=(max(6.0, 1.5 * (3.2 * max(columns) + 2)), 5.0))
     heights = []
 
@@ -273,6 +276,8 @@ def path_diagram(spec, estimates) -> Figure:
             row = rows.loc[(lhs, op, rhs)]
             text = f"{row.std_est:.2f}"
             credible = bool(row.ci_lower > 0 or row.ci_upper < 0) if row.se > 0 else True
+            if (lhs, op, rhs) in between.index:  # two-level: within / between
+                text += f" / {between.loc[(lhs, op, rhs)].std_est:.2f}"
         color = "black" if credible else "#9a9a9a"
         ax.add_patch(
             FancyArrowPatch(
@@ -328,6 +333,9 @@ def path_diagram(spec, estimates) -> Figure:
     ax.set_ylim(min(ys) - 0.8, max(ys) + 0.8)
     ax.set_aspect("equal")
     ax.axis("off")
-    ax.set_title("Standardised estimates (dashed grey: interval includes 0)", fontsize=10)
+    title = "Standardised estimates (dashed grey: interval includes 0)"
+    if len(between):
+        title = "Standardised estimates, within / between clusters (dashed grey: within interval includes 0)"
+    ax.set_title(title, fontsize=10)
     fig.tight_layout()
     return fig
