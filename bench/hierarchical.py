@@ -70,8 +70,8 @@ def main() -> None:
             text=True,
         )
         wall = time.perf_counter() - start
-        if result.returncode not in (0, 1):
-            raise SystemExit(result.stderr)
+        if result.returncode not in (0, 1) or not result.stdout.strip():
+            raise SystemExit(result.stderr[-3000:])
         folder = Path(result.stdout.strip().splitlines()[-1])
         manifest = json.loads((folder / "manifest.json").read_text())
         diagnostics = json.loads((folder / "diagnostics.json").read_text())

@@ -53,7 +53,7 @@ def _args(par, slopes, mu, moments):
         mu,
         moments.counts,
         moments.means,
-        moments.scatters,
+        moments.centred,
         2,
     )
 

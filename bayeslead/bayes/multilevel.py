@@ -100,7 +100,12 @@ def fit_twolevel(
         model,
         initial,
         settings,
-        var_names=[v.name for v in model.free_RVs] + ["theta", "beta_between", "psi_between"],
+        var_names=[v.name for v in model.free_RVs]
+        + [
+            n
+            for n in ("theta", "beta_between", "psi_between", "slope_corr")
+            if n in model.named_vars
+        ],
         progress=progress,
     )
     post = result.idata.posterior

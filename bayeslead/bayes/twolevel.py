@@ -31,26 +31,32 @@ from bayeslead.bayes.ops import CACHE_VERSION, _cholesky_inverse
 
 @dataclass(frozen=True)
 class ClusterMoments:
-    """Per-cluster sizes, means and within scatter matrices of the (z-scored) items."""
+    """Per-cluster sizes, means and centred member rows of the (z-scored) items."""
 
     counts: np.ndarray  # (J,)
     means: np.ndarray  # (J, p)
-    scatters: np.ndarray  # (J, p, p) sum over members of (y - ybar_j)(y - ybar_j)'
+    centred: np.ndarray  # (J, n_max, p) members' deviations from the cluster mean, zero-padded
     labels: np.ndarray  # (J,) cluster ids, in order
 
 
 def cluster_moments(z: np.ndarray, cluster: np.ndarray) -> ClusterMoments:
-    """Sufficient statistics of each cluster (complete rows)."""
+    """Cluster sizes, means and centred rows (complete rows); padding rows are zero, so they
+    add nothing to a cluster's scatter matrix."""
     labels, index = np.unique(cluster, return_inverse=True)
+    index = np.ravel(index)
     p = z.shape[1]
     counts = np.bincount(index).astype(float)
     means = np.zeros((len(labels), p))
     np.add.at(means, index, z)
     means /= counts[:, None]
-    centred = z - means[index]
-    scatters = np.zeros((len(labels), p, p))
-    np.add.at(scatters, index, centred[:, :, None] * centred[:, None, :])
-    return ClusterMoments(counts, means, scatters, labels)
+    centred = np.zeros((len(labels), int(counts.max()), p))
+    position = np.zeros(len(index), dtype=int)
+    seen = np.zeros(len(labels), dtype=int)
+    for i, j in enumerate(index):
+        position[i] = seen[j]
+        seen[j] += 1
+    centred[index, position] = z - means[index]
+    return ClusterMoments(counts, means, centred, labels)
 
 
 @numba.njit(cache=True)
@@ -80,11 +86,19 @@ def _twolevel_terms(
     mu,
     counts,
     means,
-    scatters,
+    centred,
     depth,
 ):
+    """Sum of the clusters' log-likelihoods and its gradient with respect to every input.
+
+    Every p x p inverse is replaced by the Woodbury identity around the diagonal residual
+    variances (only m x m inverses remain), and scatter matrices by the centred member rows,
+    so a cluster costs O(n p m + p m^2) instead of O(p^3). The gradient uses the full-matrix
+    formulas (G = dL/dSigma) contracted with Lambda and diagonals, never forming G.
+    """
     p, m = lam.shape
     n_clusters, n_slopes = slopes.shape
+    eye = np.eye(m)
     total = 0.0
     d_lam = np.zeros((p, m))
     d_theta_w = np.zeros(p)
@@ -92,62 +106,107 @@ def _twolevel_terms(
     d_beta_w = np.zeros((m, m))
     d_slopes = np.zeros((n_clusters, n_slopes))
     d_mu = np.zeros(p)
-    g_b = np.zeros((p, p))
+    x_between = np.zeros((p, m))  # sum over clusters of G_C Lambda
+    diag_between = np.zeros(p)  # sum over clusters of diag(G_C)
+    fail = (
+        -np.inf,
+        d_lam,
+        d_theta_w,
+        np.zeros(p),
+        d_psi_w,
+        np.zeros((m, m)),
+        d_beta_w,
+        np.zeros((m, m)),
+        d_slopes,
+        d_mu,
+    )
+    for k in range(p):
+        if not (theta_w[k] > 0.0 and theta_b[k] >= 0.0):
+            return fail
+    psi_inv, logdet_psi, ok = _cholesky_inverse(psi_w)
+    if not ok:
+        return fail
     t_b = _series_inverse(beta_b, depth)
     phi_b = t_b @ psi_b @ t_b.T
-    sigma_b = lam @ phi_b @ lam.T + np.diag(theta_b)
+    u_w = lam / theta_w.reshape(p, 1)  # D^-1 Lambda
+    a_w = lam.T @ u_w  # Lambda' D^-1 Lambda
+    log_theta_w = np.sum(np.log(theta_w))
     for j in range(n_clusters):
+        n = counts[j]
+        nj = int(n)
         b_j = beta_w.copy()
         for k in range(n_slopes):
             b_j[rows[k], cols[k]] += slopes[j, k]
         t_j = _series_inverse(b_j, depth)
         phi_j = t_j @ psi_w @ t_j.T
-        sigma_w = lam @ phi_j @ lam.T + np.diag(theta_w)
-        inv_w, logdet_w, ok_w = _cholesky_inverse(sigma_w)
-        n = counts[j]
-        inv_c, logdet_c, ok_c = _cholesky_inverse(sigma_b + sigma_w / n)
-        if not (ok_w and ok_c):
-            return (
-                -np.inf,
-                d_lam,
-                d_theta_w,
-                np.zeros(p),
-                d_psi_w,
-                np.zeros((m, m)),
-                d_beta_w,
-                np.zeros((m, m)),
-                d_slopes,
-                d_mu,
-            )
+        i_minus_b = eye - b_j
+        m_w = i_minus_b.T @ psi_inv @ i_minus_b + a_w  # Phi_j^-1 + Lambda' D^-1 Lambda
+        m_inv, logdet_m, ok_m = _cholesky_inverse(m_w)
+        # between part: C = Lambda Q Lambda' + diag(e)
+        q = phi_b + phi_j / n
+        e = theta_b + theta_w / n
+        q_inv, logdet_q, ok_q = _cholesky_inverse(q)
+        v = lam / e.reshape(p, 1)
+        k_c = q_inv + lam.T @ v
+        k_inv, logdet_k, ok_k = _cholesky_inverse(k_c)
+        if not (ok_m and ok_q and ok_k):
+            return fail
+        # within: Sigma_W^-1 = D^-1 - U M^-1 U'
+        yc = centred[j, :nj]  # (n, p)
+        z = yc @ u_w  # (n, m)
+        trace_w = np.sum(yc * yc / theta_w.reshape(1, p)) - np.sum((z @ m_inv) * z)
+        logdet_w = log_theta_w + logdet_psi + logdet_m
         d = means[j] - mu
-        s = scatters[j]
-        c_d = inv_c @ d
-        total += -0.5 * ((n - 1.0) * logdet_w + np.sum(inv_w * s)) - 0.5 * (logdet_c + d @ c_d)
-        g_c = -0.5 * (inv_c - np.outer(c_d, c_d))
-        g_w = -0.5 * ((n - 1.0) * inv_w - inv_w @ s @ inv_w) + g_c / n
-        g_b += g_c
+        vd = v.T @ d
+        c_d = d / e - v @ (k_inv @ vd)  # C^-1 d
+        quad = d @ c_d
+        logdet_c = np.sum(np.log(e)) + logdet_q + logdet_k
+        total += -0.5 * ((n - 1.0) * logdet_w + trace_w) - 0.5 * (logdet_c + quad)
+        # gradient contractions of G_C = -1/2 (C^-1 - C^-1 d d' C^-1)
+        r_c = v - v @ (k_inv @ (lam.T @ v))  # C^-1 Lambda
+        x_c = -0.5 * (r_c - np.outer(c_d, c_d @ lam))
+        diag_cinv = 1.0 / e - np.sum((v @ k_inv) * v, axis=1)
+        diag_c = -0.5 * (diag_cinv - c_d * c_d)
+        # contractions of G_W = -1/2 ((n-1) Sigma_W^-1 - F F') + G_C / n, F = Sigma_W^-1 Yc'
+        r_w = u_w - u_w @ (m_inv @ a_w)  # Sigma_W^-1 Lambda
+        f = (yc / theta_w.reshape(1, p)).T - u_w @ (m_inv @ z.T)  # (p, n)
+        x_w = -0.5 * ((n - 1.0) * r_w - f @ (f.T @ lam)) + x_c / n
+        diag_winv = 1.0 / theta_w - np.sum((u_w @ m_inv) * u_w, axis=1)
+        diag_w = -0.5 * ((n - 1.0) * diag_winv - np.sum(f * f, axis=1)) + diag_c / n
+        x_between += x_c
+        diag_between += diag_c
         d_mu += c_d
-        d_lam += 2.0 * (g_w @ lam @ phi_j)
-        d_theta_w += np.diag(g_w)
-        h = lam.T @ g_w @ lam
+        d_lam += 2.0 * (x_w @ phi_j)
+        d_theta_w += diag_w
+        h = lam.T @ x_w
         d_psi_w += t_j.T @ h @ t_j
         d_bj = 2.0 * (t_j.T @ h @ phi_j)
         d_beta_w += d_bj
         for k in range(n_slopes):
             d_slopes[j, k] = d_bj[rows[k], cols[k]]
-    d_lam += 2.0 * (g_b @ lam @ phi_b)
-    d_theta_b = np.diag(g_b).copy()
-    h_b = lam.T @ g_b @ lam
+    d_lam += 2.0 * (x_between @ phi_b)
+    h_b = lam.T @ x_between
     d_psi_b = t_b.T @ h_b @ t_b
     d_beta_b = 2.0 * (t_b.T @ h_b @ phi_b)
-    return total, d_lam, d_theta_w, d_theta_b, d_psi_w, d_psi_b, d_beta_w, d_beta_b, d_slopes, d_mu
+    return (
+        total,
+        d_lam,
+        d_theta_w,
+        diag_between,
+        d_psi_w,
+        d_psi_b,
+        d_beta_w,
+        d_beta_b,
+        d_slopes,
+        d_mu,
+    )
 
 
 class TwoLevelLoglik(Op):
     """Two-level log-likelihood summed over clusters, with its gradient as extra outputs.
 
     Inputs: lam, theta_w, theta_b, psi_w, psi_b, beta_w, beta_b, slopes (J, r), then the
-    constants slope rows and columns (r,), mu (p), counts, means, scatters.
+    constants slope rows and columns (r,), mu (p), counts, means, centred rows.
     """
 
     __props__ = ("depth",)
@@ -198,23 +257,25 @@ def _numba_twolevel(op, node, **kwargs):
         mu,
         counts,
         means,
-        scatters,
+        centred,
     ):
+        # arrays handed over by the sampler may be non-contiguous views; the kernel reshapes
+        c = np.ascontiguousarray
         r = _twolevel_terms(
-            lam,
-            theta_w,
-            theta_b,
-            psi_w,
-            psi_b,
-            beta_w,
-            beta_b,
-            slopes,
+            c(lam),
+            c(theta_w),
+            c(theta_b),
+            c(psi_w),
+            c(psi_b),
+            c(beta_w),
+            c(beta_b),
+            c(slopes),
             rows,
             cols,
-            mu,
+            c(mu),
             counts,
             means,
-            scatters,
+            centred,
             depth,
         )
         return np.array(r[0]), r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9]
@@ -252,5 +313,5 @@ def twolevel_loglik(
         mu,
         moments.counts,
         moments.means,
-        moments.scatters,
+        moments.centred,
     )[0]
