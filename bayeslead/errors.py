@@ -63,3 +63,9 @@ def raise_if_errors(problems: list[Problem], what: str, source: str) -> list[Pro
         noun = "problem" if len(errors) == 1 else "problems"
         raise InputError(f"{what} {source} has {len(errors)} {noun}:", problems, source)
     return [p for p in problems if p.severity == "warning"]
+
+
+class StudyInterrupted(BayesleadError):
+    """A simulation study stopped by the user; finished replicates are kept for `--resume`."""
+
+    exit_code = 130

@@ -135,11 +135,14 @@ def simulate_responses(
     seed: int,
     *,
     id_column: str = "respondent_id",
+    continuous: bool = False,
 ) -> pd.DataFrame:
     """Draw `n` respondents' answers (integers) to the model's items.
 
     With `spec.cluster` set, respondents are spread over clusters of `truth.cluster_size`
-    (default 8) and the cluster id column is written first.
+    (default 8) and the cluster id column is written first. With `continuous`, items are the
+    latent responses y* themselves (unit variance, already keyed), as the continuous-indicator
+    model assumes.
     """
     rng = np.random.default_rng(seed)
     table, a, s = standardized_matrices(spec, truth)
@@ -173,6 +176,9 @@ def simulate_responses(
     for name in spec.observed:
         frame[name] = np.round(latent_part[:, table.variables.index(name)], 4)
     for j, item in enumerate(spec.items):
+        if continuous:
+            frame[item] = ystar[:, j]
+            continue
         scale = scales[item]
         cuts = thresholds if thresholds is not None else default_thresholds(scale.points)
         if len(cuts) != scale.points - 1:

@@ -301,6 +301,22 @@ def build_spec(config: RunConfig, instrument: Instrument | None = None) -> Model
         if getattr(config.data, key) and getattr(config.data, key) in items:
             problems.append(Problem(setting, "must be an id column, not an item"))
 
+    if config.data.level3:
+        problems.append(
+            Problem(
+                "data.level3",
+                "a third level (e.g. firms within industries) is not supported in this version; "
+                "fit the two-level model with data.cluster",
+            )
+        )
+    if config.data.group:
+        problems.append(
+            Problem(
+                "data.group",
+                "multi-group models are not supported in this version; fit each group's data "
+                "with its own run",
+            )
+        )
     if any(p.severity == "error" for p in problems):
         _raise(config, problems)
     factors = [Factor(n, tuple(ind), 1, labels.get(n, "")) for n, ind in first.items()]

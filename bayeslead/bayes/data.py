@@ -39,10 +39,14 @@ class OrdinalData:
     proportions: list[np.ndarray]  # per item: observed category proportions
 
 
-def continuous_data(x: np.ndarray) -> ContinuousData:
-    """Standardise `x` (N x p, NaN = missing) and compute what the likelihood needs."""
+def continuous_data(x: np.ndarray, standardize: bool = True) -> ContinuousData:
+    """Standardise `x` (N x p, NaN = missing) and compute what the likelihood needs.
+
+    `standardize=False` only centres the items (SD 1 is assumed): the likelihood is then that
+    of the raw data, as simulation-based calibration requires.
+    """
     mean = np.nanmean(x, axis=0)
-    sd = np.nanstd(x, axis=0, ddof=1)
+    sd = np.nanstd(x, axis=0, ddof=1) if standardize else np.ones(x.shape[1])
     z = (x - mean) / sd
     if not np.isnan(z).any():
         centred = z - z.mean(axis=0)

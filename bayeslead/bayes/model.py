@@ -353,13 +353,24 @@ def _ram_covariance(a, s, depth: int):
 
 
 def build_continuous_model(
-    spec: ModelSpec, table: ParameterTable, data: ContinuousData, priors: PriorSet
+    spec: ModelSpec,
+    table: ParameterTable,
+    data: ContinuousData,
+    priors: PriorSet,
+    data_containers: bool = False,
 ) -> pm.Model:
-    """PyMC model of continuous (z-scored) items, likelihood marginal over the latents."""
+    """PyMC model of continuous (z-scored) items, likelihood marginal over the latents.
+
+    With `data_containers` (complete data only) the scatter matrix and its weight are
+    `pm.Data` containers named "scatter" and "weight", so a compiled model can be re-used
+    with another data set's moments (simulation studies).
+    """
     p = table.n_manifest
     moments = (
         complete_moments(data.scatter, data.n) if data.complete else pattern_moments(data.groups, p)
     )
+    if data_containers and not data.complete:
+        raise ValueError("data containers need complete data")
     with pm.Model(coords={"item": list(table.manifest)}) as model:
         theta = free_parameters(spec, table, priors)
         sigma = implied_covariance(table, theta)[:p, :p]
@@ -367,7 +378,11 @@ def build_continuous_model(
             intercepts = pt.zeros(p)
         else:
             intercepts = _rv("intercepts", priors.classes["intercepts"], dims="item")
-        pm.Potential("loglik", pattern_loglik(sigma, intercepts, moments))
+        scatter = weight = None
+        if data_containers:
+            scatter = pm.Data("scatter", moments.scatter)
+            weight = pm.Data("weight", moments.weight)
+        pm.Potential("loglik", pattern_loglik(sigma, intercepts, moments, scatter, weight))
     return model
 
 

@@ -152,14 +152,15 @@ def _numba_pattern_loglik_grad(op, node, **kwargs):
     return pattern_loglik_grad, CACHE_VERSION
 
 
-def pattern_loglik(sigma, mu, moments: PatternMoments, scatter=None):
+def pattern_loglik(sigma, mu, moments: PatternMoments, scatter=None, weight=None):
     """Symbolic log-likelihood of `moments` given Sigma and mu (mu = 0 for complete data);
-    `scatter` may replace the moments' scatter by a symbolic one (e.g. of latent scores)."""
+    `scatter` and `weight` may replace the moments' by symbolic ones (latent scores, data
+    containers)."""
     return PatternLoglik()(
         sigma,
         mu,
         moments.observed,
-        moments.weight,
+        moments.weight if weight is None else weight,
         moments.count,
         moments.scatter if scatter is None else scatter,
         moments.mean,

@@ -1,0 +1,267 @@
+"""What a simulation study is: its design (kind, sample sizes, replicates, seed), the model
+every replicate fits, the true values it simulates from, and one seed per replicate.
+
+`StudyModel` is built once on the client from the config and sent to the workers, so workers
+need bayeslead installed but not the config, instrument or data files.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+from scipy import stats
+
+from bayeslead.config import BayesConfig, SemConfig, TruthConfig, config_problem
+from bayeslead.effects import defined_name, effect_draws
+from bayeslead.errors import InputError
+from bayeslead.hypotheses import Hypothesis
+from bayeslead.partable import build_partable
+from bayeslead.pipeline import Inputs, item_scales, load_inputs
+from bayeslead.sem.ml import fit_ml
+from bayeslead.simulate import ItemScale, standardized_matrices
+from bayeslead.spec import ModelSpec
+
+Kind = Literal["power", "recovery", "sbc"]
+
+
+@dataclass(frozen=True)
+class StudyDesign:
+    """The study's settings, saved as `study.json`; `--resume` checks them against the folder."""
+
+    kind: Kind
+    config: str
+    config_sha256: str
+    engine: Literal["sem", "bayes"]
+    sizes: tuple[int, ...]
+    reps: int
+    seed: int
+    responses: Literal["likert", "continuous"] = "likert"
+    bootstrap: int = 0
+    cluster_size: int | None = None
+
+    def to_dict(self) -> dict:
+        return asdict(self) | {"sizes": list(self.sizes)}
+
+    @classmethod
+    def from_dict(cls, raw: dict) -> StudyDesign:
+        return cls(**(raw | {"sizes": tuple(raw["sizes"])}))
+
+    def resume_conflicts(self, saved: StudyDesign) -> list[str]:
+        """Settings that differ from a saved study (sizes and reps may grow on resume)."""
+        fixed = ("kind", "config_sha256", "engine", "seed", "responses", "bootstrap")
+        fixed += ("cluster_size",)
+        return [
+            f"{key}: saved {getattr(saved, key)!r}, now {getattr(self, key)!r}"
+            for key in fixed
+            if getattr(saved, key) != getattr(self, key)
+        ]
+
+
+@dataclass(frozen=True)
+class Replicate:
+    """One task: simulate `n` respondents with `seed`, fit, summarise."""
+
+    n: int
+    rep: int
+    seed: int
+
+    @property
+    def key(self) -> tuple[int, int]:
+        return (self.n, self.rep)
+
+
+def replicates(design: StudyDesign) -> list[Replicate]:
+    """All replicates of the design; each seed comes from the study seed and (n, rep) alone,
+    so results do not depend on scheduling order or on which other sizes are run."""
+    return [
+        Replicate(n, rep, replicate_seed(design.seed, n, rep))
+        for n in design.sizes
+        for rep in range(design.reps)
+    ]
+
+
+def replicate_seed(study_seed: int, n: int, rep: int) -> int:
+    """A 32-bit seed derived with numpy's SeedSequence from (study seed, n, replicate)."""
+    return int(np.random.SeedSequence(study_seed, spawn_key=(n, rep)).generate_state(1)[0])
+
+
+@dataclass(frozen=True)
+class StudyModel:
+    """Everything a worker needs to simulate and fit a replicate."""
+
+    kind: Kind
+    spec: ModelSpec
+    engine: Literal["sem", "bayes"]
+    sem: SemConfig
+    bayes: BayesConfig
+    truth: TruthConfig
+    truth_source: str
+    scales: dict[str, ItemScale]
+    responses: Literal["likert", "continuous"]
+    hypotheses: tuple[Hypothesis, ...] = ()
+    true_values: dict[str, float] = field(default_factory=dict)
+    token: str = ""  # identifies the compiled model a worker may re-use
+
+
+def prepare_study(
+    config_path: Path | str,
+    kind: Kind,
+    sizes: list[int],
+    reps: int,
+    seed: int,
+    engine: str | None = None,
+    responses: str | None = None,
+    bootstrap: int = 0,
+    cluster_size: int | None = None,
+) -> tuple[StudyDesign, StudyModel]:
+    """Validate the study request against the config and build its design and model."""
+    config_path = Path(config_path).resolve()
+    inputs = load_inputs(config_path, need_data=False)
+    config = inputs.config
+    engine = engine or config.engine
+    responses = responses or ("likert" if kind == "power" else "continuous")
+    _check_request(inputs, kind, sizes, reps, engine, responses, cluster_size)
+    truth, source = study_truth(inputs)
+    if cluster_size is not None:
+        truth = truth.model_copy(update={"cluster_size": cluster_size})
+    digest = hashlib.sha256(config_path.read_bytes()).hexdigest()
+    design = StudyDesign(
+        kind=kind,
+        config=str(config_path),
+        config_sha256=digest,
+        engine=engine,
+        sizes=tuple(sizes),
+        reps=reps,
+        seed=seed,
+        responses=responses,
+        bootstrap=bootstrap,
+        cluster_size=cluster_size,
+    )
+    model = StudyModel(
+        kind=kind,
+        spec=inputs.spec,
+        engine=engine,
+        sem=config.sem.model_copy(update={"bootstrap": bootstrap, "workers": 1}),
+        bayes=config.bayes.model_copy(update={"cores": 1, "loo": False}),
+        truth=truth,
+        truth_source=source,
+        scales=item_scales(inputs) if responses == "likert" else {},
+        responses=responses,
+        hypotheses=inputs.hypotheses,
+        true_values=true_parameters(inputs.spec, truth) if not inputs.spec.cluster else {},
+        token=f"{digest[:16]}-{kind}-{engine}",
+    )
+    return design, model
+
+
+def _check_request(inputs: Inputs, kind, sizes, reps, engine, responses, cluster_size) -> None:
+    spec, config = inputs.spec, inputs.config
+    if not sizes or min(sizes) < 10:
+        raise InputError(f"--n: sample sizes must be at least 10, got {sizes}")
+    if reps < 1:
+        raise InputError(f"--reps: need at least 1 replicate, got {reps}")
+    if engine not in ("sem", "bayes"):
+        raise InputError(f"--engine: expected 'sem' or 'bayes', got {engine!r}")
+    if responses not in ("likert", "continuous"):
+        raise InputError(f"--responses: expected 'likert' or 'continuous', got {responses!r}")
+    if kind == "sbc" and (engine != "bayes" or config.bayes.indicators != "continuous"):
+        raise InputError(
+            "study sbc: simulation-based calibration needs the Bayesian engine with continuous "
+            "indicators (engine: bayes, bayes.indicators: continuous)"
+        )
+    if kind in ("sbc", "recovery") and responses != "continuous":
+        raise InputError(
+            f"study {kind}: true parameter values are defined for continuous responses only "
+            "(drop --responses likert)"
+        )
+    if spec.cluster and engine == "sem":
+        raise config_problem(
+            config,
+            "data.cluster",
+            "the ML engine fits single-level models only; use --engine bayes for a two-level "
+            "design",
+        )
+    if spec.cluster and kind != "power":
+        raise InputError(f"study {kind}: two-level designs are supported by `study power` only")
+    if cluster_size is not None and not spec.cluster:
+        raise InputError(
+            "--cluster-size: the config has no data.cluster, so respondents are not in clusters"
+        )
+    if engine == "bayes" and config.bayes.indicators == "ordinal" and responses != "likert":
+        raise InputError("ordinal indicators need --responses likert")
+
+
+def study_truth(inputs: Inputs) -> tuple[TruthConfig, str]:
+    """The config's `truth:` block, or else the ML standardised estimates on its data."""
+    config = inputs.config
+    if config.truth is not None:
+        return config.truth, f"the truth block of {Path(config.source).name}"
+    if inputs.spec.cluster:
+        raise config_problem(
+            config, "truth", "a two-level study needs a truth: block (icc, paths, cluster_size)"
+        )
+    with_data = load_inputs(config, need_data=True)
+    from bayeslead.sem.engine import fit_sem
+
+    fitted = fit_sem(
+        with_data.spec, with_data.data, config.sem.model_copy(update={"bootstrap": 0}), False
+    )
+    est = fitted.estimates
+    loadings = {r.rhs: float(r.std_est) for r in est.itertuples() if r.op == "=~"}
+    paths = {f"{r.lhs} ~ {r.rhs}": float(r.std_est) for r in est.itertuples() if r.op == "~"}
+    exogenous = set(inputs.spec.exogenous())
+    correlations = {
+        f"{r.lhs} ~~ {r.rhs}": float(r.std_est)
+        for r in est.itertuples()
+        if r.op == "~~" and r.lhs != r.rhs and {r.lhs, r.rhs} <= exogenous
+    }
+    truth = TruthConfig(
+        loadings=loadings,
+        paths=paths,
+        correlations=correlations,
+        thresholds=_pooled_thresholds(with_data),
+    )
+    source = (
+        f"the ML standardised estimates on {Path(config.data.path).name} (n = {with_data.data.n}); "
+        "the config has no truth: block"
+    )
+    return truth, source
+
+
+def _pooled_thresholds(inputs: Inputs) -> list[float] | None:
+    """Normal quantiles of the pooled category shares when all items share one scale."""
+    ranges = set(inputs.data.ranges.values())
+    if len(ranges) != 1:
+        return None
+    low, high = ranges.pop()
+    values = inputs.data.frame[list(inputs.spec.items)].to_numpy().ravel()
+    values = values[~np.isnan(values)]
+    shares = np.array([(values == v).mean() for v in range(low, high + 1)])
+    cumulative = np.clip(np.cumsum(shares)[:-1], 1e-3, 1 - 1e-3)
+    cuts = stats.norm.ppf(cumulative)
+    return [float(c) for c in np.maximum.accumulate(cuts + np.arange(len(cuts)) * 1e-3)]
+
+
+def true_parameters(spec: ModelSpec, truth: TruthConfig) -> dict[str, float]:
+    """True values on lavaan's marker metric for continuous unit-variance responses.
+
+    They are the ML solution on the population covariance matrix (exact for a correctly
+    specified model), keyed like the estimates (``SENS ~ TL``, ``TL =~ tl2``) and the defined
+    effects (``ind_serial``, ...).
+    """
+    table, a, s = standardized_matrices(spec, truth)
+    b = np.linalg.inv(np.eye(a.shape[0]) - a)
+    p = table.n_manifest
+    population = (b @ s @ b.T)[:p, :p]
+    marker = build_partable(spec)
+    solution = fit_ml(marker, population, marker.start_values(population), max_iter=500)
+    if not (solution.converged or solution.max_gradient < 1e-8):  # exact fit: fmin = 0
+        raise InputError("truth: the population covariance matrix could not be reproduced")
+    values = {q.key: float(solution.theta[q.free]) for q in marker.free_params}
+    for d in effect_draws(spec, marker, solution.theta):
+        values[defined_name(d.effect.name, d.kind)] = float(d.raw)
+    return values

@@ -1,0 +1,222 @@
+"""One replicate of a study, as run on a Dask worker: simulate, fit, and summarise the fit as a
+JSON-ready record. A replicate that fails is recorded with its error, never raised.
+
+Continuous single-level Bayesian models are compiled once per worker process (nutpie, with the
+scatter matrix in `pm.Data` containers) and re-sampled with each replicate's data; ordinal and
+two-level models are compiled per replicate (their data enter the graph's shapes).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+
+import numpy as np
+import pandas as pd
+from threadpoolctl import threadpool_limits
+
+from bayeslead.bayes.data import continuous_data
+from bayeslead.bayes.engine import effects_table, estimates_table
+from bayeslead.bayes.model import build_continuous_model
+from bayeslead.bayes.priors import prior_set
+from bayeslead.bayes.sampling import CompiledModel, compile_once, sample_compiled
+from bayeslead.bayes.start import continuous_start
+from bayeslead.config import DiagnosticsConfig
+from bayeslead.data import ResponseData
+from bayeslead.diagnostics import sampler_statistics
+from bayeslead.effects import defined_name
+from bayeslead.hypotheses import evaluate
+from bayeslead.partable import build_partable, marker_scales, rescale
+from bayeslead.results import FitResult
+from bayeslead.simulate import simulate_responses
+from bayeslead.study.design import Replicate, StudyModel
+
+SBC_DRAWS = 99  # posterior draws kept (evenly thinned) per replicate: ranks 0..99
+
+_COMPILED: dict[str, CompiledModel] = {}  # per worker process: token -> compiled model
+
+
+def run_replicate(model: StudyModel, replicate: Replicate) -> dict:
+    """Simulate, fit and summarise one replicate; failures become a record with the error."""
+    started = time.perf_counter()
+    record: dict = {
+        "n": replicate.n,
+        "rep": replicate.rep,
+        "seed": replicate.seed,
+        "worker": f"{socket.gethostname()}:{os.getpid()}",
+    }
+    try:
+        with threadpool_limits(1):
+            body = (
+                sbc_replicate(model, replicate)
+                if model.kind == "sbc"
+                else fit_replicate(model, replicate)
+            )
+        record |= {"status": "ok"} | body
+    except Exception as exc:  # noqa: BLE001  (the study records every failure and goes on)
+        record |= {"status": "failed", "error": f"{type(exc).__name__}: {exc}"}
+    record["seconds"] = round(time.perf_counter() - started, 3)
+    return record
+
+
+def fit_replicate(model: StudyModel, replicate: Replicate) -> dict:
+    """Simulate a data set from the truth and fit it with the study's engine."""
+    spec = model.spec
+    frame = simulate_responses(
+        spec,
+        model.truth,
+        model.scales,
+        replicate.n,
+        replicate.seed,
+        id_column="",
+        continuous=model.responses == "continuous",
+    )
+    data = ResponseData(
+        frame=frame[list(spec.manifest)].astype(float),
+        raw=frame,
+        path=None,
+        sha256="",
+        ranges={},
+        clusters=frame[[spec.cluster]] if spec.cluster else None,
+    )
+    if model.engine == "sem":
+        from bayeslead.sem.engine import fit_sem
+
+        started = time.perf_counter()
+        result = fit_sem(spec, data, model.sem, progress=False)
+        timings = {"compile_s": 0.0, "fit_s": time.perf_counter() - started}
+    elif model.bayes.indicators == "continuous" and not spec.cluster:
+        result, timings = _fit_compiled(model, data, replicate.seed)
+    else:
+        from bayeslead.bayes.engine import fit_bayes
+
+        settings = model.bayes.model_copy(update={"seed": replicate.seed})
+        result = fit_bayes(spec, data, settings, DiagnosticsConfig(), progress=False)
+        timings = {
+            "compile_s": result.timings.get("compile_s", 0.0),
+            "fit_s": result.timings.get("sampling_s", 0.0),
+        }
+    record = {
+        "compile_s": round(timings["compile_s"], 3),
+        "fit_s": round(timings["fit_s"], 3),
+        "effects": _effect_rows(result.effects),
+    }
+    if model.kind == "recovery":
+        defined = {k: v[:3] for k, v in record["effects"].items()}
+        record["parameters"] = _parameter_rows(result.estimates) | defined
+    if model.hypotheses:
+        table = evaluate(list(model.hypotheses), spec, build_partable(spec), result)
+        record["hypotheses"] = {
+            row.hypothesis: row.supported == "supported" for row in table.itertuples()
+        }
+    if result.diagnostics:
+        record["diagnostics"] = {
+            "max_rhat": result.diagnostics["max_rhat"],
+            "min_ess_bulk": result.diagnostics["min_ess_bulk"],
+            "divergences": result.diagnostics["divergences"],
+        }
+    return record
+
+
+def _fit_compiled(model: StudyModel, data: ResponseData, seed: int):
+    """Posterior of a continuous single-level model, sampled by the worker's compiled model."""
+    spec, settings = model.spec, model.bayes
+    std_table, marker_table = build_partable(spec, "std.lv"), build_partable(spec)
+    priors = prior_set(settings.priors, {p.key for p in std_table.free_params})
+    cdata = continuous_data(data.frame.to_numpy())
+    compiled, compile_s = _compiled(model, cdata)
+    initial = continuous_start(spec, std_table, priors, cdata)
+    sampled = sample_compiled(compiled, _moments(cdata), initial, settings, seed)
+    theta_std = sampled.idata.posterior["theta"].values
+    scales = marker_scales(std_table, theta_std, cdata.sd)
+    theta = rescale(std_table, marker_table, theta_std, scales)
+    estimates, conv = estimates_table(marker_table, theta, settings.hdi_prob)
+    effects, effect_conv = effects_table(spec, marker_table, theta, settings.hdi_prob)
+    convergence = pd.concat([conv, effect_conv]).dropna(subset=["rhat"])
+    stats = sampler_statistics(sampled.idata.sample_stats)
+    result = FitResult(
+        engine="bayes",
+        estimates=estimates,
+        effects=effects,
+        fit={},
+        info={},
+        diagnostics={
+            "max_rhat": float(convergence.rhat.max()),
+            "min_ess_bulk": float(convergence.ess_bulk.min()),
+            "divergences": stats["divergences"],
+        },
+        theta=theta.reshape(-1, theta.shape[-1]).mean(axis=0),
+        draws=theta.reshape(-1, theta.shape[-1]),
+        draws_kind="posterior",
+    )
+    return result, {"compile_s": compile_s, "fit_s": sampled.sampling_s}
+
+
+def _compiled(model: StudyModel, cdata) -> tuple[CompiledModel, float]:
+    """The worker's compiled model for `model.token`, compiling it on first use; returns the
+    compile seconds paid by this call (0 when re-used)."""
+    if model.token in _COMPILED:
+        return _COMPILED[model.token], 0.0
+    spec, settings = model.spec, model.bayes
+    std_table = build_partable(spec, "std.lv")
+    priors = prior_set(settings.priors, {p.key for p in std_table.free_params})
+    pm_model = build_continuous_model(spec, std_table, cdata, priors, data_containers=True)
+    compiled = compile_once(pm_model, var_names=["theta"])
+    _COMPILED[model.token] = compiled
+    return compiled, compiled.compile_s
+
+
+def _moments(cdata) -> dict[str, np.ndarray]:
+    return {"scatter": cdata.scatter[None], "weight": np.array([cdata.n - 1.0])}
+
+
+def sbc_replicate(model: StudyModel, replicate: Replicate) -> dict:
+    """Simulation-based calibration (Talts et al. 2018): draw the parameters from the prior,
+    data from the model given them, sample the posterior, and rank the prior draw among
+    `SBC_DRAWS` evenly thinned posterior draws (sampling parameterisation, raw data)."""
+    import pymc as pm
+
+    spec, settings = model.spec, model.bayes
+    std_table = build_partable(spec, "std.lv")
+    priors = prior_set(settings.priors, {p.key for p in std_table.free_params})
+    p = std_table.n_manifest
+    rng = np.random.default_rng(replicate.seed)
+    placeholder = continuous_data(rng.standard_normal((replicate.n, p)), standardize=False)
+    compiled, compile_s = _compiled(model, placeholder)
+    true_theta = np.asarray(pm.draw(compiled.model["theta"], random_seed=rng))
+    sigma = std_table.implied(true_theta)[:p, :p]
+    x = rng.multivariate_normal(np.zeros(p), sigma, size=replicate.n, method="cholesky")
+    cdata = continuous_data(x, standardize=False)
+    initial = continuous_start(spec, std_table, priors, cdata)
+    sampled = sample_compiled(compiled, _moments(cdata), initial, settings, replicate.seed)
+    draws = sampled.idata.posterior["theta"].values.reshape(-1, len(true_theta))
+    keep = np.linspace(0, len(draws) - 1, SBC_DRAWS).round().astype(int)
+    ranks = (draws[keep] < true_theta).sum(axis=0)
+    stats = sampler_statistics(sampled.idata.sample_stats)
+    return {
+        "compile_s": round(compile_s, 3),
+        "fit_s": round(sampled.sampling_s, 3),
+        "ranks": {q.key: int(r) for q, r in zip(std_table.free_params, ranks, strict=True)},
+        "diagnostics": {"divergences": stats["divergences"]},
+    }
+
+
+def _parameter_rows(estimates: pd.DataFrame) -> dict[str, list[float]]:
+    """Free parameters: key -> [est, ci_lower, ci_upper] (fixed ones have se 0)."""
+    return {
+        f"{r.lhs} {r.op} {r.rhs}": [float(r.est), float(r.ci_lower), float(r.ci_upper)]
+        for r in estimates.itertuples()
+        if r.op != ":=" and r.se > 0
+    }
+
+
+def _effect_rows(effects: pd.DataFrame) -> dict[str, list[float]]:
+    """Named effects: defined name (with its level in two-level models, e.g.
+    ``serial (average)``) -> [est, ci_lower, ci_upper, std_est]."""
+    rows = {}
+    for r in effects.itertuples():
+        level = r.level if isinstance(r.level, str) and r.level else ""
+        key = defined_name(r.effect, r.kind) + (f" ({level})" if level else "")
+        rows[key] = [float(r.est), float(r.ci_lower), float(r.ci_upper), float(r.std_est)]
+    return rows

@@ -1,0 +1,155 @@
+"""Study results from the replicate records: power with Monte Carlo error, recovery (bias,
+RMSE, coverage), SBC rank uniformity, and time spent compiling vs sampling. Pure pandas/numpy.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+SBC_BINS = 10  # rank histogram bins (ranks 0..99 -> 10 bins of 10)
+
+
+def ok_records(records: list[dict]) -> list[dict]:
+    return [r for r in records if r["status"] == "ok"]
+
+
+def outcome_counts(records: list[dict]) -> pd.DataFrame:
+    """Replicates finished, succeeded and failed per sample size."""
+    frame = pd.DataFrame({"n": [r["n"] for r in records], "status": [r["status"] for r in records]})
+    if frame.empty:
+        return pd.DataFrame(columns=["n", "finished", "ok", "failed"])
+    out = frame.groupby("n").status.agg(
+        finished="size",
+        ok=lambda s: int((s == "ok").sum()),
+        failed=lambda s: int((s != "ok").sum()),
+    )
+    return out.reset_index()
+
+
+def _proportion_rows(n: int, target: str, name: str, hits: list[bool], extra: dict) -> dict:
+    r = len(hits)
+    p = float(np.mean(hits)) if r else np.nan
+    mcse = float(np.sqrt(p * (1 - p) / r)) if r else np.nan
+    return {
+        "n": n,
+        "target": target,
+        "name": name,
+        "replicates": r,
+        "power": p,
+        "mcse": mcse,
+    } | extra
+
+
+def power_table(records: list[dict]) -> pd.DataFrame:
+    """Per sample size and named effect: the share of successful replicates whose 95% interval
+    excludes zero (and per hypothesis: the share supported), with its Monte Carlo SE."""
+    rows = []
+    good = ok_records(records)
+    for n in sorted({r["n"] for r in good}):
+        at_n = [r for r in good if r["n"] == n]
+        for name in at_n[0]["effects"]:
+            values = [r["effects"][name] for r in at_n if name in r["effects"]]
+            hits = [lower > 0 or upper < 0 for _, lower, upper, _ in values]
+            mean = {"mean_est": float(np.mean([v[0] for v in values]))}
+            rows.append(_proportion_rows(n, "effect", name, hits, mean))
+        for name in at_n[0].get("hypotheses", {}):
+            hits = [r["hypotheses"][name] for r in at_n if name in r.get("hypotheses", {})]
+            rows.append(_proportion_rows(n, "hypothesis", name, hits, {"mean_est": np.nan}))
+    columns = ["n", "target", "name", "replicates", "power", "mcse", "mean_est"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def monotone_violations(power: pd.DataFrame, z: float = 2.0) -> list[str]:
+    """Places where power falls with sample size by more than `z` combined Monte Carlo SEs."""
+    out = []
+    for (target, name), grp in power.groupby(["target", "name"], sort=False):
+        grp = grp.sort_values("n")
+        for a, b in zip(grp.itertuples(), list(grp.itertuples())[1:], strict=False):
+            if b.power < a.power - z * np.hypot(a.mcse, b.mcse):
+                out.append(
+                    f"{target} {name}: power {a.power:.3f} at n = {a.n} but {b.power:.3f} at "
+                    f"n = {b.n}"
+                )
+    return out
+
+
+def recovery_table(records: list[dict], true_values: dict[str, float]) -> pd.DataFrame:
+    """Per sample size and parameter with a true value: mean estimate, bias, relative bias,
+    RMSE and 95% interval coverage (with its Monte Carlo SE)."""
+    rows = []
+    good = ok_records(records)
+    for n in sorted({r["n"] for r in good}):
+        at_n = [r for r in good if r["n"] == n]
+        for key, true in true_values.items():
+            values = np.array([r["parameters"][key] for r in at_n if key in r["parameters"]])
+            if not len(values):
+                continue
+            est, lower, upper = values[:, 0], values[:, 1], values[:, 2]
+            covered = (lower <= true) & (true <= upper)
+            coverage = float(covered.mean())
+            rows.append(
+                {
+                    "n": n,
+                    "parameter": key,
+                    "true": true,
+                    "mean_est": float(est.mean()),
+                    "bias": float(est.mean() - true),
+                    "rel_bias": float((est.mean() - true) / true) if true != 0 else np.nan,
+                    "rmse": float(np.sqrt(np.mean((est - true) ** 2))),
+                    "coverage": coverage,
+                    "coverage_mcse": float(np.sqrt(coverage * (1 - coverage) / len(values))),
+                    "replicates": len(values),
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def sbc_table(records: list[dict], draws: int, alpha: float = 0.01) -> pd.DataFrame:
+    """Chi-square test of uniform ranks per parameter, Bonferroni-corrected over parameters:
+    a parameter passes when its p-value exceeds alpha / k."""
+    good = [r for r in ok_records(records) if "ranks" in r]
+    if not good:
+        return pd.DataFrame(columns=["parameter", "replicates", "chisq", "pvalue", "passes"])
+    keys = list(good[0]["ranks"])
+    threshold = alpha / len(keys)
+    rows = []
+    for key in keys:
+        ranks = np.array([r["ranks"][key] for r in good])
+        counts = rank_histogram(ranks, draws)
+        chisq, pvalue = stats.chisquare(counts)
+        rows.append(
+            {
+                "parameter": key,
+                "replicates": len(ranks),
+                "mean_rank": float(ranks.mean() / draws),
+                "chisq": float(chisq),
+                "df": SBC_BINS - 1,
+                "pvalue": float(pvalue),
+                "threshold": threshold,
+                "passes": bool(pvalue > threshold),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def rank_histogram(ranks: np.ndarray, draws: int) -> np.ndarray:
+    """Counts of ranks (0..draws) in `SBC_BINS` equal bins."""
+    edges = np.linspace(0, draws + 1, SBC_BINS + 1)
+    return np.histogram(ranks, bins=edges)[0]
+
+
+def timing_summary(records: list[dict]) -> dict[str, float]:
+    """Total compile and fitting seconds over the replicates, and the compile share."""
+    compile_s = float(sum(r.get("compile_s", 0.0) for r in records))
+    fit_s = float(sum(r.get("fit_s", 0.0) for r in records))
+    total = float(sum(r.get("seconds", 0.0) for r in records))
+    compiles = sum(1 for r in records if r.get("compile_s", 0.0) > 0)
+    return {
+        "compile_s": round(compile_s, 2),
+        "fit_s": round(fit_s, 2),
+        "replicate_s": round(total, 2),
+        "compile_share": round(compile_s / total, 4) if total else 0.0,
+        "compilations": compiles,
+    }

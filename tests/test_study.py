@@ -1,0 +1,200 @@
+"""Simulation studies: seeds, true values, summaries, a real 2-worker Dask LocalCluster,
+resume, failure records, compile-once Bayesian replicates, and SBC (slow)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose
+
+from bayeslead.errors import InputError
+from bayeslead.study import simulation_study
+from bayeslead.study.design import prepare_study, replicate_seed, replicates, true_parameters
+from bayeslead.study.replicate import SBC_DRAWS, run_replicate
+from bayeslead.study.runner import RECORDS, read_records
+from bayeslead.study.summary import (
+    monotone_violations,
+    power_table,
+    recovery_table,
+    sbc_table,
+)
+
+FIXTURES = Path(__file__).parent / "fixtures" / "configs"
+SERIAL = FIXTURES / "serial.yaml"
+SERIAL_BAYES = FIXTURES / "serial_bayes.yaml"
+HOLZINGER_BAYES = FIXTURES / "holzinger_bayes.yaml"
+
+
+def test_replicate_seeds_depend_only_on_study_seed_n_and_rep():
+    design, _ = prepare_study(SERIAL, "power", [100, 200], 3, seed=5, engine="sem")
+    seeds = {r.key: r.seed for r in replicates(design)}
+    assert len(set(seeds.values())) == 6
+    assert seeds[(200, 1)] == replicate_seed(5, 200, 1)
+    other, _ = prepare_study(SERIAL, "power", [200, 800], 3, seed=5, engine="sem")
+    assert {r.key: r.seed for r in replicates(other)}[(200, 1)] == seeds[(200, 1)]
+    assert replicate_seed(6, 200, 1) != seeds[(200, 1)]
+
+
+def test_true_parameters_closed_form_for_equal_loadings():
+    """With every standardised loading 0.75 and unit-variance responses, lavaan's marker metric
+    has loadings 1, residual variances 1 - 0.75^2, exogenous variance 0.75^2, structural paths
+    equal to the standardised ones and the serial indirect effect the product of its paths."""
+    _, model = prepare_study(SERIAL, "recovery", [300], 2, seed=1, engine="sem")
+    truth = model.true_values
+    assert_allclose(truth["TL =~ tl2"], 1.0, atol=1e-8)
+    assert_allclose(truth["sens3 ~~ sens3"], 1 - 0.75**2, atol=1e-8)
+    assert_allclose(truth["TL ~~ TL"], 0.75**2, atol=1e-8)
+    assert_allclose(truth["SEIZ ~ SENS"], 0.45, atol=1e-8)
+    assert_allclose(truth["ind_serial"], 0.5 * 0.45 * 0.55 * 0.40, atol=1e-8)
+    # SENS: variance explained 0.5^2, residual (1 - 0.25) * 0.75^2 on the marker metric
+    assert_allclose(truth["SENS ~~ SENS"], 0.75 * 0.75**2, atol=1e-8)
+
+
+def test_true_parameters_rescale_unequal_loadings():
+    """Marker loading = lambda_j / lambda_1 and path = beta * lambda_out1 / lambda_in1."""
+    _, model = prepare_study(SERIAL, "recovery", [300], 2, seed=1, engine="sem")
+    loadings = {f"tl{i}": 0.75 for i in range(1, 5)} | {"tl1": 0.6, "sens1": 0.9}
+    truth = true_parameters(model.spec, model.truth.model_copy(update={"loadings": loadings}))
+    assert_allclose(truth["TL =~ tl2"], 0.75 / 0.6, atol=1e-8)
+    assert_allclose(truth["SENS ~ TL"], 0.5 * 0.9 / 0.6, atol=1e-8)
+
+
+def test_power_table_counts_intervals_excluding_zero_with_monte_carlo_error():
+    records = [
+        {"n": 100, "rep": i, "status": "ok", "effects": {"ind": [0.1, lo, 0.3, 0.1]}}
+        for i, lo in enumerate([0.05, -0.01, 0.02, -0.2])
+    ] + [{"n": 100, "rep": 4, "status": "failed", "error": "x"}]
+    table = power_table(records)
+    row = table.iloc[0]
+    assert row.replicates == 4 and row.power == 0.5
+    assert_allclose(row.mcse, np.sqrt(0.25 / 4))
+
+
+def test_monotone_violations_flag_only_drops_beyond_monte_carlo_error():
+    records = []
+    for n, hits in [(100, 10), (200, 40), (400, 38)]:
+        for i in range(50):
+            lower = 0.01 if i < hits else -0.01
+            records.append({"n": n, "rep": i, "status": "ok", "effects": {"e": [0, lower, 1, 0]}})
+    assert monotone_violations(power_table(records)) == []  # 0.80 -> 0.76 is within MC error
+    records += [
+        {"n": 800, "rep": i, "status": "ok", "effects": {"e": [0, -0.01, 1, 0]}} for i in range(50)
+    ]
+    assert monotone_violations(power_table(records)) == [
+        "effect e: power 0.760 at n = 400 but 0.000 at n = 800"
+    ]
+
+
+def test_recovery_table_bias_rmse_and_coverage():
+    estimates = [(0.9, 0.8, 1.05), (1.1, 1.02, 1.2), (1.0, 0.9, 1.1), (1.2, 1.1, 1.3)]
+    records = [
+        {"n": 50, "rep": i, "status": "ok", "parameters": {"a": list(e)}}
+        for i, e in enumerate(estimates)
+    ]
+    row = recovery_table(records, {"a": 1.0}).iloc[0]
+    assert_allclose(row.bias, 0.05)
+    assert_allclose(row.rmse, np.sqrt((0.01 + 0.01 + 0 + 0.04) / 4))
+    assert row.coverage == 0.5
+
+
+def test_sbc_table_passes_uniform_ranks_and_fails_skewed_ones():
+    rng = np.random.default_rng(3)
+    records = [
+        {
+            "n": 100,
+            "rep": i,
+            "status": "ok",
+            "ranks": {"uniform": int(rng.integers(0, SBC_DRAWS + 1)), "skewed": int(i % 20)},
+        }
+        for i in range(200)
+    ]
+    table = sbc_table(records, SBC_DRAWS).set_index("parameter")
+    assert table.loc["uniform", "passes"]
+    assert not table.loc["skewed", "passes"]
+    assert_allclose(table.loc["uniform", "threshold"], 0.01 / 2)
+
+
+def test_power_study_on_a_two_worker_local_cluster_resumes_and_is_reproducible(tmp_path):
+    """A real LocalCluster with 2 workers; ML engine on the serial-mediation truth. A study
+    run as 5 replicates and resumed to 8 equals the replicates computed one by one here."""
+    out = tmp_path / "study"
+    part = simulation_study(
+        "power", SERIAL, [100, 400], 5, seed=11, engine="sem", out=out, progress=False
+    )
+    head = (part.folder / RECORDS).read_text()
+    summary = simulation_study(
+        "power", SERIAL, [100, 400], 8, seed=11, engine="sem", out=out, resume=True,
+        progress=False,
+    )  # fmt: skip
+    assert (summary.folder / RECORDS).read_text().startswith(head)
+    assert summary.counts.ok.tolist() == [8, 8] and summary.failed == 0
+    for name in ("power.csv", "power_curve.png", "report.md", "summary.json", "failures.csv"):
+        assert (summary.folder / name).is_file()
+    assert "Truth: the truth block of serial.yaml" in (summary.folder / "report.md").read_text()
+    power = summary.table.set_index(["target", "name", "n"]).power
+    assert power["effect", "ind_serial", 400] > power["effect", "ind_serial", 100]
+    assert power["effect", "ind_serial", 400] >= 0.75
+
+    design, model = prepare_study(SERIAL, "power", [100, 400], 8, seed=11, engine="sem")
+    expected = {r.key: run_replicate(model, r)["effects"] for r in replicates(design)}
+    records = read_records(summary.folder)
+    assert len(records) == 16
+    for record in records:
+        assert record["effects"] == expected[record["n"], record["rep"]]
+
+    with pytest.raises(InputError, match="already holds a study; pass --resume"):
+        simulation_study("power", SERIAL, [100], 2, seed=11, engine="sem", out=out)
+    with pytest.raises(InputError, match="seed: saved 11, now 12"):
+        simulation_study("power", SERIAL, [100], 2, seed=12, engine="sem", out=out, resume=True)
+
+
+def test_failed_replicate_is_recorded_with_its_error():
+    design, model = prepare_study(SERIAL, "power", [50], 1, seed=1, engine="sem")
+    broken = replace(model, scales={})  # Likert responses without item scales
+    record = run_replicate(broken, replicates(design)[0])
+    assert record["status"] == "failed"
+    assert record["error"].startswith("KeyError") and "tl1" in record["error"]
+
+
+def test_bayesian_replicates_compile_once_per_worker_and_recover_the_paths():
+    """Two replicates in one process: the second re-uses the compiled model (compile_s 0)."""
+    design, model = prepare_study(SERIAL_BAYES, "recovery", [400], 2, seed=4)
+    model = replace(model, bayes=model.bayes.model_copy(update={"draws": 300, "tune": 300}))
+    first, second = (run_replicate(model, r) for r in replicates(design))
+    assert first["status"] == second["status"] == "ok", (first, second)
+    assert first["compile_s"] > 1.0 and second["compile_s"] == 0.0
+    assert first["parameters"] != second["parameters"]  # new data, not a cached fit
+    for record in (first, second):
+        est, lower, upper = record["parameters"]["SEIZ ~ SENS"]
+        assert lower < est < upper and abs(est - 0.45) < 0.2
+        assert record["diagnostics"]["divergences"] == 0
+
+
+def test_study_input_errors():
+    with pytest.raises(InputError, match="needs the Bayesian engine with continuous"):
+        prepare_study(SERIAL, "sbc", [100], 10, seed=1)
+    with pytest.raises(InputError, match="sample sizes must be at least 10"):
+        prepare_study(SERIAL, "power", [5], 10, seed=1, engine="sem")
+    with pytest.raises(InputError, match="continuous responses only"):
+        prepare_study(SERIAL, "recovery", [100], 10, seed=1, engine="sem", responses="likert")
+    with pytest.raises(InputError, match="no data.cluster"):
+        prepare_study(SERIAL, "power", [100], 10, seed=1, engine="sem", cluster_size=5)
+
+
+@pytest.mark.slow
+def test_sbc_of_a_small_cfa_shows_no_gross_miscalibration(tmp_path):
+    """60 SBC replicates of the Holzinger-Swineford CFA (n = 200) with the default priors: rank
+    uniformity at the Bonferroni level 0.01/k and mean normalised ranks near 1/2."""
+    summary = simulation_study(
+        "sbc", HOLZINGER_BAYES, [200], 60, seed=7, out=tmp_path / "sbc", progress=False
+    )
+    assert summary.failed == 0
+    table = summary.table
+    assert len(table) == 21 and table.passes.all(), table
+    assert table.mean_rank.between(0.35, 0.65).all(), table
+    timing = json.loads((summary.folder / "summary.json").read_text())["timing"]
+    assert timing["compilations"] == 2  # once per worker
