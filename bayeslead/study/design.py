@@ -125,7 +125,10 @@ def prepare_study(
     engine = engine or config.engine
     responses = responses or ("likert" if kind == "power" else "continuous")
     _check_request(inputs, kind, sizes, reps, engine, responses, cluster_size)
-    truth, source = study_truth(inputs)
+    if kind == "sbc":  # every replicate draws its parameters from the prior
+        truth, source = TruthConfig(), "parameters drawn from the prior, per replicate"
+    else:
+        truth, source = study_truth(inputs)
     if cluster_size is not None:
         truth = truth.model_copy(update={"cluster_size": cluster_size})
     digest = hashlib.sha256(config_path.read_bytes()).hexdigest()
@@ -152,7 +155,7 @@ def prepare_study(
         scales=item_scales(inputs) if responses == "likert" else {},
         responses=responses,
         hypotheses=inputs.hypotheses,
-        true_values=true_parameters(inputs.spec, truth) if not inputs.spec.cluster else {},
+        true_values=true_parameters(inputs.spec, truth) if kind == "recovery" else {},
         token=f"{digest[:16]}-{kind}-{engine}",
     )
     return design, model

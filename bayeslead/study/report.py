@@ -157,9 +157,7 @@ def study_markdown(
         + (f"; {design.cluster_size} respondents per cluster" if design.cluster_size else ""),
         f"- Engine: {fitter}",
         f"- Responses simulated as: {design.responses}",
-        f"- Truth: {model.truth_source}"
-        if design.kind != "sbc"
-        else "- Truth: parameters drawn from the prior, per replicate",
+        f"- Truth: {model.truth_source}",
         f"- Study seed: {design.seed} (replicate seeds from numpy SeedSequence(seed, (n, rep)))",
         f"- Time: {t['replicate_s']:.1f} s over all replicates, of which compiling "
         f"{t['compile_s']:.1f} s ({100 * t['compile_share']:.1f}%, {t['compilations']} "
