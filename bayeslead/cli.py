@@ -273,7 +273,8 @@ SchedulerOpt = Annotated[
     typer.Option(help="Address of a running Dask scheduler, e.g. tcp://10.0.0.5:8786."),
 ]
 WorkersOpt = Annotated[
-    int, typer.Option(min=1, help="Worker processes of the local cluster (no --scheduler).")
+    int | None,
+    typer.Option(min=1, help="Worker processes of the local cluster (default: one per core)."),
 ]
 QuietOpt = Annotated[bool, typer.Option(help="No progress bar.")]
 
@@ -327,7 +328,7 @@ def study_power(
     out: StudyOutOpt = None,
     resume: ResumeOpt = False,
     scheduler: SchedulerOpt = None,
-    workers: WorkersOpt = 2,
+    workers: WorkersOpt = None,
     quiet: QuietOpt = False,
 ) -> None:
     """Power per sample size: how often each named effect's 95% interval excludes zero and
@@ -365,7 +366,7 @@ def study_recovery(
     out: StudyOutOpt = None,
     resume: ResumeOpt = False,
     scheduler: SchedulerOpt = None,
-    workers: WorkersOpt = 2,
+    workers: WorkersOpt = None,
     quiet: QuietOpt = False,
 ) -> None:
     """Parameter recovery: bias, RMSE and 95% interval coverage of the true parameters.
@@ -396,7 +397,7 @@ def study_sbc(
     out: StudyOutOpt = None,
     resume: ResumeOpt = False,
     scheduler: SchedulerOpt = None,
-    workers: WorkersOpt = 2,
+    workers: WorkersOpt = None,
     quiet: QuietOpt = False,
 ) -> None:
     """Simulation-based calibration (Talts et al. 2018) of a Bayesian config with its priors:

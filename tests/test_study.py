@@ -123,12 +123,12 @@ def test_power_study_on_a_two_worker_local_cluster_resumes_and_is_reproducible(t
     run as 5 replicates and resumed to 8 equals the replicates computed one by one here."""
     out = tmp_path / "study"
     part = simulation_study(
-        "power", SERIAL, [100, 400], 5, seed=11, engine="sem", out=out, progress=False
+        "power", SERIAL, [100, 400], 5, seed=11, engine="sem", out=out, workers=2, progress=False
     )
     head = (part.folder / RECORDS).read_text()
     summary = simulation_study(
         "power", SERIAL, [100, 400], 8, seed=11, engine="sem", out=out, resume=True,
-        progress=False,
+        workers=2, progress=False,
     )  # fmt: skip
     assert (summary.folder / RECORDS).read_text().startswith(head)
     assert summary.counts.ok.tolist() == [8, 8] and summary.failed == 0
@@ -190,7 +190,7 @@ def test_sbc_of_a_small_cfa_shows_no_gross_miscalibration(tmp_path):
     """60 SBC replicates of the Holzinger-Swineford CFA (n = 200) with the default priors: rank
     uniformity at the Bonferroni level 0.01/k and mean normalised ranks near 1/2."""
     summary = simulation_study(
-        "sbc", HOLZINGER_BAYES, [200], 60, seed=7, out=tmp_path / "sbc", progress=False
+        "sbc", HOLZINGER_BAYES, [200], 60, seed=7, out=tmp_path / "sbc", workers=2, progress=False
     )
     assert summary.failed == 0
     table = summary.table

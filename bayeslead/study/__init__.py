@@ -24,7 +24,7 @@ def simulation_study(
     out: Path | str | None = None,
     resume: bool = False,
     scheduler: str | None = None,
-    workers: int = 2,
+    workers: int | None = None,
     progress: bool = True,
 ) -> StudySummary:
     """Run (or resume) a study and write its folder; see `bayeslead study --help`."""

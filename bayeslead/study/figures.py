@@ -29,6 +29,7 @@ def power_curve_figure(power: pd.DataFrame, level: float = 0.8) -> Figure:
         ax.set_xscale("log")
         sizes = sorted(power.n.unique())
         ax.set_xticks(sizes, [str(s) for s in sizes])
+        ax.minorticks_off()
         ax.set_xlabel("sample size (respondents)")
         ax.set_ylabel(
             "P(95% interval excludes 0)" if target == "effect" else "P(hypothesis supported)"

@@ -78,7 +78,7 @@ def run_study(
     model: StudyModel,
     folder: Path,
     scheduler: str | None = None,
-    workers: int = 2,
+    workers: int | None = None,
     progress: bool = True,
 ) -> list[dict]:
     """Run every replicate of `design` not yet in `folder` and return all records."""
@@ -126,7 +126,7 @@ def _run(client, model: StudyModel, pending: list[Replicate], path: Path, advanc
 
 
 @contextmanager
-def _client(scheduler: str | None, workers: int) -> Iterator:
+def _client(scheduler: str | None, workers: int | None) -> Iterator:
     """A Dask client of an existing cluster, or of a LocalCluster with single-threaded
     worker processes (one per core by default)."""
     from dask.distributed import Client, LocalCluster
@@ -144,7 +144,7 @@ def _client(scheduler: str | None, workers: int) -> Iterator:
         return
     with (
         LocalCluster(
-            n_workers=workers,
+            n_workers=workers or os.cpu_count() or 1,
             threads_per_worker=1,
             processes=True,
             dashboard_address=":0",  # any free port: several studies may run at once
