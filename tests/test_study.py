@@ -198,3 +198,18 @@ def test_sbc_of_a_small_cfa_shows_no_gross_miscalibration(tmp_path):
     assert table.mean_rank.between(0.35, 0.65).all(), table
     timing = json.loads((summary.folder / "summary.json").read_text())["timing"]
     assert timing["compilations"] == 2  # once per worker
+
+
+def test_likert_replicates_of_reverse_keyed_items_are_simulated_keyed():
+    """Replicates skip intake, so reverse-keyed items (e.g. in the bundled instrument) must be
+    simulated already keyed: every item correlates positively with its construct's others."""
+    root = Path(__file__).parents[1]
+    _, model = prepare_study(root / "configs" / "tl_dc_bi_sem.yaml", "power", [400], 1, seed=1)
+    assert not any(scale.reverse for scale in model.scales.values())
+    from bayeslead.simulate import simulate_responses
+
+    frame = simulate_responses(model.spec, model.truth, model.scales, 400, 3, id_column="")
+    for factor in model.spec.factors:
+        if factor.order == 1:
+            corr = frame[list(factor.indicators)].corr().to_numpy()
+            assert (corr > 0).all(), factor.name

@@ -8,7 +8,7 @@ need bayeslead installed but not the config, instrument or data files.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
@@ -152,13 +152,19 @@ def prepare_study(
         bayes=config.bayes.model_copy(update={"cores": 1, "loo": False}),
         truth=truth,
         truth_source=source,
-        scales=item_scales(inputs) if responses == "likert" else {},
+        scales=_keyed_scales(inputs) if responses == "likert" else {},
         responses=responses,
         hypotheses=inputs.hypotheses,
         true_values=true_parameters(inputs.spec, truth) if kind == "recovery" else {},
         token=f"{digest[:16]}-{kind}-{engine}",
     )
     return design, model
+
+
+def _keyed_scales(inputs: Inputs) -> dict[str, ItemScale]:
+    """Item scales with reverse keying removed: replicates skip the intake that reverse-scores
+    answers, so they are simulated as already-keyed scores."""
+    return {item: replace(scale, reverse=False) for item, scale in item_scales(inputs).items()}
 
 
 def _check_request(inputs: Inputs, kind, sizes, reps, engine, responses, cluster_size) -> None:
