@@ -68,10 +68,14 @@ def test_power_table_counts_intervals_excluding_zero_with_monte_carlo_error():
         {"n": 100, "rep": i, "status": "ok", "effects": {"ind": [0.1, lo, 0.3, 0.1]}}
         for i, lo in enumerate([0.05, -0.01, 0.02, -0.2])
     ] + [{"n": 100, "rep": 4, "status": "failed", "error": "x"}]
-    table = power_table(records)
-    row = table.iloc[0]
+    for record, supported in zip(records, [True, True, True, False, True], strict=True):
+        record["hypotheses"] = {"H1": supported}
+    table = power_table(records).set_index(["target", "name"])
+    row = table.loc["effect", "ind"]
     assert row.replicates == 4 and row.power == 0.5
     assert_allclose(row.mcse, np.sqrt(0.25 / 4))
+    hypothesis = table.loc["hypothesis", "H1"]  # the failed replicate is not counted
+    assert hypothesis.replicates == 4 and hypothesis.power == 0.75
 
 
 def test_monotone_violations_flag_only_drops_beyond_monte_carlo_error():
