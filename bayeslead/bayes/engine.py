@@ -90,12 +90,10 @@ def fit_bayes(
     info["sampler"] = result.sampler
     theta_std = result.idata.posterior["theta"].values
     manifest_scale = 1.0 / np.sqrt(_ystar_variances(std_table, theta_std)) if ordinal else cdata.sd
-    scales = marker_scales(std_table, theta_std, manifest_scale)
-    theta = rescale(std_table, marker_table, theta_std, scales)
-    estimates, conv_rows = estimates_table(marker_table, theta, settings.hdi_prob)
-    effects, effect_conv = effects_table(spec, marker_table, theta, settings.hdi_prob)
+    theta, estimates, effects, convergence = marker_posterior(
+        spec, std_table, marker_table, theta_std, manifest_scale, settings.hdi_prob
+    )
     estimates = pd.concat([estimates, _defined_rows(effects)], ignore_index=True)
-    convergence = pd.concat([conv_rows, effect_conv])
     diagnostics = check_gates(convergence, result.idata.sample_stats, gates)
     problems = [Problem("diagnostics", m) for m in gate_messages(diagnostics)]
     idata = _with_marker_draws(result.idata, marker_table, theta, data, spec)
@@ -291,6 +289,23 @@ def _predictive_checks(table, theta_std, cdata, settings, idata):
 def _ystar_variances(table: ParameterTable, theta: np.ndarray) -> np.ndarray:
     """Total variances of the items' latent responses (theta parameterisation)."""
     return np.diagonal(table.implied(theta), axis1=-2, axis2=-1)[..., : table.n_manifest]
+
+
+def marker_posterior(
+    spec: ModelSpec,
+    std_table: ParameterTable,
+    marker_table: ParameterTable,
+    theta_std: np.ndarray,
+    manifest_scale: np.ndarray,
+    hdi_prob: float,
+):
+    """Draws (chain, draw, k) of the sampled std.lv parameters moved to lavaan's marker metric,
+    with the estimates and effects tables and the convergence rows of both."""
+    scales = marker_scales(std_table, theta_std, manifest_scale)
+    theta = rescale(std_table, marker_table, theta_std, scales)
+    estimates, conv_rows = estimates_table(marker_table, theta, hdi_prob)
+    effects, effect_conv = effects_table(spec, marker_table, theta, hdi_prob)
+    return theta, estimates, effects, pd.concat([conv_rows, effect_conv])
 
 
 def estimates_table(table: ParameterTable, theta: np.ndarray, hdi_prob: float):

@@ -17,17 +17,17 @@ import pandas as pd
 from threadpoolctl import threadpool_limits
 
 from bayeslead.bayes.data import continuous_data
-from bayeslead.bayes.engine import effects_table, estimates_table
+from bayeslead.bayes.engine import marker_posterior
 from bayeslead.bayes.model import build_continuous_model
 from bayeslead.bayes.priors import prior_set
 from bayeslead.bayes.sampling import CompiledModel, compile_once, sample_compiled
 from bayeslead.bayes.start import continuous_start
 from bayeslead.config import DiagnosticsConfig
 from bayeslead.data import ResponseData
-from bayeslead.diagnostics import sampler_statistics
+from bayeslead.diagnostics import check_gates, sampler_statistics
 from bayeslead.effects import defined_name
 from bayeslead.hypotheses import evaluate
-from bayeslead.partable import build_partable, marker_scales, rescale
+from bayeslead.partable import build_partable
 from bayeslead.results import FitResult
 from bayeslead.simulate import simulate_responses
 from bayeslead.study.design import Replicate, StudyModel
@@ -128,24 +128,21 @@ def _fit_compiled(model: StudyModel, data: ResponseData, seed: int):
     compiled, compile_s = _compiled(model, cdata)
     initial = continuous_start(spec, std_table, priors, cdata)
     sampled = sample_compiled(compiled, _moments(cdata), initial, settings, seed)
-    theta_std = sampled.idata.posterior["theta"].values
-    scales = marker_scales(std_table, theta_std, cdata.sd)
-    theta = rescale(std_table, marker_table, theta_std, scales)
-    estimates, conv = estimates_table(marker_table, theta, settings.hdi_prob)
-    effects, effect_conv = effects_table(spec, marker_table, theta, settings.hdi_prob)
-    convergence = pd.concat([conv, effect_conv]).dropna(subset=["rhat"])
-    stats = sampler_statistics(sampled.idata.sample_stats)
+    theta, estimates, effects, convergence = marker_posterior(
+        spec,
+        std_table,
+        marker_table,
+        sampled.idata.posterior["theta"].values,
+        cdata.sd,
+        settings.hdi_prob,
+    )
     result = FitResult(
         engine="bayes",
         estimates=estimates,
         effects=effects,
         fit={},
         info={},
-        diagnostics={
-            "max_rhat": float(convergence.rhat.max()),
-            "min_ess_bulk": float(convergence.ess_bulk.min()),
-            "divergences": stats["divergences"],
-        },
+        diagnostics=check_gates(convergence, sampled.idata.sample_stats, DiagnosticsConfig()),
         theta=theta.reshape(-1, theta.shape[-1]).mean(axis=0),
         draws=theta.reshape(-1, theta.shape[-1]),
         draws_kind="posterior",
