@@ -50,22 +50,9 @@ def sample(
             model, initial_points=initial, jitter_rvs=set(), var_names=var_names
         )
         compiled_at = time.perf_counter()
-        try:
-            idata = nutpie.sample(
-                compiled,
-                draws=settings.draws,
-                tune=settings.tune,
-                chains=settings.chains,
-                cores=min(cores, settings.chains),
-                seed=settings.seed,
-                target_accept=settings.target_accept,
-                progress_bar=progress,
-                save_warmup=False,
-            )
-        except RuntimeError as exc:
-            if "initialization" not in str(exc):
-                raise
-            raise FitProblemError(start_failure(model, initial)) from None
+        idata = _nutpie_sample(
+            compiled, model, initial, settings, min(cores, settings.chains), settings.seed, progress
+        )
         done = time.perf_counter()
         return SamplingResult(idata, sampler, compiled_at - started, done - compiled_at)
     kwargs = {
@@ -126,15 +113,21 @@ def sample_compiled(
 ) -> SamplingResult:
     """Sample a compiled model with new `data` (container name -> value), starting the
     chains at `initial` (values of the sampled variables, as for `sample`)."""
-    import nutpie
-
     started = time.perf_counter()
     start = _flat_start(target.model, initial)
     compiled = dataclasses.replace(
         target.compiled.with_data(**data), initial_point_func=lambda _seed: start.copy()
     )
+    idata = _nutpie_sample(compiled, target.model, initial, settings, cores, seed, False)
+    return SamplingResult(idata, "nutpie", 0.0, time.perf_counter() - started)
+
+
+def _nutpie_sample(compiled, model, initial, settings, cores, seed, progress):
+    """nutpie's sampler; a start it rejects becomes a FitProblemError naming the culprits."""
+    import nutpie
+
     try:
-        idata = nutpie.sample(
+        return nutpie.sample(
             compiled,
             draws=settings.draws,
             tune=settings.tune,
@@ -142,14 +135,13 @@ def sample_compiled(
             cores=cores,
             seed=seed,
             target_accept=settings.target_accept,
-            progress_bar=False,
+            progress_bar=progress,
             save_warmup=False,
         )
     except RuntimeError as exc:
         if "initialization" not in str(exc):
             raise
-        raise FitProblemError(start_failure(target.model, initial)) from None
-    return SamplingResult(idata, "nutpie", 0.0, time.perf_counter() - started)
+        raise FitProblemError(start_failure(model, initial)) from None
 
 
 def _flat_start(model: pm.Model, initial: dict) -> np.ndarray:
