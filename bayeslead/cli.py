@@ -261,7 +261,9 @@ def data_check(
 
 
 RepsOpt = Annotated[int, typer.Option(min=1, help="Replicates per sample size.")]
-StudySeedOpt = Annotated[int, typer.Option(help="Study seed; replicate seeds derive from it.")]
+StudySeedOpt = Annotated[
+    int, typer.Option(min=0, help="Study seed; replicate seeds derive from it.")
+]
 StudyOutOpt = Annotated[
     Path | None, typer.Option(help="Study folder (default: a new one under outputs/studies/).")
 ]
@@ -331,7 +333,7 @@ def study_power(
     workers: WorkersOpt = None,
     quiet: QuietOpt = False,
 ) -> None:
-    """Power per sample size: how often each named effect's 95% interval excludes zero and
+    """Power per sample size: how often each named effect's interval (95% by default) excludes zero and
     each hypothesis is supported, with Monte Carlo error and a power curve.
 
     Example: bayeslead study power configs/tl_dc_bi_sem.yaml --n 100,200,400,800 --reps 200
@@ -369,7 +371,7 @@ def study_recovery(
     workers: WorkersOpt = None,
     quiet: QuietOpt = False,
 ) -> None:
-    """Parameter recovery: bias, RMSE and 95% interval coverage of the true parameters.
+    """Parameter recovery: bias, RMSE and interval coverage (95% by default) of the true parameters.
 
     Example: bayeslead study recovery configs/tl_dc_bi_bayes.yaml --n 300 --reps 100
     """

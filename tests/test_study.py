@@ -13,8 +13,14 @@ from numpy.testing import assert_allclose
 
 from bayeslead.errors import InputError
 from bayeslead.study import simulation_study
-from bayeslead.study.design import prepare_study, replicate_seed, replicates, true_parameters
-from bayeslead.study.replicate import SBC_DRAWS, run_replicate
+from bayeslead.study.design import (
+    SBC_DRAWS,
+    prepare_study,
+    replicate_seed,
+    replicates,
+    true_parameters,
+)
+from bayeslead.study.replicate import run_replicate
 from bayeslead.study.runner import RECORDS, read_records
 from bayeslead.study.summary import (
     monotone_violations,
@@ -154,6 +160,44 @@ def test_power_study_on_a_two_worker_local_cluster_resumes_and_is_reproducible(t
         simulation_study("power", SERIAL, [100], 2, seed=11, engine="sem", out=out)
     with pytest.raises(InputError, match="seed: saved 11, now 12"):
         simulation_study("power", SERIAL, [100], 2, seed=12, engine="sem", out=out, resume=True)
+
+
+def test_resume_after_a_line_cut_short_keeps_every_replicate(tmp_path):
+    """An interruption can leave half a record as the last line: resuming drops it, reruns that
+    replicate, and keeps every other record; records outside the current design are ignored."""
+    from bayeslead.study.runner import run_study
+
+    design, model = prepare_study(SERIAL, "power", [100], 3, seed=2, engine="sem")
+    folder = tmp_path / "study"
+    folder.mkdir()
+    first, second, third = (run_replicate(model, r) for r in replicates(design))
+    stale = dict(first, n=999)  # e.g. from a sample size no longer in the design
+    lines = [json.dumps(r) for r in (stale, first, second)]
+    (folder / RECORDS).write_text("\n".join(lines) + "\n" + json.dumps(third)[:40])
+    records = run_study(design, model, folder, workers=1, progress=False)
+    assert sorted((r["n"], r["rep"]) for r in records) == [(100, 0), (100, 1), (100, 2)]
+    assert [r for r in records if r["rep"] == 2][0]["effects"] == third["effects"]
+    assert len(read_records(folder)) == 4  # the stale record is kept in the file, not used
+
+
+def test_model_digest_is_stable_and_names_what_replicates_depend_on():
+    """The digest identifies compiled models and resumable studies, so it must not change
+    between processes (no pickling of hash-ordered state) and must change with the model."""
+    import subprocess
+    import sys
+
+    code = (
+        "from bayeslead.study.design import prepare_study;"
+        f"print(prepare_study({str(SERIAL)!r}, 'power', [100], 2, seed=1, engine='sem')[1].token)"
+    )
+    tokens = {
+        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout
+        for _ in range(2)
+    }
+    _, model = prepare_study(SERIAL, "power", [100], 2, seed=1, engine="sem")
+    assert tokens == {model.token + "\n"}
+    _, other = prepare_study(SERIAL, "power", [100], 2, seed=1, engine="sem", bootstrap=100)
+    assert other.token != model.token
 
 
 def test_failed_replicate_is_recorded_with_its_error():

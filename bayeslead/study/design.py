@@ -15,7 +15,13 @@ from typing import Literal
 import numpy as np
 from scipy import stats
 
-from bayeslead.config import BayesConfig, SemConfig, TruthConfig, config_problem
+from bayeslead.config import (
+    BayesConfig,
+    DiagnosticsConfig,
+    SemConfig,
+    TruthConfig,
+    config_problem,
+)
 from bayeslead.effects import defined_name, effect_draws
 from bayeslead.errors import InputError
 from bayeslead.hypotheses import Hypothesis
@@ -26,6 +32,7 @@ from bayeslead.simulate import ItemScale, standardized_matrices
 from bayeslead.spec import ModelSpec
 
 Kind = Literal["power", "recovery", "sbc"]
+SBC_DRAWS = 99  # posterior draws kept (evenly thinned) per SBC replicate: ranks 0..99
 
 
 @dataclass(frozen=True)
@@ -42,6 +49,7 @@ class StudyDesign:
     responses: Literal["likert", "continuous"] = "likert"
     bootstrap: int = 0
     cluster_size: int | None = None
+    model_sha256: str = ""  # what replicates simulate and fit: spec, truth, engine settings
 
     def to_dict(self) -> dict:
         return asdict(self) | {"sizes": list(self.sizes)}
@@ -51,9 +59,9 @@ class StudyDesign:
         return cls(**(raw | {"sizes": tuple(raw["sizes"])}))
 
     def resume_conflicts(self, saved: StudyDesign) -> list[str]:
-        """Settings that differ from a saved study (sizes and reps may grow on resume)."""
-        fixed = ("kind", "config_sha256", "engine", "seed", "responses", "bootstrap")
-        fixed += ("cluster_size",)
+        """Settings that differ from a saved study (sizes and reps may change on resume: the
+        results then use the replicates of the current design only)."""
+        fixed = ("kind", "model_sha256", "engine", "seed", "responses", "bootstrap", "cluster_size")
         return [
             f"{key}: saved {getattr(saved, key)!r}, now {getattr(self, key)!r}"
             for key in fixed
@@ -102,9 +110,10 @@ class StudyModel:
     truth_source: str
     scales: dict[str, ItemScale]
     responses: Literal["likert", "continuous"]
+    gates: DiagnosticsConfig = DiagnosticsConfig()
     hypotheses: tuple[Hypothesis, ...] = ()
     true_values: dict[str, float] = field(default_factory=dict)
-    token: str = ""  # identifies the compiled model a worker may re-use
+    token: str = ""  # identifies the compiled model a worker may re-use (see `model_digest`)
 
 
 def prepare_study(
@@ -132,6 +141,21 @@ def prepare_study(
     if cluster_size is not None:
         truth = truth.model_copy(update={"cluster_size": cluster_size})
     digest = hashlib.sha256(config_path.read_bytes()).hexdigest()
+    model = StudyModel(
+        kind=kind,
+        spec=inputs.spec,
+        engine=engine,
+        sem=config.sem.model_copy(update={"bootstrap": bootstrap, "workers": 1}),
+        bayes=config.bayes.model_copy(update={"cores": 1, "loo": False}),
+        truth=truth,
+        truth_source=source,
+        scales=_keyed_scales(inputs) if responses == "likert" else {},
+        responses=responses,
+        gates=config.diagnostics,
+        hypotheses=inputs.hypotheses,
+        true_values=true_parameters(inputs.spec, truth) if kind == "recovery" else {},
+    )
+    model = replace(model, token=model_digest(model))
     design = StudyDesign(
         kind=kind,
         config=str(config_path),
@@ -143,22 +167,15 @@ def prepare_study(
         responses=responses,
         bootstrap=bootstrap,
         cluster_size=cluster_size,
-    )
-    model = StudyModel(
-        kind=kind,
-        spec=inputs.spec,
-        engine=engine,
-        sem=config.sem.model_copy(update={"bootstrap": bootstrap, "workers": 1}),
-        bayes=config.bayes.model_copy(update={"cores": 1, "loo": False}),
-        truth=truth,
-        truth_source=source,
-        scales=_keyed_scales(inputs) if responses == "likert" else {},
-        responses=responses,
-        hypotheses=inputs.hypotheses,
-        true_values=true_parameters(inputs.spec, truth) if kind == "recovery" else {},
-        token=f"{digest[:16]}-{kind}-{engine}",
+        model_sha256=model.token,
     )
     return design, model
+
+
+def model_digest(model: StudyModel) -> str:
+    """SHA-256 of everything a replicate depends on (spec, truth, scales, engine settings,
+    hypotheses): equal digests mean interchangeable replicates and compiled models."""
+    return hashlib.sha256(repr(replace(model, token="")).encode()).hexdigest()  # repr: stable
 
 
 def _keyed_scales(inputs: Inputs) -> dict[str, ItemScale]:
@@ -181,6 +198,13 @@ def _check_request(inputs: Inputs, kind, sizes, reps, engine, responses, cluster
         raise InputError(
             "study sbc: simulation-based calibration needs the Bayesian engine with continuous "
             "indicators (engine: bayes, bayes.indicators: continuous)"
+        )
+    if kind == "sbc" and config.bayes.chains * config.bayes.draws < 2 * SBC_DRAWS:
+        raise config_problem(
+            config,
+            "bayes.draws",
+            f"SBC thins each posterior to {SBC_DRAWS} draws and needs chains x draws >= "
+            f"{2 * SBC_DRAWS}",
         )
     if kind in ("sbc", "recovery") and responses != "continuous":
         raise InputError(

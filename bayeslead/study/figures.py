@@ -31,9 +31,7 @@ def power_curve_figure(power: pd.DataFrame, level: float = 0.8) -> Figure:
         ax.set_xticks(sizes, [str(s) for s in sizes])
         ax.minorticks_off()
         ax.set_xlabel("sample size (respondents)")
-        ax.set_ylabel(
-            "P(95% interval excludes 0)" if target == "effect" else "P(hypothesis supported)"
-        )
+        ax.set_ylabel("P(interval excludes 0)" if target == "effect" else "P(hypothesis supported)")
         ax.set_title("named effects" if target == "effect" else "hypotheses")
         ax.legend(fontsize=7)
     fig.tight_layout()

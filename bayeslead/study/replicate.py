@@ -22,7 +22,6 @@ from bayeslead.bayes.model import build_continuous_model
 from bayeslead.bayes.priors import prior_set
 from bayeslead.bayes.sampling import CompiledModel, compile_once, sample_compiled
 from bayeslead.bayes.start import continuous_start
-from bayeslead.config import DiagnosticsConfig
 from bayeslead.data import ResponseData
 from bayeslead.diagnostics import check_gates, sampler_statistics
 from bayeslead.effects import defined_name
@@ -30,9 +29,7 @@ from bayeslead.hypotheses import evaluate
 from bayeslead.partable import build_partable
 from bayeslead.results import FitResult
 from bayeslead.simulate import simulate_responses
-from bayeslead.study.design import Replicate, StudyModel
-
-SBC_DRAWS = 99  # posterior draws kept (evenly thinned) per replicate: ranks 0..99
+from bayeslead.study.design import SBC_DRAWS, Replicate, StudyModel
 
 _COMPILED: dict[str, CompiledModel] = {}  # per worker process: token -> compiled model
 
@@ -84,7 +81,8 @@ def fit_replicate(model: StudyModel, replicate: Replicate) -> dict:
         from bayeslead.sem.engine import fit_sem
 
         started = time.perf_counter()
-        result = fit_sem(spec, data, model.sem, progress=False)
+        settings = model.sem.model_copy(update={"seed": replicate.seed})  # own bootstrap draws
+        result = fit_sem(spec, data, settings, progress=False)
         timings = {"compile_s": 0.0, "fit_s": time.perf_counter() - started}
     elif model.bayes.indicators == "continuous" and not spec.cluster:
         result, timings = _fit_compiled(model, data, replicate.seed)
@@ -92,7 +90,7 @@ def fit_replicate(model: StudyModel, replicate: Replicate) -> dict:
         from bayeslead.bayes.engine import fit_bayes
 
         settings = model.bayes.model_copy(update={"seed": replicate.seed})
-        result = fit_bayes(spec, data, settings, DiagnosticsConfig(), progress=False)
+        result = fit_bayes(spec, data, settings, model.gates, progress=False)
         timings = {
             "compile_s": result.timings.get("compile_s", 0.0),
             "fit_s": result.timings.get("sampling_s", 0.0),
@@ -115,6 +113,7 @@ def fit_replicate(model: StudyModel, replicate: Replicate) -> dict:
             "max_rhat": result.diagnostics["max_rhat"],
             "min_ess_bulk": result.diagnostics["min_ess_bulk"],
             "divergences": result.diagnostics["divergences"],
+            "passed": result.diagnostics["passed"],
         }
     return record
 
@@ -142,7 +141,7 @@ def _fit_compiled(model: StudyModel, data: ResponseData, seed: int):
         effects=effects,
         fit={},
         info={},
-        diagnostics=check_gates(convergence, sampled.idata.sample_stats, DiagnosticsConfig()),
+        diagnostics=check_gates(convergence, sampled.idata.sample_stats, model.gates),
         theta=theta.reshape(-1, theta.shape[-1]).mean(axis=0),
         draws=theta.reshape(-1, theta.shape[-1]),
         draws_kind="posterior",

@@ -14,9 +14,8 @@ from bayeslead.atomic import atomic_write_text
 from bayeslead.report.figures import save_figure
 from bayeslead.report.markdown import markdown_table
 from bayeslead.runs import package_versions, to_jsonable
-from bayeslead.study.design import StudyDesign, StudyModel
+from bayeslead.study.design import SBC_DRAWS, StudyDesign, StudyModel
 from bayeslead.study.figures import power_curve_figure, sbc_rank_figure
-from bayeslead.study.replicate import SBC_DRAWS
 from bayeslead.study.summary import (
     monotone_violations,
     outcome_counts,
@@ -119,13 +118,13 @@ _TITLES = {
 
 _READING = {
     "power": (
-        "`power` is the share of successful replicates whose 95% interval of the effect excludes "
+        "`power` is the share of successful replicates whose {level} interval of the effect excludes "
         "zero (for hypotheses: the share in which the hypothesis was supported by the config's "
         "decision rule); `mcse` is its Monte Carlo standard error, sqrt(p(1 - p) / R)."
     ),
     "recovery": (
         "True values are on lavaan's marker metric for continuous unit-variance responses (the "
-        "ML solution on the population covariance matrix). `coverage` is the share of 95% "
+        "ML solution on the population covariance matrix). `coverage` is the share of {level} "
         "intervals containing the true value; with R replicates its Monte Carlo SE is "
         "`coverage_mcse`."
     ),
@@ -138,12 +137,18 @@ _READING = {
 }
 
 
+def _interval_level(design: StudyDesign, model: StudyModel) -> str:
+    """The intervals' level: 95% for ML (Wald or bootstrap), `bayes.hdi_prob` for posteriors."""
+    level = 0.95 if design.engine == "sem" else model.bayes.hdi_prob
+    return f"{100 * level:g}%"
+
+
 def study_markdown(
     design: StudyDesign, model: StudyModel, summary: StudySummary, failures: pd.DataFrame
 ) -> str:
     """The study report."""
     t = summary.timing
-    fitter = "maximum likelihood" if design.engine == "sem" else "Bayesian (nutpie)"
+    fitter = "maximum likelihood" if design.engine == "sem" else "Bayesian"
     if design.engine == "sem":
         fitter += (
             f", percentile bootstrap with {design.bootstrap} resamples"
@@ -169,7 +174,7 @@ def study_markdown(
         "",
         f"## {_TITLES[design.kind]}",
         "",
-        _READING[design.kind],
+        _READING[design.kind].format(level=_interval_level(design, model)),
         "",
         markdown_table(summary.display_table),
     ]

@@ -60,7 +60,7 @@ def study_folder(design: StudyDesign, out: Path | str | None, resume: bool, root
 
 
 def read_records(folder: Path) -> list[dict]:
-    """Finished replicates; a last line cut short by an interruption is ignored."""
+    """Every complete record in the folder; a line cut short by an interruption is skipped."""
     path = Path(folder) / RECORDS
     if not path.is_file():
         return []
@@ -73,6 +73,19 @@ def read_records(folder: Path) -> list[dict]:
     return records
 
 
+def design_records(records: list[dict], design: StudyDesign) -> list[dict]:
+    """The records of the design's replicates, the latest one per (n, rep)."""
+    wanted = {r.key for r in replicates(design)}
+    latest = {(r["n"], r["rep"]): r for r in records if (r["n"], r["rep"]) in wanted}
+    return list(latest.values())
+
+
+def _finished(record: dict) -> bool:
+    """Whether a record is final: a replicate that ran (ok, or failed inside the replicate,
+    which would fail again with the same seed); a lost worker ("worker" unknown) is retried."""
+    return record["status"] == "ok" or "worker" in record
+
+
 def run_study(
     design: StudyDesign,
     model: StudyModel,
@@ -83,7 +96,11 @@ def run_study(
 ) -> list[dict]:
     """Run every replicate of `design` not yet in `folder` and return all records."""
     atomic_write_text(folder / DESIGN, json.dumps(design.to_dict(), indent=2) + "\n")
-    done = {(r["n"], r["rep"]) for r in read_records(folder)}
+    records = read_records(folder)
+    if records:  # drop a line cut short by an interruption before appending after it
+        lines = "".join(json.dumps(r) + "\n" for r in records)
+        atomic_write_text(folder / RECORDS, lines)
+    done = {(r["n"], r["rep"]) for r in records if _finished(r)}
     pending = [r for r in replicates(design) if r.key not in done]
     if pending:
         try:
@@ -98,7 +115,7 @@ def run_study(
                 f"interrupted: {done} finished replicates are saved in {folder}; continue with "
                 f"--resume --out {folder}"
             ) from None
-    return read_records(folder)
+    return design_records(read_records(folder), design)
 
 
 def _run(client, model: StudyModel, pending: list[Replicate], path: Path, advance) -> None:
@@ -144,7 +161,7 @@ def _client(scheduler: str | None, workers: int | None) -> Iterator:
         return
     with (
         LocalCluster(
-            n_workers=workers or os.cpu_count() or 1,
+            n_workers=workers or len(os.sched_getaffinity(0)),
             threads_per_worker=1,
             processes=True,
             dashboard_address=":0",  # any free port: several studies may run at once

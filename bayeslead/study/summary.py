@@ -16,19 +16,29 @@ def ok_records(records: list[dict]) -> list[dict]:
 
 
 def outcome_counts(records: list[dict]) -> pd.DataFrame:
-    """Replicates finished, succeeded and failed per sample size."""
-    frame = pd.DataFrame({"n": [r["n"] for r in records], "status": [r["status"] for r in records]})
-    if frame.empty:
-        return pd.DataFrame(columns=["n", "finished", "ok", "failed"])
-    out = frame.groupby("n").status.agg(
-        finished="size",
-        ok=lambda s: int((s == "ok").sum()),
-        failed=lambda s: int((s != "ok").sum()),
+    """Replicates finished, succeeded and failed per sample size, and (Bayesian fits) how many
+    successful ones failed a convergence gate (they are still counted in the results)."""
+    frame = pd.DataFrame(
+        {
+            "n": [r["n"] for r in records],
+            "ok": [r["status"] == "ok" for r in records],
+            "not_converged": [
+                r["status"] == "ok" and not r.get("diagnostics", {}).get("passed", True)
+                for r in records
+            ],
+        }
     )
-    return out.reset_index()
+    columns = ["n", "finished", "ok", "failed", "not_converged"]
+    if frame.empty:
+        return pd.DataFrame(columns=columns)
+    out = frame.groupby("n").agg(
+        finished=("ok", "size"), ok=("ok", "sum"), not_converged=("not_converged", "sum")
+    )
+    out["failed"] = out.finished - out.ok
+    return out.reset_index()[columns].astype(int)
 
 
-def _proportion_rows(n: int, target: str, name: str, hits: list[bool], extra: dict) -> dict:
+def _proportion_row(n: int, target: str, name: str, hits: list[bool], extra: dict) -> dict:
     r = len(hits)
     p = float(np.mean(hits)) if r else np.nan
     mcse = float(np.sqrt(p * (1 - p) / r)) if r else np.nan
@@ -43,7 +53,7 @@ def _proportion_rows(n: int, target: str, name: str, hits: list[bool], extra: di
 
 
 def power_table(records: list[dict]) -> pd.DataFrame:
-    """Per sample size and named effect: the share of successful replicates whose 95% interval
+    """Per sample size and named effect: the share of successful replicates whose interval
     excludes zero (and per hypothesis: the share supported), with its Monte Carlo SE."""
     rows = []
     good = ok_records(records)
@@ -53,10 +63,10 @@ def power_table(records: list[dict]) -> pd.DataFrame:
             values = [r["effects"][name] for r in at_n if name in r["effects"]]
             hits = [lower > 0 or upper < 0 for _, lower, upper, _ in values]
             mean = {"mean_est": float(np.mean([v[0] for v in values]))}
-            rows.append(_proportion_rows(n, "effect", name, hits, mean))
+            rows.append(_proportion_row(n, "effect", name, hits, mean))
         for name in at_n[0].get("hypotheses", {}):
             hits = [r["hypotheses"][name] for r in at_n if name in r.get("hypotheses", {})]
-            rows.append(_proportion_rows(n, "hypothesis", name, hits, {"mean_est": np.nan}))
+            rows.append(_proportion_row(n, "hypothesis", name, hits, {"mean_est": np.nan}))
     columns = ["n", "target", "name", "replicates", "power", "mcse", "mean_est"]
     return pd.DataFrame(rows, columns=columns)
 
@@ -77,7 +87,7 @@ def monotone_violations(power: pd.DataFrame, z: float = 2.0) -> list[str]:
 
 def recovery_table(records: list[dict], true_values: dict[str, float]) -> pd.DataFrame:
     """Per sample size and parameter with a true value: mean estimate, bias, relative bias,
-    RMSE and 95% interval coverage (with its Monte Carlo SE)."""
+    RMSE and interval coverage (with its Monte Carlo SE)."""
     rows = []
     good = ok_records(records)
     for n in sorted({r["n"] for r in good}):
