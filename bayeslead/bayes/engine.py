@@ -34,8 +34,11 @@ from bayeslead.effects import defined_name, effect_draws
 from bayeslead.errors import InputError, Problem
 from bayeslead.partable import ParameterTable, build_partable, marker_scales, rescale
 from bayeslead.psychometrics import htmt_table, reliability_table
-from bayeslead.results import EFFECT_COLUMNS, FitResult
+from bayeslead.results import EFFECT_COLUMNS, ESTIMATE_COLUMNS, FitResult
 from bayeslead.spec import ModelSpec
+
+# posterior columns of estimates.csv after lavaan's (`ESTIMATE_COLUMNS`)
+POSTERIOR_COLUMNS = ["hdi_lower", "hdi_upper", "rhat", "ess_bulk", "ess_tail"]
 
 
 def fit_bayes(
@@ -150,11 +153,7 @@ def fit_bayes(
         diagnostics=diagnostics,
         idata=idata,
         problems=problems,
-        timings={
-            "setup_s": round(built - started, 3),
-            "compile_s": round(result.compile_s, 3),
-            "sampling_s": round(result.sampling_s, 3),
-        },
+        timings=result.timings(built - started),
         theta=theta.reshape(-1, theta.shape[-1]).mean(axis=0),
         draws=theta.reshape(-1, theta.shape[-1]),
         draws_kind="posterior",
@@ -331,25 +330,7 @@ def estimates_table(table: ParameterTable, theta: np.ndarray, hdi_prob: float):
     )
     out = pd.concat([rows, summary], axis=1)
     out["std_est"] = std.reshape(-1, std.shape[-1]).mean(axis=0)
-    out = out[
-        [
-            "lhs",
-            "op",
-            "rhs",
-            "label",
-            "est",
-            "se",
-            "ci_lower",
-            "ci_upper",
-            "std_est",
-            "hdi_lower",
-            "hdi_upper",
-            "rhat",
-            "ess_bulk",
-            "ess_tail",
-            "mcse_mean",
-        ]
-    ]
+    out = out[ESTIMATE_COLUMNS + POSTERIOR_COLUMNS + ["mcse_mean"]]
     conv = out.loc[free, ["rhat", "ess_bulk", "ess_tail"]].copy()
     conv.index = [p.key for p in table.params if p.free >= 0]
     return out, conv
@@ -402,24 +383,7 @@ def _defined_rows(effects: pd.DataFrame) -> pd.DataFrame:
     rows["lhs"] = [defined_name(e, k) for e, k in zip(effects.effect, effects.kind, strict=True)]
     rows["op"] = ":="
     rows["label"] = rows["lhs"]
-    return rows[
-        [
-            "lhs",
-            "op",
-            "rhs",
-            "label",
-            "est",
-            "se",
-            "ci_lower",
-            "ci_upper",
-            "std_est",
-            "hdi_lower",
-            "hdi_upper",
-            "rhat",
-            "ess_bulk",
-            "ess_tail",
-        ]
-    ]
+    return rows[ESTIMATE_COLUMNS + POSTERIOR_COLUMNS]
 
 
 def _with_marker_draws(

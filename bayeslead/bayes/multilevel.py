@@ -10,7 +10,12 @@ import numpy as np
 import pandas as pd
 
 from bayeslead.bayes.data import continuous_data
-from bayeslead.bayes.engine import _with_marker_draws, effects_table, estimates_table
+from bayeslead.bayes.engine import (
+    POSTERIOR_COLUMNS,
+    _with_marker_draws,
+    effects_table,
+    estimates_table,
+)
 from bayeslead.bayes.hierarchical import (
     build_twolevel_model,
     expected_product,
@@ -28,7 +33,7 @@ from bayeslead.data import ResponseData
 from bayeslead.diagnostics import check_gates, gate_messages
 from bayeslead.errors import InputError, Problem
 from bayeslead.partable import build_partable, marker_scales, rescale
-from bayeslead.results import EFFECT_COLUMNS, FitResult
+from bayeslead.results import EFFECT_COLUMNS, ESTIMATE_COLUMNS, FitResult
 from bayeslead.spec import ModelSpec
 
 
@@ -160,11 +165,7 @@ def fit_twolevel(
         diagnostics=diagnostics,
         idata=idata,
         problems=problems,
-        timings={
-            "setup_s": round(built - started, 3),
-            "compile_s": round(result.compile_s, 3),
-            "sampling_s": round(result.sampling_s, 3),
-        },
+        timings=result.timings(built - started),
         theta=flat.mean(axis=0),
         draws=flat,
         draws_kind="posterior",
@@ -231,24 +232,8 @@ def _estimates(marker, within, between, post, cdata, positions, table, scales, h
         rows.append(slope_rows)
         conv.append(slope_conv)
     out = pd.concat(rows, ignore_index=True)
-    columns = [
-        "lhs",
-        "op",
-        "rhs",
-        "label",
-        "level",
-        "est",
-        "se",
-        "ci_lower",
-        "ci_upper",
-        "std_est",
-        "hdi_lower",
-        "hdi_upper",
-        "rhat",
-        "ess_bulk",
-        "ess_tail",
-        "mcse_mean",
-    ]
+    columns = ESTIMATE_COLUMNS[:4] + ["level"] + ESTIMATE_COLUMNS[4:] + POSTERIOR_COLUMNS
+    columns += ["mcse_mean"]
     return out[columns], pd.concat(conv)
 
 

@@ -31,6 +31,14 @@ class SamplingResult:
     compile_s: float
     sampling_s: float
 
+    def timings(self, setup_s: float) -> dict[str, float]:
+        """`FitResult.timings` of a fit: model building, compilation and sampling seconds."""
+        return {
+            "setup_s": round(setup_s, 3),
+            "compile_s": round(self.compile_s, 3),
+            "sampling_s": round(self.sampling_s, 3),
+        }
+
 
 def sample(
     model: pm.Model,

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from bayeslead.results import EFFECT_COLUMNS
 from bayeslead.runs import SavedRun
 
 SECTIONS = (
@@ -162,20 +163,7 @@ def build_report(run: SavedRun) -> str:
 
     # Effects
     parts.append("<h2>Effects</h2>")
-    effect_cols = [
-        "effect",
-        "kind",
-        "level",
-        "path",
-        "est",
-        "se",
-        "ci_lower",
-        "ci_upper",
-        "ci_method",
-        "std_est",
-        "std_ci_lower",
-        "std_ci_upper",
-    ]
+    effect_cols = list(EFFECT_COLUMNS)
     effect_cols += ["p_direction"] if bayes else ["pvalue", "bc_lower", "bc_upper"]
     parts += [
         _table(effects, columns=effect_cols),
