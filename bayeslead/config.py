@@ -85,8 +85,18 @@ class DiagnosticsConfig(Strict):
     treedepth_max_share: float = Field(0.05, ge=0, le=1)
 
 
+class GroupTruth(Strict):
+    """One group's departures from the common truth (multi-group simulations)."""
+
+    paths: dict[str, float] = {}
+
+
 class TruthConfig(Strict):
-    """Standardised population values used by `simulate` and by simulation studies."""
+    """Standardised population values used by `simulate` and by simulation studies.
+
+    `groups` (with data.group) names the groups and overrides the paths per group; respondents
+    are split evenly across the groups in the order given.
+    """
 
     loadings: float | dict[str, float] = 0.75
     paths: dict[str, float] = {}
@@ -95,6 +105,7 @@ class TruthConfig(Strict):
     icc: float | None = Field(None, ge=0, lt=1)
     cluster_size: int | None = Field(None, ge=1)
     random_slope_sd: dict[str, float] = {}
+    groups: dict[str, GroupTruth] = {}
 
     @field_validator("paths", "correlations", "random_slope_sd")
     @classmethod

@@ -299,11 +299,19 @@ def rescale(
     ``A'[i, j] = A[i, j] c_i / c_j`` and ``S'[i, j] = S[i, j] c_i c_j``; e.g. std.lv draws with
     `marker_scales` become lavaan's marker metric.
     """
-    a, s = source.matrices(theta)
+    return rescale_matrices(target, *source.matrices(theta), scales)
+
+
+def rescale_matrices(
+    target: ParameterTable, a: np.ndarray, s: np.ndarray, scales: np.ndarray
+) -> np.ndarray:
+    """`target`'s free parameters read from RAM matrices A and S (..., v, v) after scaling
+    variable i by scales[..., i] (see `rescale`); for matrices that no single theta of the
+    source table gives (between-level or group-specific blocks)."""
     c = scales
     a2 = a * c[..., :, None] / c[..., None, :]
     s2 = s * c[..., :, None] * c[..., None, :]
-    out = np.empty((*np.shape(theta)[:-1], target.n_free))
+    out = np.empty((*a.shape[:-2], target.n_free))
     for p in target.free_params:
         out[..., p.free] = (a2 if p.matrix == "A" else s2)[..., p.row, p.col]
     return out

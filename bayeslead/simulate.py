@@ -12,6 +12,7 @@ respondents would answer them. The same seed gives the same file, byte for byte.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -144,6 +145,10 @@ def simulate_responses(
     latent responses y* themselves (unit variance, already keyed), as the continuous-indicator
     model assumes.
     """
+    if spec.group:
+        return _simulate_groups(
+            spec, truth, scales, n, seed, id_column=id_column, continuous=continuous
+        )
     rng = np.random.default_rng(seed)
     table, a, s = standardized_matrices(spec, truth)
     k = len(spec.items)  # item residuals are drawn separately from the structural part
@@ -189,6 +194,52 @@ def simulate_responses(
         category = scale.low + np.searchsorted(cuts, ystar[:, j], side="right")
         frame[item] = scale.low + scale.high - category if scale.reverse else category
     return frame
+
+
+def _simulate_groups(
+    spec: ModelSpec,
+    truth: TruthConfig,
+    scales: dict[str, ItemScale],
+    n: int,
+    seed: int,
+    *,
+    id_column: str,
+    continuous: bool,
+) -> pd.DataFrame:
+    """Respondents split evenly over `truth.groups`, each group drawn from the common truth
+    with its own paths (seeds spawned from `seed`); the group column is written first."""
+    if len(truth.groups) < 2:
+        raise InputError(
+            "Config: truth.groups: simulating a multi-group design (data.group) needs at least "
+            "two groups, e.g. groups: {soe: {paths: {...}}, private: {}}"
+        )
+    single = dataclasses.replace(spec, group=None)
+    seeds = np.random.SeedSequence(seed).spawn(len(truth.groups))
+    sizes = [len(part) for part in np.array_split(np.arange(n), len(truth.groups))]
+    frames = []
+    for (label, group), size, child in zip(truth.groups.items(), sizes, seeds, strict=True):
+        for key in group.paths:
+            if _normalise(key) not in {r.key for r in spec.regressions}:
+                raise InputError(
+                    f"Config: truth.groups.{label}.paths.{key}: not a path of the model"
+                )
+        paths = {_normalise(k): v for k, v in truth.paths.items()}
+        paths |= {_normalise(k): v for k, v in group.paths.items()}
+        frame = simulate_responses(
+            single,
+            truth.model_copy(update={"paths": paths, "groups": {}}),
+            scales,
+            size,
+            int(child.generate_state(1)[0]),
+            id_column=id_column,
+            continuous=continuous,
+        )
+        frame.insert(0, spec.group, label)
+        frames.append(frame)
+    out = pd.concat(frames, ignore_index=True)
+    if id_column:
+        out[id_column] = np.arange(1, n + 1)
+    return out
 
 
 def _split(key: str) -> tuple[str, str, str]:

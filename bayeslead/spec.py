@@ -297,7 +297,11 @@ def build_spec(config: RunConfig, instrument: Instrument | None = None) -> Model
         if ok:
             effects.append(Effect(name, tuple(chain)))
 
-    for key, setting in (("cluster", "data.cluster"), ("level3", "data.level3")):
+    for key, setting in (
+        ("cluster", "data.cluster"),
+        ("level3", "data.level3"),
+        ("group", "data.group"),
+    ):
         if getattr(config.data, key) and getattr(config.data, key) in items:
             problems.append(Problem(setting, "must be an id column, not an item"))
 
@@ -310,13 +314,7 @@ def build_spec(config: RunConfig, instrument: Instrument | None = None) -> Model
             )
         )
     if config.data.group:
-        problems.append(
-            Problem(
-                "data.group",
-                "multi-group models are not supported in this version; fit each group's data "
-                "with its own run",
-            )
-        )
+        problems += _group_problems(config, items, observed)
     if any(p.severity == "error" for p in problems):
         _raise(config, problems)
     factors = [Factor(n, tuple(ind), 1, labels.get(n, "")) for n, ind in first.items()]
@@ -332,6 +330,23 @@ def build_spec(config: RunConfig, instrument: Instrument | None = None) -> Model
         group=config.data.group,
         labels=labels,
     )
+
+
+def _group_problems(config: RunConfig, items, observed) -> list[Problem]:
+    """What a multi-group model (data.group) cannot be combined with in this version."""
+    reasons = []
+    if config.engine != "bayes":
+        reasons.append("multi-group comparisons need engine: bayes (partially pooled paths)")
+    if config.data.cluster:
+        reasons.append("cannot be combined with data.cluster (two-level models)")
+    if config.bayes.indicators != "continuous":
+        reasons.append("multi-group models support continuous indicators only")
+    if observed:
+        reasons.append(
+            "multi-group models support latent constructs only; observed structural variables "
+            f"({', '.join(observed)}) would need group-specific means"
+        )
+    return [Problem("data.group", reason) for reason in reasons]
 
 
 def _measurement(

@@ -34,7 +34,8 @@ INVALID = {
     "bad_covariance.yaml": "covariances[0]: 'tl1' and 'SENS' must both be items or both constructs",
     "list_constructs_without_instrument.yaml": "constructs: a list of construct ids needs an instrument",
     "unsupported_level3.yaml": "data.level3: a third level (e.g. firms within industries) is not supported",
-    "unsupported_group.yaml": "data.group: multi-group models are not supported in this version",
+    "group_with_cluster.yaml": "data.group: cannot be combined with data.cluster",
+    "group_with_sem.yaml": "data.group: multi-group comparisons need engine: bayes",
 }
 
 

@@ -53,6 +53,10 @@ def fit_bayes(
         from bayeslead.bayes.multilevel import fit_twolevel
 
         return fit_twolevel(spec, data, settings, gates, progress=progress)
+    if spec.group:
+        from bayeslead.bayes.multigroup import fit_multigroup
+
+        return fit_multigroup(spec, data, settings, gates, progress=progress)
     started = time.perf_counter()
     ordinal = settings.indicators == "ordinal"
     _check_supported(spec, ordinal)

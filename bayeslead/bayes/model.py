@@ -123,17 +123,29 @@ def parameter_groups(
     return out
 
 
-def free_parameters(spec: ModelSpec, table: ParameterTable, priors: PriorSet) -> pt.TensorVariable:
+def free_parameters(
+    spec: ModelSpec,
+    table: ParameterTable,
+    priors: PriorSet,
+    given: dict[str, pt.TensorVariable] | None = None,
+) -> pt.TensorVariable:
     """Sample every free parameter and return them as one vector `theta` (std.lv table order).
 
     Parameters sharing a class and prior form one vector variable named after the class;
     a parameter with its own prior gets its own variable. The assembly is vectorised (one
-    concatenation and one permutation) to keep the compiled graph small.
+    concatenation and one permutation) to keep the compiled graph small. `given` maps
+    parameter keys to tensors the caller defines (e.g. population paths of a multi-group
+    model); a group whose members are all given is not sampled here.
     """
     classes = parameter_classes(spec, table)
     model = pm.modelcontext(None)
+    given = given or {}
     pieces, order = [], []
     for group in parameter_groups(spec, table, priors):
+        if all(key in given for key in group.keys):
+            pieces.append(pt.stack([given[key] for key in group.keys]))
+            order += list(group.members)
+            continue
         model.add_coord(f"{group.name}_dim", list(group.keys))
         rv = _rv(group.name, group.prior, dims=f"{group.name}_dim")
         if group.cls == "residual_correlation":
@@ -343,12 +355,18 @@ def implied_covariance(table: ParameterTable, theta) -> pt.TensorVariable:
     return _ram_covariance(a, s, path_depth(table))
 
 
-def _ram_covariance(a, s, depth: int):
-    """``B S B'`` with ``B = I + A + ... + A^depth`` (= (I - A)^-1 for nilpotent A)."""
+def ram_inverse(a, depth: int):
+    """``B = I + A + ... + A^depth`` (= (I - A)^-1 for nilpotent A), matrix products only."""
     b = term = pt.eye(a.shape[0])
     for _ in range(depth):
         term = term @ a
         b = b + term
+    return b
+
+
+def _ram_covariance(a, s, depth: int):
+    """``B S B'`` with ``B = (I - A)^-1`` (see `ram_inverse`)."""
+    b = ram_inverse(a, depth)
     return b @ s @ b.T
 
 

@@ -33,7 +33,7 @@ def print_summary(result: FitResult) -> None:
         for _, row in result.effects.iterrows():
             table.add_row(
                 row["effect"],
-                row["kind"] + (f" ({row['level']})" if row.get("level") else ""),
+                row["kind"] + "".join(f" ({row[c]})" for c in ("level", "group") if row.get(c)),
                 *(f"{row[c]:.4f}" for c in ("est", "ci_lower", "ci_upper", "std_est")),
             )
         console.print(table)

@@ -80,6 +80,12 @@ def _interval_plot(ax, labels, est, lower, upper, credible):
     ax.set_yticks(y, labels, fontsize=8)
 
 
+def _suffix(table: pd.DataFrame, k: int) -> str:
+    """' [group]' for row k of a multi-group fit's table (else empty)."""
+    group = table["group"].iloc[k] if "group" in table else ""
+    return f" [{group}]" if group else ""
+
+
 def forest_figure(estimates, effects, interval_name: str) -> Figure:
     """Structural paths and named effects with their intervals (dark: interval excludes 0)."""
     paths = estimates[estimates.op == "~"]
@@ -95,7 +101,10 @@ def forest_figure(estimates, effects, interval_name: str) -> Figure:
         credible = (paths.ci_lower > 0) | (paths.ci_upper < 0)
         _interval_plot(
             axes[0, 0],
-            [f"{a} ~ {b}" for a, b in zip(paths.lhs, paths.rhs, strict=True)],
+            [
+                f"{a} ~ {b}{_suffix(paths, k)}"
+                for k, (a, b) in enumerate(zip(paths.lhs, paths.rhs, strict=True))
+            ],
             paths.est,
             paths.ci_lower,
             paths.ci_upper,
@@ -104,7 +113,8 @@ def forest_figure(estimates, effects, interval_name: str) -> Figure:
     axes[0, 0].set(title="Structural paths", xlabel=f"estimate ({interval_name})")
     if len(eff):
         credible = (eff.ci_lower > 0) | (eff.ci_upper < 0)
-        _interval_plot(axes[0, 1], list(eff.effect), eff.est, eff.ci_lower, eff.ci_upper, credible)
+        names = [f"{name}{_suffix(eff, k)}" for k, name in enumerate(eff.effect)]
+        _interval_plot(axes[0, 1], names, eff.est, eff.ci_lower, eff.ci_upper, credible)
         axes[0, 1].set(title="Indirect effects", xlabel=f"estimate ({interval_name})")
     fig.tight_layout()
     return fig
@@ -220,6 +230,13 @@ def _boundary(center, toward, half_width: float, half_height: float) -> np.ndarr
     return center + radius * np.array([np.cos(angle), np.sin(angle)])
 
 
+def _group_labels(table: pd.DataFrame) -> list[str]:
+    """The groups of a multi-group fit's table, in order (empty for other fits)."""
+    if "group" not in table:
+        return []
+    return [g for g in dict.fromkeys(table["group"]) if g and not g.startswith("(")]
+
+
 def path_diagram(spec, estimates) -> Figure:
     """The structural model with standardised estimates on the arrows: constructs as ellipses
     (second-order constructs with their dimensions below them), solid arrows where the interval
@@ -261,8 +278,15 @@ def path_diagram(spec, estimates) -> Figure:
             size[member] = (0.5, 0.3)
     every = {**pos, **{m: p for m, (_, p) in dims.items()}}
     levels = estimates["level"] if "level" in estimates else pd.Series("", index=estimates.index)
-    rows = estimates[levels.isin(["", "within"])].set_index(["lhs", "op", "rhs"])
-    between = estimates[levels == "between"].set_index(["lhs", "op", "rhs"])
+    groups = _group_labels(estimates)
+    column = estimates["group"] if groups else pd.Series("", index=estimates.index)
+    shown = levels.isin(["", "within"]) & column.isin(["", *groups[:1]])
+    rows = estimates[shown].set_index(["lhs", "op", "rhs"])
+    # the second value on an arrow: between level (two-level) or the other groups (multi-group)
+    others = [
+        estimates[levels == "between"].set_index(["lhs", "op", "rhs"]),
+        *[estimates[column == g].set_index(["lhs", "op", "rhs"]) for g in groups[1:]],
+    ]
     fig, ax = plt.subplots(figsize=(max(6.0, 1.5 * (3.2 * max(columns) + 2)), 5.0))
     heights = []
 
@@ -276,8 +300,9 @@ def path_diagram(spec, estimates) -> Figure:
             row = rows.loc[(lhs, op, rhs)]
             text = f"{row.std_est:.2f}"
             credible = bool(row.ci_lower > 0 or row.ci_upper < 0) if row.se > 0 else True
-            if (lhs, op, rhs) in between.index:  # two-level: within / between
-                text += f" / {between.loc[(lhs, op, rhs)].std_est:.2f}"
+            for other in others:
+                if (lhs, op, rhs) in other.index:
+                    text += f" / {other.loc[(lhs, op, rhs)].std_est:.2f}"
         color = "black" if credible else "#9a9a9a"
         ax.add_patch(
             FancyArrowPatch(
@@ -334,7 +359,9 @@ def path_diagram(spec, estimates) -> Figure:
     ax.set_aspect("equal")
     ax.axis("off")
     title = "Standardised estimates (dashed grey: interval includes 0)"
-    if len(between):
+    if groups:
+        title = f"Standardised estimates, {' / '.join(groups)} (dashed grey: interval of {groups[0]} includes 0)"
+    elif len(others[0]):
         title = "Standardised estimates, within / between clusters (dashed grey: within interval includes 0)"
     ax.set_title(title, fontsize=10)
     fig.tight_layout()

@@ -60,6 +60,13 @@ def _table(frame: pd.DataFrame | None, digits: int = 3, columns: list[str] | Non
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
 
+def _used(frame: pd.DataFrame | None, column: str) -> bool:
+    """True when `frame` has `column` with at least one non-empty value."""
+    if frame is None or column not in frame:
+        return False
+    return bool(frame[column].fillna("").astype(str).str.strip().ne("").any())
+
+
 def _figure(run: SavedRun, name: str, caption: str) -> str:
     path = run.path / "figures" / name
     if not path.exists():
@@ -82,9 +89,10 @@ def build_report(run: SavedRun) -> str:
     estimates = run.table("estimates")
     effects = run.table("effects")
     fit = run.json("fit") or {}
-    value_cols = ["lhs", "op", "rhs", "est", "se", "ci_lower", "ci_upper", "std_est"] + (
-        ["rhat", "ess_bulk"] if bayes else ["pvalue"]
-    )
+    # level (two-level fits) and group (multi-group fits) only where they say something
+    labels = [c for c in ("level", "group") if _used(estimates, c)]
+    value_cols = ["lhs", "op", "rhs", *labels, "est", "se", "ci_lower", "ci_upper", "std_est"]
+    value_cols += ["rhat", "ess_bulk"] if bayes else ["pvalue"]
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
@@ -163,13 +171,27 @@ def build_report(run: SavedRun) -> str:
 
     # Effects
     parts.append("<h2>Effects</h2>")
-    effect_cols = list(EFFECT_COLUMNS)
+    effect_cols = [c for c in EFFECT_COLUMNS if c != "level" or _used(effects, c)]
+    effect_cols[3:3] = ["group"] if _used(effects, "group") else []
     effect_cols += ["p_direction"] if bayes else ["pvalue", "bc_lower", "bc_upper"]
     parts += [
         _table(effects, columns=effect_cols),
         _figure(run, "forest.png", "Paths and indirect effects with intervals"),
     ]
     parts.append(_figure(run, "effects.png", "Distribution of each indirect effect"))
+    icc = run.table("icc")
+    if icc is not None:
+        parts += ["<h3>Latent intraclass correlations (share of variance between clusters)</h3>"]
+        parts.append(_table(icc))
+    differences = run.table("group_differences")
+    if differences is not None:
+        parts += [
+            "<h2>Group comparison</h2>",
+            f"<p>Posterior differences (group minus versus) on lavaan's metric; reference group "
+            f"{html.escape(str(m['info'].get('reference_group', '')))}; "
+            f"{html.escape(str(m['info'].get('invariance', '')))}.</p>",
+            _table(differences),
+        ]
 
     # Hypotheses
     parts.append("<h2>Hypotheses</h2>")
