@@ -84,10 +84,17 @@ def _compare_bayes(runs: list[SavedRun], names: list[str]) -> Comparison:
 
     datasets, notes = {}, []
     for name, run in zip(names, runs, strict=True):
-        if "ordinal" in str(run.manifest["info"].get("estimator", "")):
+        estimator = str(run.manifest["info"].get("estimator", ""))
+        if "ordinal" in estimator:
             raise InputError(
                 f"compare: {run.path} has ordinal indicators; PSIS-LOO needs a likelihood "
                 "marginal over the latent scores, which ordinal runs do not have"
+            )
+        if "two-level" in estimator or "multi-group" in estimator:
+            raise InputError(
+                f"compare: {run.path} is a {estimator.split(',')[0].removeprefix('Bayes (')} "
+                "fit; PSIS-LOO from its saved draws is not available in this version (its "
+                "likelihood is per cluster or group, not the single-level one compare computes)"
             )
         idata = run.idata()
         if "log_likelihood" not in idata.groups():

@@ -149,3 +149,7 @@ def test_multigroup_fit_recovers_a_group_difference(tmp_path):
         row = serial[serial.group == group].iloc[0]
         assert row.std_ci_lower <= value <= row.std_ci_upper, group
     assert "Group comparison" in (folder / "report.html").read_text()
+    from bayeslead.compare import compare_runs
+
+    with pytest.raises(InputError, match="is a multi-group fit; PSIS-LOO from its saved draws"):
+        compare_runs([folder, folder])

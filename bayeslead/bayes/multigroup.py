@@ -261,6 +261,10 @@ def fit_multigroup(
     estimates = pd.concat([estimates, *defined], ignore_index=True)
     differences = group_differences(spec, marker, by_group, post, scales, gdata, hdi)
     diagnostics = check_gates(pd.concat([conv, effect_conv]), result.idata.sample_stats, gates)
+    if settings.loo:
+        problems.append(
+            Problem("bayes.loo", "PSIS-LOO is not computed for multi-group fits", "warning")
+        )
     problems += [Problem("diagnostics", m) for m in gate_messages(diagnostics)]
     idata = _with_marker_draws(result.idata, marker, pooled, data, spec)
     idata.posterior["group_estimate"] = xr.DataArray(
@@ -312,7 +316,9 @@ def _start(spec: ModelSpec, table: ParameterTable, priors: PriorSet, data: Group
     _, theta, mean = _ml_on_z(spec, data.z)
     initial = initial_values(spec, table, priors, theta)
     m = len(table.variables) - table.n_manifest
-    initial["intercepts"] = np.zeros(table.n_manifest) if mean is None else mean
+    # the pooled z-scores have mean 0, where the gradient of the intercepts vanishes (nutpie
+    # refuses exactly zero gradients)
+    initial["intercepts"] = np.full(table.n_manifest, 0.01) if mean is None else mean
     initial["group_sd"] = np.zeros((m, len(data.labels)))  # log SDs
     initial["group_means"] = np.zeros((m, len(data.labels)))
     if spec.regressions:
