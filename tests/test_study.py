@@ -231,6 +231,9 @@ def test_study_input_errors():
         prepare_study(SERIAL, "recovery", [100], 10, seed=1, engine="sem", responses="likert")
     with pytest.raises(InputError, match="no data.cluster"):
         prepare_study(SERIAL, "power", [100], 10, seed=1, engine="sem", cluster_size=5)
+    groups = SERIAL.parent / "multigroup.yaml"
+    with pytest.raises(InputError, match="data.group: simulation studies of multi-group designs"):
+        prepare_study(groups, "power", [100], 10, seed=1, engine="bayes")
 
 
 @pytest.mark.slow

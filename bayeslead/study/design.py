@@ -218,6 +218,14 @@ def _check_request(inputs: Inputs, kind, sizes, reps, engine, responses, cluster
             "the ML engine fits single-level models only; use --engine bayes for a two-level "
             "design",
         )
+    for column, design in ((spec.group, "multi-group"), (spec.level3, "three-level")):
+        if column:
+            raise config_problem(
+                config,
+                "data.group" if column == spec.group else "data.level3",
+                f"simulation studies of {design} designs are not supported in this version "
+                "(fit simulated data sets with `bayeslead simulate` and `bayeslead fit`)",
+            )
     if spec.cluster and kind != "power":
         raise InputError(f"study {kind}: two-level designs are supported by `study power` only")
     if cluster_size is not None and not spec.cluster:
