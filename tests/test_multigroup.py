@@ -125,6 +125,7 @@ def test_multigroup_fit_recovers_a_group_difference(tmp_path):
     folder, result = fit_to_run_folder(config, data_path=data, out=tmp_path, progress=False)
     d = result.diagnostics
     assert d["max_rhat"] <= 1.01 and d["min_ess_bulk"] >= 400 and d["divergences"] == 0
+    assert result.fit["ppp"] > 0.05  # the model is the population model: no misfit signal
     est = result.estimates
     paths = est[est.op == "~"].set_index(["group", "lhs", "rhs"])
     truth = {("private", "SEIZ", "SENS"): 0.6, ("state", "SEIZ", "SENS"): 0.2}

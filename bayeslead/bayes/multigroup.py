@@ -53,6 +53,7 @@ from bayeslead.bayes.model import (
 from bayeslead.bayes.moments import PatternMoments, pattern_moments
 from bayeslead.bayes.ops import pattern_loglik
 from bayeslead.bayes.posterior import probability_of_direction, summarize
+from bayeslead.bayes.ppc import grouped_chisq_ppp
 from bayeslead.bayes.priors import PriorSet, prior_set
 from bayeslead.bayes.sampling import sample
 from bayeslead.bayes.start import _ml_on_z
@@ -265,6 +266,9 @@ def fit_multigroup(
         problems.append(
             Problem("bayes.loo", "PSIS-LOO is not computed for multi-group fits", "warning")
         )
+    fit = {}
+    if not np.isnan(gdata.z).any():
+        fit = _ppp(marker, by_group, x, data.clusters[spec.group], gdata, settings.seed)
     problems += [Problem("diagnostics", m) for m in gate_messages(diagnostics)]
     idata = _with_marker_draws(result.idata, marker, pooled, data, spec)
     idata.posterior["group_estimate"] = xr.DataArray(
@@ -289,6 +293,7 @@ def fit_multigroup(
         "tune": settings.tune,
         "seed": settings.seed,
         "missing": "exact likelihood per missing-data pattern within each group",
+        "fit": "chi-square PPP summed over groups (complete data only)",
         "priors": {name: str(prior) for name, prior in priors.classes.items()}
         | {key: str(prior) for key, prior in priors.parameters.items()},
     }
@@ -296,7 +301,7 @@ def fit_multigroup(
         engine="bayes",
         estimates=estimates,
         effects=effects,
-        fit={},
+        fit=fit,
         info=info,
         reliability=reliability_table(marker, flat.mean(axis=0), data.frame, spec),
         htmt=htmt_table(data.frame[list(spec.items)].dropna(), spec),
@@ -309,6 +314,19 @@ def fit_multigroup(
         draws=flat,
         draws_kind="posterior",
     )
+
+
+def _ppp(marker, by_group, x, groups: pd.Series, data: GroupData, seed: int) -> dict[str, float]:
+    """Chi-square PPP summed over the groups (complete data; raw metric)."""
+    labels = groups.astype(str).to_numpy()
+    sigmas, scatters = [], []
+    for label, theta in zip(data.labels, by_group, strict=True):
+        rows = x[labels == label]
+        centred = rows - rows.mean(axis=0)
+        scatters.append(centred.T @ centred)
+        sigmas.append(marker.sigma(theta.reshape(-1, theta.shape[-1])))
+    rng = np.random.default_rng(seed)
+    return grouped_chisq_ppp(sigmas, scatters, list(data.counts), rng)
 
 
 def _start(spec: ModelSpec, table: ParameterTable, priors: PriorSet, data: GroupData) -> dict:

@@ -31,13 +31,28 @@ def chisq_ppp(
 ) -> dict[str, float]:
     """PPP of the chi-square discrepancy from draws of Sigma (draws, p, p) and the observed
     scatter matrix about the mean (divisor 1) of N complete respondents."""
-    take = rng.choice(len(sigma), size=min(max_draws, len(sigma)), replace=False)
-    sigma = sigma[np.sort(take)]
-    observed = n * f_ml(np.broadcast_to(scatter / n, sigma.shape), sigma)
-    replicated = np.stack(
-        [stats.wishart.rvs(df=n - 1, scale=s, random_state=rng) / n for s in sigma]
-    )
-    discrepancy = n * f_ml(replicated, sigma)
+    return grouped_chisq_ppp([sigma], [scatter], [n], rng, max_draws)
+
+
+def grouped_chisq_ppp(
+    sigmas: list[np.ndarray],
+    scatters: list[np.ndarray],
+    ns: list[int],
+    rng: np.random.Generator,
+    max_draws: int = 1000,
+) -> dict[str, float]:
+    """`chisq_ppp` with the discrepancy summed over groups (multi-group models, as lavaan's
+    multi-group chi-square): per group, draws of Sigma_g, the scatter matrix and N_g."""
+    total = len(sigmas[0])
+    take = np.sort(rng.choice(total, size=min(max_draws, total), replace=False))
+    observed = discrepancy = 0.0
+    for sigma, scatter, n in zip(sigmas, scatters, ns, strict=True):
+        sigma = sigma[take]
+        observed = observed + n * f_ml(np.broadcast_to(scatter / n, sigma.shape), sigma)
+        replicated = np.stack(
+            [stats.wishart.rvs(df=n - 1, scale=s, random_state=rng) / n for s in sigma]
+        )
+        discrepancy = discrepancy + n * f_ml(replicated, sigma)
     return {
         "ppp": float(np.mean(discrepancy >= observed)),
         "chisq_observed_mean": float(observed.mean()),
