@@ -95,7 +95,9 @@ class TruthConfig(Strict):
     """Standardised population values used by `simulate` and by simulation studies.
 
     `groups` (with data.group) names the groups and overrides the paths per group; respondents
-    are split evenly across the groups in the order given.
+    are split evenly across the groups in the order given. With data.level3, `level3_icc` is
+    the share of each construct's variance between level-3 units (part of `icc`, the share
+    between clusters) and `level3_size` the clusters per level-3 unit.
     """
 
     loadings: float | dict[str, float] = 0.75
@@ -105,6 +107,8 @@ class TruthConfig(Strict):
     icc: float | None = Field(None, ge=0, lt=1)
     cluster_size: int | None = Field(None, ge=1)
     random_slope_sd: dict[str, float] = {}
+    level3_icc: float | None = Field(None, ge=0, lt=1)
+    level3_size: int | None = Field(None, ge=1)
     groups: dict[str, GroupTruth] = {}
 
     @field_validator("paths", "correlations", "random_slope_sd")

@@ -6,7 +6,9 @@ residual variance that makes its total variance 1, items are ``y* = lambda * eta
 ``Var(e) = 1 - lambda^2``, and y* is cut at the thresholds into categories. With a cluster
 column, each construct is a between-cluster part (variance `icc`) plus a within part
 (variance 1 - icc) following the same standardised paths, and `random_slope_sd` lets chosen
-within-cluster paths vary across clusters. Reverse-keyed items are written reverse-coded, as
+within-cluster paths vary across clusters. With a level-3 column, clusters are nested in
+level-3 units (`level3_size` clusters each) whose intercepts of the first-order constructs take
+`level3_icc` of the between-cluster share. Reverse-keyed items are written reverse-coded, as
 respondents would answer them. The same seed gives the same file, byte for byte.
 """
 
@@ -25,6 +27,8 @@ from bayeslead.partable import ParameterTable, build_partable
 from bayeslead.spec import ModelSpec
 
 DEFAULT_CLUSTER_SIZE = 8
+DEFAULT_LEVEL3_SIZE = 10  # clusters per level-3 unit
+DEFAULT_LEVEL3_ICC = 0.05
 
 
 @dataclass(frozen=True)
@@ -162,7 +166,8 @@ def simulate_responses(
         cluster = np.arange(n) // size
         n_clusters = int(cluster[-1]) + 1
         frame[spec.cluster] = cluster + 1
-        between = _draw(rng, icc * structural, n_clusters) @ b.T
+        level3 = _level3_share(spec, truth, icc)
+        between = _draw(rng, (icc - level3) * structural, n_clusters) @ b.T
         within_a = np.repeat(a[None, :, :], n_clusters, axis=0)
         for key, sd in truth.random_slope_sd.items():
             p = table.find(*_split(key))
@@ -171,6 +176,10 @@ def simulate_responses(
         cluster_b = np.linalg.inv(np.eye(a.shape[0])[None] - within_a)
         within = np.einsum("nij,nj->ni", cluster_b[cluster], shocks)
         latent_part = between[cluster] + within
+        if spec.level3:
+            unit = cluster // (truth.level3_size or DEFAULT_LEVEL3_SIZE)
+            frame.insert(0, spec.level3, unit + 1)
+            latent_part += _level3_intercepts(rng, table, a, level3, int(unit[-1]) + 1)[unit]
     else:
         latent_part = _draw(rng, structural, n) @ b.T
     errors = rng.standard_normal((n, k)) * np.sqrt(np.diag(s)[:k])
@@ -240,6 +249,33 @@ def _simulate_groups(
     if id_column:
         out[id_column] = np.arange(1, n + 1)
     return out
+
+
+def _level3_share(spec: ModelSpec, truth: TruthConfig, icc: float) -> float:
+    """Share of each construct's variance between level-3 units (part of the cluster share)."""
+    if not spec.level3:
+        return 0.0
+    share = truth.level3_icc if truth.level3_icc is not None else DEFAULT_LEVEL3_ICC
+    if share >= icc:
+        raise InputError(
+            f"Config: truth.level3_icc ({share}) must be below truth.icc ({icc}): the level-3 "
+            "share is part of the share between clusters"
+        )
+    return share
+
+
+def _level3_intercepts(
+    rng: np.random.Generator, table: ParameterTable, a: np.ndarray, share: float, n_units: int
+) -> np.ndarray:
+    """Each level-3 unit's intercepts of the first-order constructs (independent, variance
+    `share`) and what they add to the items (times the loadings), shape (units, variables)."""
+    k = table.n_manifest
+    loadings = np.zeros_like(a)
+    loadings[:k] = a[:k]
+    first = sorted({p.col for p in table.params if p.op == "=~" and p.row < k})
+    draws = np.zeros((n_units, a.shape[0]))
+    draws[:, first] = rng.normal(0.0, np.sqrt(share), (n_units, len(first)))
+    return draws + draws @ loadings.T
 
 
 def _split(key: str) -> tuple[str, str, str]:

@@ -306,13 +306,7 @@ def build_spec(config: RunConfig, instrument: Instrument | None = None) -> Model
             problems.append(Problem(setting, "must be an id column, not an item"))
 
     if config.data.level3:
-        problems.append(
-            Problem(
-                "data.level3",
-                "a third level (e.g. firms within industries) is not supported in this version; "
-                "fit the two-level model with data.cluster",
-            )
-        )
+        problems += _level3_problems(config)
     if config.data.group:
         problems += _group_problems(config, items, observed)
     if any(p.severity == "error" for p in problems):
@@ -330,6 +324,18 @@ def build_spec(config: RunConfig, instrument: Instrument | None = None) -> Model
         group=config.data.group,
         labels=labels,
     )
+
+
+def _level3_problems(config: RunConfig) -> list[Problem]:
+    """What a third level (data.level3) needs in this version."""
+    reasons = []
+    if not config.data.cluster:
+        reasons.append("a third level needs data.cluster (clusters nested in level-3 units)")
+    if config.engine != "bayes":
+        reasons.append("a third level needs engine: bayes")
+    if config.bayes.indicators != "continuous":
+        reasons.append("a third level supports continuous indicators only")
+    return [Problem("data.level3", reason) for reason in reasons]
 
 
 def _group_problems(config: RunConfig, items, observed) -> list[Problem]:

@@ -33,7 +33,7 @@ INVALID = {
     "bad_truth_key.yaml": "truth.paths: key 'SENS TL' must look like 'OUTCOME ~ PREDICTOR' or 'A ~~ B'",
     "bad_covariance.yaml": "covariances[0]: 'tl1' and 'SENS' must both be items or both constructs",
     "list_constructs_without_instrument.yaml": "constructs: a list of construct ids needs an instrument",
-    "unsupported_level3.yaml": "data.level3: a third level (e.g. firms within industries) is not supported",
+    "level3_without_cluster.yaml": "data.level3: a third level needs data.cluster",
     "group_with_cluster.yaml": "data.group: cannot be combined with data.cluster",
     "group_with_sem.yaml": "data.group: multi-group comparisons need engine: bayes",
 }

@@ -11,6 +11,7 @@ from scipy import integrate, stats
 
 from bayeslead.bayes.multigroup import POOLED, _pooled_paths, group_data
 from bayeslead.bayes.priors import prior_set
+from bayeslead.data import ResponseData
 from bayeslead.errors import InputError
 from bayeslead.pipeline import fit_to_run_folder, item_scales, load_inputs
 from bayeslead.simulate import simulate_responses
@@ -77,9 +78,11 @@ def test_pooled_paths_need_normal_path_priors():
 def test_group_column_problems():
     x = np.random.default_rng(1).normal(size=(8, 2))
     where = "Data file d.csv, column 'region'"
-    labels = pd.Series(["a", "a", None, "b", "b", "a", "b", "b"])
+    labels = pd.DataFrame({"region": ["a", "a", None, "b", "b", "a", "b", "b"]})
+    frame = pd.DataFrame(x)
+    responses = ResponseData(frame, frame, "d.csv", "", {}, clusters=labels)
     with pytest.raises(InputError, match=r"missing group labels in rows 4 \(the header is row 1\)"):
-        group_data(x, labels, where)
+        responses.id_column("region", "group labels")
     with pytest.raises(InputError, match="only one group"):
         group_data(x, pd.Series(["a"] * 8), where)
     data, problems = group_data(x, pd.Series(["b", "a"] * 4), where)

@@ -141,3 +141,26 @@ def test_simulate_needs_a_truth_block(tmp_path):
     assert pd.read_csv(
         simulate_to_file(FIXTURES / "serial.yaml", 12, 1, tmp_path / "y.csv")
     ).shape == (12, 21)
+
+
+def test_three_level_simulation_splits_the_construct_variance():
+    """Firms (8 respondents) in industries (10 firms); latent ICC .3 of which .1 between
+    industries. With continuous items (y* = .75 eta + e, Var e = .4375) and 2,000 industries,
+    the industry means of an item vary by .75^2 x .1 plus what firm and respondent parts leave
+    in a mean of 80 (.75^2 x .2 / 10 + (.75^2 x .7 + .4375) / 80)."""
+    inputs = load_inputs(FIXTURES / "three_level.yaml", need_data=False)
+    scales = {item: ItemScale(1, 7) for item in inputs.spec.items}
+    frame = simulate_responses(
+        inputs.spec, inputs.config.truth, scales, 160_000, 3, continuous=True
+    )
+    assert list(frame.columns[:3]) == ["industry", "firm_id", "respondent_id"]
+    assert frame.groupby("industry").firm_id.nunique().eq(10).all()
+    industry = frame.groupby("industry")[list(inputs.spec.items)].mean().var()
+    expected = 0.5625 * 0.1 + 0.5625 * 0.2 / 10 + (0.5625 * 0.7 + 0.4375) / 80
+    np.testing.assert_allclose(industry, expected, rtol=0.08)
+    firm = frame.groupby("firm_id")[list(inputs.spec.items)].mean().var()
+    expected_firm = 0.5625 * 0.3 + (0.5625 * 0.7 + 0.4375) / 8
+    np.testing.assert_allclose(firm, expected_firm, rtol=0.05)
+    truth = inputs.config.truth.model_copy(update={"level3_icc": 0.3})
+    with pytest.raises(InputError, match=r"truth.level3_icc \(0.3\) must be below truth.icc"):
+        simulate_responses(inputs.spec, truth, scales, 100, 1)

@@ -26,6 +26,7 @@ from bayeslead.bayes.model import (
     vine_cholesky,
 )
 from bayeslead.bayes.priors import PriorSet
+from bayeslead.bayes.threelevel import Level3, level3_offsets
 from bayeslead.bayes.twolevel import ClusterMoments, twolevel_loglik
 from bayeslead.errors import InputError
 from bayeslead.partable import ParameterTable
@@ -56,15 +57,13 @@ def build_twolevel_model(
     priors: PriorSet,
     positions: list[tuple[int, int]],
     between_paths: str,
+    level3: Level3 | None = None,
 ) -> pm.Model:
-    """PyMC model of the two-level SEM with random slopes (see the module docstring)."""
+    """PyMC model of the two-level SEM with random slopes (see the module docstring); with
+    `level3`, clusters nested in level-3 units with their own construct intercepts
+    (`bayeslead.bayes.threelevel`)."""
     p = table.n_manifest
     latents = list(table.variables[p:])
-    m = len(latents)
-    structural = [
-        (table.variables.index(r.outcome) - p, table.variables.index(r.predictor) - p)
-        for r in spec.regressions
-    ]
     coords = {
         "item": list(table.manifest),
         "latent": latents,
@@ -75,48 +74,13 @@ def build_twolevel_model(
         a, s = ram_matrices(table, theta)
         lam, beta_w, psi_w = a[:p, p:], a[p:, p:], s[p:, p:]
         theta_w = pt.diagonal(s)[:p]
-        if between_paths == "specific" and structural:
-            model.add_coord("between_path", [r.key for r in spec.regressions])
-            paths_b = _rv("between_paths", priors.classes["paths"], dims="between_path")
-            basis = np.zeros((len(structural), m, m))
-            mask = np.ones((m, m))
-            for k, (row, col) in enumerate(structural):
-                basis[k, row, col] = 1.0
-                mask[row, col] = 0.0
-            beta_b = beta_w * mask + pt.tensordot(paths_b, basis, axes=1)
-        else:
-            beta_b = beta_w
-        sd_b = _rv("between_sd", priors.classes["between_sd"], dims="latent")
-        psi_b = pt.diag(sd_b**2)
-        exogenous = [latents.index(n) for n in spec.exogenous() if n in latents]
-        if len(exogenous) > 1:
-            shapes = lkj_vine_shapes(len(exogenous), priors.classes["latent_correlation"].args[0])
-            partial = pm.Beta("between_partial", alpha=shapes, beta=shapes, shape=len(shapes))
-            chol = vine_cholesky(2.0 * partial - 1.0, len(exogenous))
-            block = (chol @ chol.T) * sd_b[exogenous][:, None] * sd_b[exogenous][None, :]
-            psi_b = pt.set_subtensor(psi_b[np.ix_(exogenous, exogenous)], block)
+        beta_b, psi_b = between_structure(spec, table, priors, beta_w, between_paths)
         theta_b = (
             _rv("between_residual_sd", priors.classes["between_residual_sd"], dims="item") ** 2
         )
         mu = _rv("intercepts", priors.classes["intercepts"], dims="item")
         rows = np.array([r for r, _ in positions], dtype=int)
         cols = np.array([c for _, c in positions], dtype=int)
-        if positions:
-            model.add_coord("slope", [f"{latents[r]}~{latents[c]}" for r, c in positions])
-            tau = _rv("slope_sd", priors.classes["slope_sd"], dims="slope")
-            z = pm.Normal("slope_z", 0.0, 1.0, dims=("cluster", "slope"))
-            if len(positions) > 1:
-                shapes = lkj_vine_shapes(
-                    len(positions), priors.classes["latent_correlation"].args[0]
-                )
-                partial = pm.Beta("slope_partial", alpha=shapes, beta=shapes, shape=len(shapes))
-                chol = vine_cholesky(2.0 * partial - 1.0, len(positions))
-                pm.Deterministic("slope_corr", chol @ chol.T)
-                slopes = (z @ chol.T) * tau[None, :]
-            else:
-                slopes = z * tau[None, :]
-        else:
-            slopes = pt.zeros((len(moments.counts), 0))
         loglik = twolevel_loglik(
             lam,
             theta_w,
@@ -125,17 +89,113 @@ def build_twolevel_model(
             psi_b,
             beta_w,
             beta_b,
-            slopes,
+            random_slopes(table, priors, positions, len(moments.counts)),
             rows,
             cols,
             mu,
             moments,
             max(path_depth(table) - 1, 1),
+            offsets=level3_offsets(table, priors, lam, level3) if level3 else None,
         )
         pm.Potential("loglik", loglik)
-        pm.Deterministic("beta_between", beta_b)
-        pm.Deterministic("psi_between", psi_b)
     return model
+
+
+def between_structure(
+    spec: ModelSpec, table: ParameterTable, priors: PriorSet, beta_w, between_paths: str
+) -> tuple:
+    """Between-cluster paths and latent (residual) covariance, (m, m) each, inside a model.
+
+    Paths are level-specific (variable `between_paths`) when `between_paths` is "specific",
+    else the within ones; SDs are `between_sd`, exogenous correlations LKJ (`between_partial`).
+    Registers the deterministics `beta_between` and `psi_between`.
+    """
+    model = pm.modelcontext(None)
+    p = table.n_manifest
+    latents = list(table.variables[p:])
+    m = len(latents)
+    structural = [
+        (table.variables.index(r.outcome) - p, table.variables.index(r.predictor) - p)
+        for r in spec.regressions
+    ]
+    if between_paths == "specific" and structural:
+        model.add_coord("between_path", [r.key for r in spec.regressions])
+        paths_b = _rv("between_paths", priors.classes["paths"], dims="between_path")
+        basis = np.zeros((len(structural), m, m))
+        mask = np.ones((m, m))
+        for k, (row, col) in enumerate(structural):
+            basis[k, row, col] = 1.0
+            mask[row, col] = 0.0
+        beta_b = beta_w * mask + pt.tensordot(paths_b, basis, axes=1)
+    else:
+        beta_b = beta_w
+    sd_b = _rv("between_sd", priors.classes["between_sd"], dims="latent")
+    psi_b = pt.diag(sd_b**2)
+    exogenous = [latents.index(n) for n in spec.exogenous() if n in latents]
+    if len(exogenous) > 1:
+        shapes = lkj_vine_shapes(len(exogenous), priors.classes["latent_correlation"].args[0])
+        partial = pm.Beta("between_partial", alpha=shapes, beta=shapes, shape=len(shapes))
+        chol = vine_cholesky(2.0 * partial - 1.0, len(exogenous))
+        block = (chol @ chol.T) * sd_b[exogenous][:, None] * sd_b[exogenous][None, :]
+        psi_b = pt.set_subtensor(psi_b[np.ix_(exogenous, exogenous)], block)
+    pm.Deterministic("beta_between", beta_b)
+    pm.Deterministic("psi_between", psi_b)
+    return beta_b, psi_b
+
+
+def random_slopes(
+    table: ParameterTable, priors: PriorSet, positions: list[tuple[int, int]], n_clusters: int
+):
+    """Cluster deviations (n_clusters, r) of the random slopes at `positions`, inside a model:
+    ``diag(slope_sd) L slope_z`` with `slope_z` standard normal (non-centred) and L the Cholesky
+    factor of an LKJ correlation matrix (`slope_corr`) when there are several slopes."""
+    if not positions:
+        return pt.zeros((n_clusters, 0))
+    tau = slope_sd(table, priors, positions)
+    z = pm.Normal("slope_z", 0.0, 1.0, dims=("cluster", "slope"))
+    chol = slope_correlation(priors, len(positions))
+    return (z if chol is None else z @ chol.T) * tau[None, :]
+
+
+def slope_sd(table: ParameterTable, priors: PriorSet, positions: list[tuple[int, int]]):
+    """The SDs `slope_sd` of the random slopes at `positions` (coordinate `slope`), in a model."""
+    latents = list(table.variables[table.n_manifest :])
+    pm.modelcontext(None).add_coord("slope", [f"{latents[r]}~{latents[c]}" for r, c in positions])
+    return _rv("slope_sd", priors.classes["slope_sd"], dims="slope")
+
+
+def slope_correlation(priors: PriorSet, r: int):
+    """Cholesky factor of the LKJ correlation matrix of r random slopes (`slope_partial`,
+    deterministic `slope_corr`), in a model; None for a single slope."""
+    if r == 1:
+        return None
+    shapes = lkj_vine_shapes(r, priors.classes["latent_correlation"].args[0])
+    partial = pm.Beta("slope_partial", alpha=shapes, beta=shapes, shape=len(shapes))
+    chol = vine_cholesky(2.0 * partial - 1.0, r)
+    pm.Deterministic("slope_corr", chol @ chol.T)
+    return chol
+
+
+def between_start(
+    spec: ModelSpec,
+    table: ParameterTable,
+    paths: np.ndarray,
+    n_clusters: int,
+    positions: list[tuple[int, int]],
+    between_paths: str,
+) -> dict[str, np.ndarray]:
+    """Initial values of `between_structure` and `random_slopes`: between SDs 0.3, between paths
+    at the within values `paths` (spec.regressions order), slope SDs 0.1 and slopes near zero."""
+    m = len(table.variables) - table.n_manifest
+    initial = {"between_sd": np.full(m, 0.3)}
+    if between_paths == "specific" and spec.regressions:
+        initial["between_paths"] = np.asarray(paths, dtype=float)
+    if positions:
+        shape = (n_clusters, len(positions))
+        initial["slope_sd"] = np.full(len(positions), 0.1)
+        # a small fixed perturbation: nutpie rejects starting points with an exactly zero gradient
+        initial["slope_z"] = 0.01 * np.random.default_rng(0).standard_normal(shape)
+    return initial
 
 
 def expected_product(means: np.ndarray, cov: np.ndarray, random: list[int]) -> np.ndarray:
@@ -164,18 +224,29 @@ def _pairings(cov: np.ndarray, idx: list[int]) -> np.ndarray:
     return total
 
 
-def icc_table(phi_b: np.ndarray, phi_w: np.ndarray, latents: list[str]) -> pd.DataFrame:
-    """Latent ICC = between / (between + within) variance of each construct; draws on axis 0."""
+def icc_table(
+    phi_b: np.ndarray, phi_w: np.ndarray, latents: list[str], level3: np.ndarray | None = None
+) -> pd.DataFrame:
+    """Latent ICC = between / (between + within) variance of each construct; draws on axis 0.
+
+    With `level3` variances (draws, m), the ICC is the share between clusters (cluster and
+    level 3 together) and `icc_level3` the share between level-3 units."""
     between = np.diagonal(phi_b, axis1=-2, axis2=-1)
     within = np.diagonal(phi_w, axis1=-2, axis2=-1)
-    icc = between / (between + within)
-    return pd.DataFrame(
-        {
-            "construct": latents,
-            "icc": icc.mean(axis=0),
-            "ci_lower": np.quantile(icc, 0.025, axis=0),
-            "ci_upper": np.quantile(icc, 0.975, axis=0),
-            "between_variance": between.mean(axis=0),
-            "within_variance": within.mean(axis=0),
+    upper = np.zeros_like(between) if level3 is None else level3
+    total = between + within + upper
+
+    def share(draws: np.ndarray, name: str, prefix: str) -> dict[str, np.ndarray]:
+        return {
+            name: draws.mean(axis=0),
+            f"{prefix}ci_lower": np.quantile(draws, 0.025, axis=0),
+            f"{prefix}ci_upper": np.quantile(draws, 0.975, axis=0),
         }
-    )
+
+    out = {"construct": latents} | share((between + upper) / total, "icc", "")
+    if level3 is not None:
+        out |= share(upper / total, "icc_level3", "level3_")
+    out |= {"between_variance": between.mean(axis=0), "within_variance": within.mean(axis=0)}
+    if level3 is not None:
+        out["level3_variance"] = upper.mean(axis=0)
+    return pd.DataFrame(out)

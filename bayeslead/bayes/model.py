@@ -422,8 +422,7 @@ def build_ordinal_model(
     likelihood Op on the scores' scatter matrix.
     """
     p = table.n_manifest
-    factor = np.array([_loading_column(table, j) for j in range(p)])
-    first_order = sorted(set(factor))
+    first_order = first_order_constructs(table)
     latents = [table.variables[k] for k in first_order]
     m = len(latents)
     with pm.Model(coords={"item": list(table.manifest), "latent": latents}) as model:
@@ -435,23 +434,55 @@ def build_ordinal_model(
         sd = pt.sqrt(pt.diagonal(phi_first))
         corr = phi_first / (sd[:, None] * sd[None, :])
         scores = pm.Flat("scores", shape=(data.n, m))
-        prior_moments = PatternMoments(
-            np.ones((1, m)),
-            np.array([float(data.n)]),
-            np.zeros(1),
-            np.zeros((1, m, m)),
-            np.zeros((1, m)),
-        )
-        pm.Potential(
-            "scores_prior",
-            pattern_loglik(corr, pt.zeros(m), prior_moments, scatter=(scores.T @ scores)[None]),
-        )
-        column = np.searchsorted(first_order, factor)  # each item's construct among the scores
-        loadings = theta[np.array([_loading_index(table, j) for j in range(p)])]
-        lower, upper = _threshold_bounds(data, priors)
-        loglik = interval_log_prob(lower, upper, loadings, phi_first, scores, column, link)
-        pm.Potential("loglik", loglik)
+        pm.Potential("scores_prior", normal_rows_logp(corr, scores, data.n, m))
+        pm.Potential("loglik", ordinal_loglik(table, theta, data, priors, phi_first, scores, link))
     return model
+
+
+def first_order_constructs(table: ParameterTable) -> list[int]:
+    """Positions in `table.variables` of the constructs measured directly by items, in order."""
+    return sorted({_loading_column(table, j) for j in range(table.n_manifest)})
+
+
+def normal_rows_logp(cov, rows, n: int, m: int):
+    """Log-density of the `n` rows (n, m) of `rows` as independent N(0, `cov`) vectors, up to a
+    constant; written with the likelihood Op on their scatter matrix."""
+    moments = PatternMoments(
+        np.ones((1, m)), np.array([float(n)]), np.zeros(1), np.zeros((1, m, m)), np.zeros((1, m))
+    )
+    return pattern_loglik(cov, pt.zeros(m), moments, scatter=(rows.T @ rows)[None])
+
+
+def ordinal_loglik(
+    table: ParameterTable,
+    theta,
+    data: OrdinalData,
+    priors: PriorSet,
+    phi,
+    scores,
+    link: str = "probit",
+    relative: bool = False,
+):
+    """Ordered-response log-likelihood of `data` given the standardised scores (N, m) of the
+    first-order constructs (`first_order_constructs` order) whose variances are the diagonal of
+    `phi`; samples the thresholds (see `_threshold_bounds`).
+
+    With `relative`, the thresholds are sampled relative to each item's latent response at the
+    sample mean of the scores: a common shift of the scores then leaves the likelihood unchanged,
+    so their location and the thresholds mix independently (an exact reparameterisation).
+    """
+    p = table.n_manifest
+    factor = np.array([_loading_column(table, j) for j in range(p)])
+    column = np.searchsorted(first_order_constructs(table), factor)  # item -> its score column
+    loadings = theta[np.array([_loading_index(table, j) for j in range(p)])]
+    shift = None
+    if relative:
+        mean = pt.mean(scores, axis=0)
+        w = loadings * pt.sqrt(pt.diagonal(phi))[column]
+        shift = w * mean[column] / pt.sqrt(1.0 + w**2)
+        scores = scores - mean
+    lower, upper = _threshold_bounds(data, priors, shift)
+    return interval_log_prob(lower, upper, loadings, phi, scores, column, link)
 
 
 def _loading_index(table: ParameterTable, item: int) -> int:
@@ -469,13 +500,15 @@ def _loading_column(table: ParameterTable, item: int) -> int:
     raise ValueError(f"item {table.variables[item]} has no loading")
 
 
-def _threshold_bounds(data: OrdinalData, priors: PriorSet):
+def _threshold_bounds(data: OrdinalData, priors: PriorSet, shift=None):
     """Lower and upper standardised thresholds of every observed response.
 
     Thresholds are sampled in units of the item's y* SD (first cut + positive gaps; about the
     normal quantiles of the cumulative category shares) and rescaled in the likelihood, which
     decouples them from the loadings. All cut points come from one matrix
     product of constants with the gaps (cumulative sums within each item), then two gathers.
+    With `shift` (p,), the cuts are sampled relative to it (the bounds are then relative too);
+    the prior and the stored `thresholds` are those of the cuts themselves.
     """
     cuts_per_item = data.n_categories - 1
     n_cuts = int(cuts_per_item.sum())
@@ -492,7 +525,12 @@ def _threshold_bounds(data: OrdinalData, priors: PriorSet):
     if gap_rows:
         gaps = _rv("threshold_gaps", priors.classes["threshold_gaps"], shape=len(gap_rows))
         cuts = cuts + pt.dot(cumulative, gaps)
-    pm.Deterministic("thresholds", cuts)
+    if shift is None:
+        pm.Deterministic("thresholds", cuts)
+    else:
+        moved = pm.logp(first, first + shift) - pm.logp(first, first)
+        pm.Potential("threshold_prior_shift", pt.sum(moved))
+        pm.Deterministic("thresholds", cuts + shift[item_of_cut])
     extended = pt.concatenate([cuts, pt.as_tensor([-BIG, BIG])])
     # (N, p) index of each response's lower and upper cut; missing responses get (-BIG, BIG),
     # so they contribute log(1) = 0

@@ -92,14 +92,8 @@ class GroupData:
 
 
 def group_data(x: np.ndarray, groups: pd.Series, where: str) -> tuple[GroupData, list[Problem]]:
-    """Standardise `x` on the pooled sample and split it by group; errors for unusable columns."""
-    missing = groups.isna() | (groups.astype(str).str.strip() == "")
-    if missing.any():
-        rows = ", ".join(str(i + 2) for i in groups.index[missing][:5])
-        raise InputError(
-            f"{where}: missing group labels in rows {rows} (the header is row 1); every "
-            "respondent needs a group"
-        )
+    """Standardise `x` on the pooled sample and split it by the (complete) group labels;
+    errors for a single group."""
     labels = groups.astype(str).to_numpy()
     names = sorted(set(labels))
     if len(names) < 2:
@@ -232,7 +226,9 @@ def fit_multigroup(
     started = time.perf_counter()
     x = data.frame[list(spec.manifest)].to_numpy(dtype=float)
     gdata, problems = group_data(
-        x, data.clusters[spec.group], f"Data file {data.path}, column '{spec.group}'"
+        x,
+        data.id_column(spec.group, "group labels"),
+        f"Data file {data.path}, column '{spec.group}'",
     )
     table = build_partable(spec, "std.lv")
     marker = build_partable(spec)

@@ -1,6 +1,8 @@
-"""Fitting the two-level model and summarising it: level-specific estimates on lavaan's metric,
-within / between / average effects, random-slope SDs and correlations, latent ICCs, cluster
-effects on request, and which level divergent transitions come from."""
+"""Fitting the two-level model (continuous or ordinal indicators) and summarising it:
+level-specific estimates on lavaan's metric, within / between / average effects, random-slope SDs
+and correlations, latent ICCs, cluster effects on request, and which level divergent transitions
+come from. Ordinal fits report the y* scale (total latent-response SD 1 at the mean slopes, as
+lavaan's delta parameterisation) and threshold rows instead of item intercepts."""
 
 from __future__ import annotations
 
@@ -9,44 +11,49 @@ import time
 import numpy as np
 import pandas as pd
 
-from bayeslead.bayes.data import continuous_data
+from bayeslead.bayes.data import continuous_data, ordinal_data
 from bayeslead.bayes.engine import (
     POSTERIOR_COLUMNS,
+    _check_supported,
+    _threshold_rows,
     _with_marker_draws,
     effects_table,
     estimates_table,
 )
 from bayeslead.bayes.hierarchical import (
+    between_start,
     build_twolevel_model,
     expected_product,
     icc_table,
     slope_positions,
 )
 from bayeslead.bayes.model import initial_values
+from bayeslead.bayes.ordinal_twolevel import build_ordinal_twolevel_model, ordinal_twolevel_start
 from bayeslead.bayes.posterior import probability_of_direction, summarize
 from bayeslead.bayes.priors import prior_set
 from bayeslead.bayes.sampling import sample
 from bayeslead.bayes.start import _ml_on_z
+from bayeslead.bayes.threelevel import level3_rows, level3_start, level3_units, level3_variances
 from bayeslead.bayes.twolevel import cluster_moments
 from bayeslead.config import BayesConfig, DiagnosticsConfig
 from bayeslead.data import ResponseData
 from bayeslead.diagnostics import check_gates, gate_messages
 from bayeslead.errors import InputError, Problem
-from bayeslead.partable import build_partable, marker_scales, rescale
+from bayeslead.partable import build_partable, marker_scales, rescale, rescale_matrices
 from bayeslead.results import EFFECT_COLUMNS, ESTIMATE_COLUMNS, FitResult
 from bayeslead.spec import ModelSpec
+
+SCORES = (
+    "scores",
+    "between_z",
+    "slope_free",
+)  # per-respondent and per-cluster latent scores (ordinal)
 
 
 def check_clusters(data: ResponseData, column: str) -> tuple[np.ndarray, list[Problem]]:
     """Cluster ids of the complete rows; errors for unusable cluster columns."""
-    ids = data.clusters[column]
+    ids = data.id_column(column, "cluster ids")
     where = f"Data file {data.path}, column '{column}'"
-    missing = ids.isna() | (ids.astype(str).str.strip() == "")
-    if missing.any():
-        rows = ", ".join(str(i + 2) for i in ids.index[missing][:5])
-        raise InputError(
-            f"{where}: missing cluster ids in rows {rows} (the header is row 1); every respondent needs a cluster"
-        )
     sizes = ids.value_counts()
     if (sizes == 1).all():
         raise InputError(
@@ -73,60 +80,111 @@ def fit_twolevel(
     gates: DiagnosticsConfig,
     progress: bool = True,
 ) -> FitResult:
-    """Sample the two-level model of `spec` (continuous indicators)."""
+    """Sample the two-level model of `spec` (continuous or ordinal indicators)."""
     started = time.perf_counter()
-    if settings.indicators == "ordinal":
-        raise InputError(
-            "bayes.indicators: two-level models (data.cluster) support continuous indicators in this "
-            "version; use indicators: continuous"
-        )
+    ordinal = settings.indicators == "ordinal"
+    _check_supported(spec, ordinal)
     ids, problems = check_clusters(data, spec.cluster)
     frame = data.frame[list(spec.manifest)]
-    complete = ~frame.isna().any(axis=1).to_numpy()
-    if not complete.all():
+    missing = frame.isna().to_numpy()
+    keep = ~missing.all(axis=1) if ordinal else ~missing.any(axis=1)
+    if not keep.all():
+        what = "no responses" if ordinal else "missing responses"
+        why = "" if ordinal else " (two-level models need complete rows)"
         problems.append(
             Problem(
                 "data",
-                f"{int((~complete).sum())} respondents with missing responses were left out (two-level models need complete rows)",
+                f"{int((~keep).sum())} respondents with {what} were left out{why}",
                 "warning",
             )
         )
-    x = frame.to_numpy(dtype=float)[complete]
-    cdata = continuous_data(x)
-    moments = cluster_moments(cdata.z, ids[complete])
-    table = build_partable(spec, "std.lv")
+    x = frame.to_numpy(dtype=float)[keep]
+    labels, cluster = np.unique(ids[keep], return_inverse=True)
+    level3 = None
+    table = build_partable(spec, "std.lv", unit_residuals=ordinal)
     marker = build_partable(spec)
     priors = prior_set(settings.priors, {p.key for p in table.free_params})
     positions = slope_positions(spec, table, settings.random_slopes)
-    model = build_twolevel_model(spec, table, moments, priors, positions, settings.between_paths)
-    initial = _start(spec, table, priors, cdata, moments, positions, settings)
+    if ordinal:
+        if spec.level3:
+            raise InputError(
+                "bayes.indicators: a third level (data.level3) supports continuous indicators "
+                "in this version; use indicators: continuous or remove data.level3"
+            )
+        odata = ordinal_data(x)
+        model = build_ordinal_twolevel_model(
+            spec,
+            table,
+            odata,
+            cluster,
+            labels,
+            priors,
+            positions,
+            settings.between_paths,
+            settings.link,
+        )
+        initial = ordinal_twolevel_start(
+            spec, table, priors, x, odata, cluster, positions, settings.between_paths
+        )
+    else:
+        cdata = continuous_data(x)
+        moments = cluster_moments(cdata.z, ids[keep])
+        if spec.level3:
+            level3, found = level3_units(data, spec.level3, ids, moments.labels)
+            problems += found
+        model = build_twolevel_model(
+            spec, table, moments, priors, positions, settings.between_paths, level3
+        )
+        initial = _start(spec, table, priors, cdata, moments, positions, settings)
+        if level3:
+            initial |= level3_start(table, level3)
     built = time.perf_counter()
+    stored = ("theta", "beta_between", "psi_between", "slope_corr")
+    stored += ("slopes", "thresholds", "latent_sd")  # ordinal
     result = sample(
         model,
         initial,
         settings,
-        var_names=[v.name for v in model.free_RVs]
-        + [
-            n
-            for n in ("theta", "beta_between", "psi_between", "slope_corr")
-            if n in model.named_vars
-        ],
+        var_names=[v.name for v in model.free_RVs if v.name not in SCORES]
+        + [n for n in stored if n in model.named_vars],
         progress=progress,
     )
     post = result.idata.posterior
     p = table.n_manifest
     theta_std = post["theta"].values
-    scales = marker_scales(table, theta_std, cdata.sd)
+    if ordinal:
+        scales = marker_scales(table, theta_std, 1.0 / _ystar_sd(table, theta_std, post))
+        theta_b = np.zeros((*theta_std.shape[:-1], p))
+        level_rows = _threshold_rows(result.idata, odata, spec)
+    else:
+        scales = marker_scales(table, theta_std, cdata.sd)
+        theta_b = post["between_residual_sd"].values ** 2
+        level_rows = _intercept_rows(marker, cdata, post, settings.hdi_prob)
     within = rescale(table, marker, theta_std, scales)
-    between = _between_theta(table, marker, theta_std, post, scales, cdata.sd)
+    between = _between_theta(table, marker, theta_std, post, scales, theta_b)
     estimates, conv = _estimates(
-        marker, within, between, post, cdata, positions, table, scales, settings.hdi_prob
+        marker,
+        within,
+        between,
+        level_rows,
+        post,
+        positions,
+        table,
+        scales,
+        settings.hdi_prob,
+        between_residuals=not ordinal,
     )
+    upper = None
+    if level3:
+        rows, level3_conv = level3_rows(table, post, scales, settings.hdi_prob)
+        estimates = pd.concat([estimates, rows[estimates.columns]], ignore_index=True)
+        conv = pd.concat([conv, level3_conv])
+        upper = level3_variances(table, post).reshape(-1, len(table.variables) - p)
     effects, effect_conv = _effects(
         spec, marker, within, between, post, positions, table, scales, settings.hdi_prob
     )
     icc = icc_table(
-        *_latent_covariances(table, theta_std, post, positions), list(table.variables[p:])
+        *_latent_covariances(table, theta_std, post, positions), list(table.variables[p:]), upper
     )
     convergence = pd.concat([conv, effect_conv])
     diagnostics = check_gates(convergence, result.idata.sample_stats, gates)
@@ -137,13 +195,18 @@ def fit_twolevel(
     tables = {"icc": icc}
     if settings.cluster_effects and positions:
         tables["cluster_effects"] = _cluster_effects(
-            spec, marker, within, post, positions, table, scales, moments
+            spec, marker, within, post, positions, table, scales, labels
         )
     info = {
-        "estimator": "Bayes (two-level, continuous indicators, marginal normal likelihood per cluster)",
-        "n": int(complete.sum()),
-        "clusters": len(moments.counts),
-        "cluster_size_mean": float(moments.counts.mean()),
+        "estimator": (
+            f"Bayes (two-level, ordinal indicators, ordered {settings.link} on explicit "
+            "standardised latent scores)"
+            if ordinal
+            else "Bayes (two-level, continuous indicators, marginal normal likelihood per cluster)"
+        ),
+        "n": int(keep.sum()),
+        "clusters": len(labels),
+        "cluster_size_mean": float(keep.sum() / len(labels)),
         "random_slopes": [f"{o} ~ {p_}" for p_, o in settings.random_slopes],
         "between_paths": settings.between_paths,
         "sampler": result.sampler,
@@ -151,9 +214,18 @@ def fit_twolevel(
         "draws": settings.draws,
         "tune": settings.tune,
         "seed": settings.seed,
-        "missing": "listwise (two-level models need complete rows)",
+        "missing": "responses missing at random are left out of the likelihood"
+        if ordinal
+        else "listwise (two-level models need complete rows)",
         "priors": {name: str(prior) for name, prior in priors.classes.items()},
     }
+    if level3:
+        info["level3"] = f"{spec.level3} ({len(level3.labels)} units; construct intercepts)"
+    if ordinal:
+        info["between_item_residuals"] = (
+            "fixed at 0: items vary between clusters only through their constructs"
+        )
+        info["thresholds"] = "in units of each item's total y* SD at the mean slopes"
     flat = within.reshape(-1, within.shape[-1])
     return FitResult(
         engine="bayes",
@@ -176,57 +248,74 @@ def _start(spec, table, priors, cdata, moments, positions, settings) -> dict:
     """ML estimates of the single-level model as within values; between parts small."""
     _, theta, _ = _ml_on_z(spec, cdata.z)
     initial = initial_values(spec, table, priors, theta)
-    p = table.n_manifest
-    m = len(table.variables) - p
-    initial["between_sd"] = np.full(m, 0.3)
-    initial["between_residual_sd"] = np.full(p, 0.2)
+    paths = np.array([theta[table.index(r.key)] for r in spec.regressions])
+    initial |= between_start(
+        spec, table, paths, len(moments.counts), positions, settings.between_paths
+    )
+    initial["between_residual_sd"] = np.full(table.n_manifest, 0.2)
     initial["intercepts"] = moments.means.mean(axis=0)
-    if settings.between_paths == "specific" and spec.regressions:
-        initial["between_paths"] = np.array([theta[table.index(r.key)] for r in spec.regressions])
-    if positions:
-        initial["slope_sd"] = np.full(len(positions), 0.1)
-        initial["slope_z"] = np.zeros(
-            (len(moments.counts), len(positions))
-        ) + 0.01 * np.random.default_rng(0).standard_normal((len(moments.counts), len(positions)))
     return initial
 
 
-def _between_theta(table, marker, theta_std, post, scales, item_sd) -> np.ndarray:
-    """Between-level parameters in the marker table's layout (loadings shared with within)."""
+def _ystar_sd(table, theta_std, post) -> np.ndarray:
+    """SD of each item's latent response, sqrt(1 + loading^2 x total latent variance at the mean
+    slopes), (chain, draw, p): the unit of the ordinal thresholds and of the reported y* scale."""
+    p = table.n_manifest
+    lam = table.matrices(theta_std)[0][..., :p, p:]
+    return np.sqrt(1.0 + np.sum((lam * post["latent_sd"].values[..., None, :]) ** 2, axis=-1))
+
+
+def _between_theta(table, marker, theta_std, post, scales, theta_b) -> np.ndarray:
+    """Between-level parameters in the marker table's layout (loadings shared with within;
+    `theta_b` the items' between residual variances on the std.lv metric)."""
     p = table.n_manifest
     a, s = table.matrices(theta_std)
     a[..., p:, p:] = post["beta_between"].values
     s[..., p:, p:] = post["psi_between"].values
-    theta_b = post["between_residual_sd"].values ** 2
-    diag = np.arange(p)
-    s[..., diag, diag] = theta_b
-    c = scales
-    a2 = a * c[..., :, None] / c[..., None, :]
-    s2 = s * c[..., :, None] * c[..., None, :]
-    out = np.empty((*theta_std.shape[:-1], marker.n_free))
-    for q in marker.free_params:
-        out[..., q.free] = (a2 if q.matrix == "A" else s2)[..., q.row, q.col]
+    s[..., np.arange(p), np.arange(p)] = theta_b
+    return rescale_matrices(marker, a, s, scales)
+
+
+def _intercept_rows(marker, cdata, post, hdi_prob) -> pd.DataFrame:
+    """Item means (`~1` rows, raw metric) of the continuous two-level model."""
+    means = cdata.mean + cdata.sd * post["intercepts"].values
+    rows = pd.DataFrame({"lhs": list(marker.manifest), "op": "~1", "rhs": "", "label": ""})
+    out = pd.concat([rows, summarize(means, hdi_prob)], axis=1)
+    out["std_est"] = np.nan
     return out
 
 
-def _estimates(marker, within, between, post, cdata, positions, table, scales, hdi_prob):
+def _estimates(
+    marker,
+    within,
+    between,
+    level_rows,
+    post,
+    positions,
+    table,
+    scales,
+    hdi_prob,
+    between_residuals=True,
+):
+    """estimates.csv rows with a `level` column: within (and loadings), between (item residual
+    variances only with `between_residuals`), `level_rows` (intercepts or thresholds) as between
+    rows, and the random slopes; and the convergence rows of all of them."""
     w, conv_w = estimates_table(marker, within, hdi_prob)
     w["level"] = np.where(w.op == "=~", "", "within")
     b, conv_b = estimates_table(marker, between, hdi_prob)
-    b = b[b.op != "=~"].copy()
+    shared = b.op == "=~"
+    if not between_residuals:
+        shared |= (b.op == "~~") & (b.lhs == b.rhs) & b.lhs.isin(marker.manifest)
+    keys = {q.key for q, drop in zip(marker.params, shared, strict=True) if not drop}
+    b = b[~shared].copy()
     b["level"] = "between"
-    conv_b = conv_b.loc[[k for k in conv_b.index if " =~ " not in k]]
+    conv_b = conv_b.loc[[k for k in conv_b.index if k in keys]]
     conv_b.index = [f"{k} (between)" for k in conv_b.index]
-    means = cdata.mean + cdata.sd * post["intercepts"].values
-    mu = summarize(means, hdi_prob)
-    intercepts = pd.concat(
-        [pd.DataFrame({"lhs": list(marker.manifest), "op": "~1", "rhs": "", "label": ""}), mu],
-        axis=1,
-    )
-    intercepts["std_est"] = np.nan
-    intercepts["level"] = "between"
-    rows = [w, b, intercepts]
-    conv = [conv_w, conv_b]
+    level_rows = level_rows.assign(level="between")
+    conv_level = level_rows[["rhat", "ess_bulk", "ess_tail"]].copy()
+    conv_level.index = [f"{r.lhs} {r.op} {r.rhs}".strip() for r in level_rows.itertuples()]
+    rows = [w, b, level_rows]
+    conv = [conv_w, conv_b, conv_level]
     if positions:
         slope_rows, slope_conv = _slope_rows(post, positions, table, scales, hdi_prob)
         rows.append(slope_rows)
@@ -355,6 +444,8 @@ def _latent_covariances(table, theta_std, post, positions, chunk: int = 250):
 
 def _slopes(post, positions) -> np.ndarray:
     """Cluster slopes u_j (chain, draw, cluster, r) on the std.lv metric."""
+    if "slopes" in post:  # the ordinal model stores them
+        return post["slopes"].values
     z = post["slope_z"].values
     tau = post["slope_sd"].values
     if len(positions) > 1:
@@ -362,7 +453,7 @@ def _slopes(post, positions) -> np.ndarray:
     return z * tau[..., None, :]
 
 
-def _cluster_effects(spec, marker, within, post, positions, table, scales, moments) -> pd.DataFrame:
+def _cluster_effects(spec, marker, within, post, positions, table, scales, labels) -> pd.DataFrame:
     """Each cluster's indirect effects (raw metric): the product of its own slopes."""
     p = table.n_manifest
     slopes = _slopes(post, positions)
@@ -380,7 +471,7 @@ def _cluster_effects(spec, marker, within, post, positions, table, scales, momen
                 base = base + slopes[..., k] * (scales[..., p + r] / scales[..., p + c])[..., None]
             value = value * base
         flat = value.reshape(-1, value.shape[-1])
-        for j, label in enumerate(moments.labels):
+        for j, label in enumerate(labels):
             rows.append(
                 {
                     "cluster": label,
@@ -402,6 +493,7 @@ def divergence_levels(idata) -> str:
         ("between_sd", "between"),
         ("between_residual_sd", "between"),
         ("slope_sd", "random slopes"),
+        ("level3_sd", "level 3"),
     ):
         if name not in idata.posterior:
             continue

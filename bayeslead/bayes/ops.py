@@ -25,7 +25,7 @@ from bayeslead.bayes.moments import PatternMoments
 
 # PyTensor caches the compiled wrappers by Op type, props and this number: bump it whenever a
 # kernel's inputs or outputs change.
-CACHE_VERSION = 10
+CACHE_VERSION = 11
 
 
 @numba.njit(cache=True)

@@ -18,6 +18,7 @@ defaults are weakly informative:
 | ``slope_sd`` | ``gamma(2, 10)`` | between-cluster SD of a random slope (mean 0.2) |
 | ``between_sd`` | ``gamma(2, 4)`` | between-cluster SD of a latent, two-level models (mean 0.5) |
 | ``between_residual_sd`` | ``gamma(2, 8)`` | between-cluster SD of an item's residual (mean 0.25) |
+| ``level3_sd`` | ``gamma(2, 6)`` | SD of a construct between level-3 units, three-level models (mean 0.33) |
 | ``group_path_sd`` | ``lognormal(-1.5, 0.6)`` | SD of a path across groups, multi-group models (median 0.22) |
 | ``group_sd`` | ``lognormal(0, 0.5)`` | latent (residual) SDs of the groups (log SDs zero-sum over groups; lognormal(0, sd) only) |
 | ``group_means`` | ``normal(0, 1)`` | latent intercepts of the groups (zero-sum over groups; normal(0, sd) only) |
@@ -70,6 +71,7 @@ DEFAULTS = {
     "slope_sd": "gamma(2, 10)",
     "between_sd": "gamma(2, 4)",
     "between_residual_sd": "gamma(2, 8)",
+    "level3_sd": "gamma(2, 6)",
     "group_path_sd": "lognormal(-1.5, 0.6)",
     "group_sd": "lognormal(0, 0.5)",
     "group_means": "normal(0, 1)",
@@ -88,6 +90,7 @@ SUPPORT = {
     "slope_sd": "positive",
     "between_sd": "positive",
     "between_residual_sd": "positive",
+    "level3_sd": "positive",
     "group_path_sd": "positive",
     "group_sd": "positive",
     "group_means": "real",

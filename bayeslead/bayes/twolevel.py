@@ -83,6 +83,7 @@ def _twolevel_terms(
     rows,
     cols,
     mu,
+    offsets,
     counts,
     means,
     centred,
@@ -184,6 +185,7 @@ def _twolevel_terms(
     y_sq = np.zeros(p)  # squared centred rows (the diagonals of the scatter matrices)
     lane_total = np.zeros(LANES)
     lane_c = np.zeros((p, LANES))  # C^-1 d
+    d_offsets = np.zeros((n_clusters, p))  # C_j^-1 d_j of every cluster
     lane_c_sq = np.zeros((p, LANES))  # (C^-1 d)^2
     lane_c_sq_n = np.zeros((p, LANES))  # (C^-1 d)^2 / n
     lane_c_w = np.zeros((p, m, LANES))  # C^-1 d w', w = Lambda' C^-1 d
@@ -278,7 +280,7 @@ def _twolevel_terms(
         for k in range(p):
             for s in range(lanes):
                 e[k, s] = theta_b[k] + theta_w[k] * inv_sizes[s]
-                dev[k, s] = means[first + s, k] - mu[k]
+                dev[k, s] = means[first + s, k] - mu[k] - offsets[first + s, k]
                 c_d[k, s] = dev[k, s] / e[k, s]
         for c in range(m):
             for s in range(lanes):
@@ -313,6 +315,7 @@ def _twolevel_terms(
                 c_d[k, s] /= e[k, s]
                 lane_total[s] -= 0.5 * dev[k, s] * c_d[k, s]
                 lane_c[k, s] += c_d[k, s]
+                d_offsets[first + s, k] = c_d[k, s]
                 lane_c_sq[k, s] += c_d[k, s] * c_d[k, s]
                 lane_c_sq_n[k, s] += c_d[k, s] * c_d[k, s] * inv_sizes[s]
             for c in range(m):
@@ -462,6 +465,7 @@ def _twolevel_terms(
         d_beta_b,
         d_slopes,
         d_mu,
+        d_offsets,
     )
 
 
@@ -479,6 +483,7 @@ def _failure(p, m, n_clusters, n_slopes):
         np.zeros((m, m)),
         np.zeros((n_clusters, n_slopes)),
         np.zeros(p),
+        np.zeros((n_clusters, p)),
     )
 
 
@@ -486,7 +491,8 @@ class TwoLevelLoglik(Op):
     """Two-level log-likelihood summed over clusters, with its gradient as extra outputs.
 
     Inputs: lam, theta_w, theta_b, psi_w, psi_b, beta_w, beta_b, slopes (J, r), then the
-    constants slope rows and columns (r,), mu (p), counts, means, centred rows.
+    constants slope rows and columns (r,), mu (p), per-cluster mean offsets (J, p; e.g. level-3
+    latent intercepts times the loadings), counts, means, centred rows.
     """
 
     __props__ = ("depth",)
@@ -498,14 +504,14 @@ class TwoLevelLoglik(Op):
         floats = [pt.as_tensor_variable(v).astype("float64") for v in inputs[:8]]
         rows, cols = (pt.as_tensor_variable(v).astype("int64") for v in inputs[8:10])
         rest = [pt.as_tensor_variable(v).astype("float64") for v in inputs[10:]]
-        mu = rest[0]
-        outputs = [pt.dscalar()] + [v.type() for v in floats] + [mu.type()]
+        mu, offsets = rest[0], rest[1]
+        outputs = [pt.dscalar()] + [v.type() for v in floats] + [mu.type(), offsets.type()]
         return Apply(self, [*floats, rows, cols, *rest], outputs)
 
     def perform(self, node, inputs, outputs):
         result = _twolevel_terms(*inputs, self.depth)
         outputs[0][0] = np.array(result[0])
-        for k in range(1, 10):
+        for k in range(1, 11):
             outputs[k][0] = result[k]
 
     def L_op(self, inputs, outputs, output_grads):
@@ -515,7 +521,8 @@ class TwoLevelLoglik(Op):
             pt.zeros_like(inputs[8], dtype="float64"),
             pt.zeros_like(inputs[9], dtype="float64"),
         ]
-        return [*grads, *constants, g * outputs[9], *[pt.zeros_like(v) for v in inputs[11:]]]
+        means = [g * outputs[9], g * outputs[10]]
+        return [*grads, *constants, *means, *[pt.zeros_like(v) for v in inputs[12:]]]
 
 
 @register_funcify_default_op_cache_key(TwoLevelLoglik)
@@ -535,6 +542,7 @@ def _numba_twolevel(op, node, **kwargs):
         rows,
         cols,
         mu,
+        offsets,
         counts,
         means,
         centred,
@@ -553,12 +561,13 @@ def _numba_twolevel(op, node, **kwargs):
             rows,
             cols,
             c(mu),
+            c(offsets),
             counts,
             means,
             centred,
             depth,
         )
-        return np.array(r[0]), r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9]
+        return np.array(r[0]), r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10]
 
     return twolevel_loglik, CACHE_VERSION
 
@@ -577,8 +586,12 @@ def twolevel_loglik(
     mu,
     moments: ClusterMoments,
     depth: int,
+    offsets=None,
 ):
-    """Symbolic two-level log-likelihood (see `TwoLevelLoglik`)."""
+    """Symbolic two-level log-likelihood (see `TwoLevelLoglik`); `offsets` (J, p) shift each
+    cluster's mean (default none)."""
+    if offsets is None:
+        offsets = np.zeros(moments.means.shape)
     return TwoLevelLoglik(depth)(
         lam,
         theta_w,
@@ -591,6 +604,7 @@ def twolevel_loglik(
         rows,
         cols,
         mu,
+        offsets,
         moments.counts,
         moments.means,
         moments.centred,

@@ -43,6 +43,19 @@ class ResponseData:
     def has_missing(self) -> bool:
         return bool(self.frame.isna().to_numpy().any())
 
+    def id_column(self, column: str, what: str) -> pd.Series:
+        """Values of the id column `column` (cluster, level-3 unit or group); `InputError`
+        naming the rows (of the file, header = row 1) where it is empty."""
+        ids = self.clusters[column]
+        missing = ids.isna() | (ids.astype(str).str.strip() == "")
+        if missing.any():
+            rows = ", ".join(str(i + 2) for i in ids.index[missing][:5])
+            raise InputError(
+                f"Data file {self.path}, column '{column}': missing {what} in rows {rows} (the "
+                "header is row 1); every respondent needs one"
+            )
+        return ids
+
 
 def load_responses(
     path: Path | str,

@@ -1,0 +1,237 @@
+"""Two-level Bayesian SEM with ordinal indicators: model builder and starting values.
+
+For respondent i in cluster j every item's latent response is
+
+    y*_ij = Lambda (eta_b,j + eta_w,ij) + e_ij,   e_ij ~ N(0, 1)   (theta parameterisation)
+
+cut into the observed categories at per-item thresholds (ordered probit, or logit with
+`bayes.link`); loadings are shared by the levels. Within clusters the latents follow the
+single-level std.lv model with the cluster's random slopes U_j on the listed paths,
+eta_w = (I - B_W - U_j)^-1 zeta_w, zeta_w ~ N(0, Psi_W) (unit residual variances, LKJ correlations
+of the exogenous constructs), u_j ~ N(0, diag(tau) R diag(tau)) with R LKJ across slopes. Between
+clusters eta_b = (I - B_B)^-1 zeta_b with level-specific (or shared) paths, free SDs and LKJ
+correlations, built by `hierarchical.between_structure` as in the continuous model.
+
+Choices, as Mplus users commonly make them for categorical two-level models:
+
+- Between-level item residual variances are fixed at zero: an item varies between clusters only
+  through its construct (one parameter fewer per item; stated in the fit's `info`).
+- Item intercepts are absorbed by the thresholds, first cut + positive gaps in units of the item's
+  y* SD sqrt(1 + lambda^2 s^2), s^2 = diag(Phi_W + Phi_B) the construct's total variance at the
+  mean slopes (`latent_sd`).
+
+There is no closed-form marginal likelihood, so latent scores are sampled explicitly, standardised
+by s as in the single-level ordinal model (their scale stays put while the structural parameters
+move). The sampled values and why each is parameterised so:
+
+- `scores` (N x m): each respondent's total u = (eta_b + eta_w) / s, all constructs (second-order
+  ones are regressors of their dimensions). The items pin these, so they are centred.
+- `between_z` (J x m): the cluster parts u_b = G_n ubar_j + L_n z_j, the conditional distribution
+  given the cluster's mean total ubar_j (see `_cluster_parts`); z is then close to independent
+  standard normal a posteriori, as if the cluster parts were integrated out (a centred version
+  fell into a funnel as a between SD neared zero; min ESS 63 on the test design).
+- `slope_free` (J x r): the random slopes likewise from their conditional distribution given the
+  within scores (`_cluster_slopes`; stored as `slopes`). Non-centred slopes u = tau z mixed slowly
+  here (slope SD ESS about 400 of 4000, R-hat 1.015-1.02): with explicit scores each change of
+  tau had to be followed by all the scores.
+- Thresholds are sampled relative to each item's latent response at the sample mean of the
+  scores (`model.ordinal_loglik(relative=True)`), which removes the ridge between the scores'
+  common location and the thresholds (their ESS rose from about 400 to 800).
+
+Each is an invertible map of the centred scores, slopes and thresholds with its log-Jacobian
+added, so the posterior is exactly that of the model above. The scores' prior is the structural
+model in regression form, zeta_w = (I - B_W - U_j) eta_w and zeta_b = (I - B_B) eta_b (``I - B``
+is unit triangular for recursive models: no determinant), evaluated with the scatter-matrix Op;
+no per-cluster matrix inverse is needed. The likelihood is the single-level Op that evaluates only
+the two normal CDFs bracketing each response.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pymc as pm
+import pytensor.tensor as pt
+
+from bayeslead.bayes.data import OrdinalData
+from bayeslead.bayes.hierarchical import (
+    between_start,
+    between_structure,
+    slope_correlation,
+    slope_sd,
+)
+from bayeslead.bayes.model import (
+    _ram_covariance,
+    first_order_constructs,
+    free_parameters,
+    normal_rows_logp,
+    ordinal_loglik,
+    parameter_groups,
+    path_depth,
+    ram_matrices,
+)
+from bayeslead.bayes.priors import PriorSet
+from bayeslead.bayes.start import ordinal_start
+from bayeslead.partable import ParameterTable
+from bayeslead.spec import ModelSpec
+
+
+def build_ordinal_twolevel_model(
+    spec: ModelSpec,
+    table: ParameterTable,
+    data: OrdinalData,
+    cluster: np.ndarray,
+    labels: np.ndarray,
+    priors: PriorSet,
+    positions: list[tuple[int, int]],
+    between_paths: str,
+    link: str = "probit",
+) -> pm.Model:
+    """PyMC model of the two-level SEM with ordinal items (see the module docstring).
+
+    Parameters
+    ----------
+    table
+        The std.lv table with unit item residual variances (``build_partable(spec, "std.lv",
+        unit_residuals=True)``).
+    cluster
+        Each respondent's cluster as an index into `labels` (the cluster ids, in order).
+    positions
+        Random slopes as (row, column) in the latent block (`slope_positions`).
+    """
+    p = table.n_manifest
+    latents = list(table.variables[p:])
+    m, n, n_clusters = len(latents), data.n, len(labels)
+    first = np.array(first_order_constructs(table)) - p
+    depth = max(path_depth(table) - 1, 0)
+    coords = {"item": list(table.manifest), "latent": latents, "cluster": [str(c) for c in labels]}
+    rows = np.zeros((len(positions), m))  # one-hot outcome of each random slope
+    rows[np.arange(len(positions)), [r for r, _ in positions]] = 1.0
+    cols = np.array([c for _, c in positions], dtype=int)  # predictor of each random slope
+    with pm.Model(coords=coords) as model:
+        theta = free_parameters(spec, table, priors)
+        beta_w, psi_w = ram_matrices(table, theta, first=p)
+        beta_b, psi_b = between_structure(spec, table, priors, beta_w, between_paths)
+        phi_w = _ram_covariance(beta_w, psi_w, depth)
+        phi_b = _ram_covariance(beta_b, psi_b, depth)
+        phi = phi_w + phi_b
+        scale = pm.Deterministic("latent_sd", pt.sqrt(pt.diagonal(phi)), dims="latent")
+        total = pm.Flat("scores", shape=(n, m))
+        z_b = pm.Flat("between_z", dims=("cluster", "latent"))
+        outer = scale[:, None] * scale[None, :]
+        between, log_jacobian = _cluster_parts(total, z_b, cluster, phi_w / outer, phi_b / outer)
+        eta_b = between * scale
+        eta_w = (total - between[cluster]) * scale
+        zeta_b = eta_b - eta_b @ beta_b.T
+        zeta_w = eta_w - eta_w @ beta_w.T
+        if positions:
+            slopes, slope_logp = _cluster_slopes(table, priors, positions, cluster, eta_w, zeta_w)
+            zeta_w = zeta_w - (slopes[cluster] * eta_w[:, cols]) @ rows
+            log_jacobian += slope_logp
+        pm.Potential(
+            "scores_prior",
+            normal_rows_logp(psi_w, zeta_w, n, m)
+            + normal_rows_logp(psi_b, zeta_b, n_clusters, m)
+            + (n + n_clusters) * pt.sum(pt.log(scale))
+            + log_jacobian,
+        )
+        loglik = ordinal_loglik(
+            table, theta, data, priors, phi[np.ix_(first, first)], total[:, first], link, True
+        )
+        pm.Potential("loglik", loglik)
+    return model
+
+
+def _cluster_slopes(table, priors, positions, cluster, eta_w, residual) -> tuple:
+    """The clusters' random slopes (J, r) and their log prior density plus log-Jacobian.
+
+    u_j,k = m_j,k + sqrt(v_j,k) z_j,k with v = 1 / (1 / tau_k^2 + sum_i x_i^2) and
+    m = v sum_i x_i e_i over the cluster's members (x the slope's predictor, e the outcome's
+    within residual without random slopes): the conditional distribution of each slope given
+    the within scores, so that the free values z (`slope_free`) are close to independent
+    standard normal a posteriori. Registers `slope_sd`, the LKJ `slope_partial` for several
+    slopes, and the deterministic `slopes`.
+    """
+    tau = slope_sd(table, priors, positions)
+    chol = slope_correlation(priors, len(positions))
+    corr = pt.ones((1, 1)) if chol is None else chol @ chol.T
+    z = pm.Flat("slope_free", dims=("cluster", "slope"))
+    x = eta_w[:, [c for _, c in positions]]
+    e = residual[:, [r for r, _ in positions]]
+    sums = pt.zeros(z.shape)
+    variance = 1.0 / (1.0 / tau[None, :] ** 2 + sums[cluster].inc(x * x))
+    slopes = variance * sums[cluster].inc(x * e) + pt.sqrt(variance) * z
+    pm.Deterministic("slopes", slopes, dims=("cluster", "slope"))
+    cov = corr * tau[:, None] * tau[None, :]
+    n_clusters, r = int(cluster.max()) + 1, len(positions)
+    return slopes, normal_rows_logp(cov, slopes, n_clusters, r) + 0.5 * pt.sum(pt.log(variance))
+
+
+def _cluster_parts(total, z, cluster: np.ndarray, within, between) -> tuple:
+    """Cluster parts u_b (J, m) of the standardised scores from their free values `z` (J, m),
+    and the log-Jacobian of that map.
+
+    u_b,j = G_n ubar_j + L_n z_j with ubar_j the cluster's mean total score, G_n = B C_n^-1,
+    L_n L_n' = B - B C_n^-1 B and C_n = B + W / n for a cluster of n (B, W the between and
+    within covariances at the mean slopes): the conditional distribution of the cluster part
+    given the totals, so that z is close to independent standard normal a posteriori whatever
+    the variance components (no funnel as between SDs approach zero). One Cholesky factor per
+    distinct cluster size.
+    """
+    counts = np.bincount(cluster)
+    sizes, size_of = np.unique(counts, return_inverse=True)
+    means = pt.zeros(z.shape)[cluster].inc(total) / counts[:, None]
+    gains, factors, log_jacobian = [], [], 0.0
+    for k, size in enumerate(sizes):
+        gain = pt.linalg.solve(between + within / size, between, assume_a="pos").T
+        spread = between - gain @ between
+        factor = pt.linalg.cholesky((spread + spread.T) / 2.0, on_error="nan")
+        gains.append(gain)
+        factors.append(factor)
+        log_jacobian += np.sum(size_of == k) * pt.sum(pt.log(pt.diagonal(factor)))
+    gain, factor = pt.stack(gains)[size_of], pt.stack(factors)[size_of]
+    part = pt.sum(gain * means[:, None, :], axis=-1) + pt.sum(factor * z[:, None, :], axis=-1)
+    return part, log_jacobian
+
+
+def ordinal_twolevel_start(
+    spec: ModelSpec,
+    table: ParameterTable,
+    priors: PriorSet,
+    x: np.ndarray,
+    data: OrdinalData,
+    cluster: np.ndarray,
+    positions: list[tuple[int, int]],
+    between_paths: str,
+) -> dict[str, np.ndarray]:
+    """Initial values: the single-level ordinal start (ML loadings and paths on z-scored
+    responses, category-share thresholds, standardised factor scores as the total scores), the
+    cluster parts near their conditional means given those scores, and the between-level and
+    slope values of `between_start`.
+
+    Second-order constructs' scores start at the standardised mean of their dimensions' scores.
+    """
+    initial = ordinal_start(spec, table, priors, x, data)
+    p = table.n_manifest
+    m = len(table.variables) - p
+    first = np.array(first_order_constructs(table)) - p
+    total = np.zeros((data.n, m))
+    total[:, first] = initial["scores"]
+    for k in sorted(set(range(m)) - set(first)):
+        dims = [q.row - p for q in table.params if q.kind == "loading" and q.col == p + k]
+        mean = total[:, dims].mean(axis=1)
+        total[:, k] = mean / mean.std()
+    n_clusters = int(cluster.max()) + 1
+    initial["scores"] = total
+    # cluster parts at their conditional means, perturbed a little: nutpie rejects starting
+    # points with an exactly zero gradient
+    initial["between_z"] = 0.01 * np.random.default_rng(0).standard_normal((n_clusters, m))
+    start = {
+        key: initial[group.name][i]
+        for group in parameter_groups(spec, table, priors)
+        for i, key in enumerate(group.keys)
+    }
+    paths = np.array([start[r.key] for r in spec.regressions])
+    initial |= between_start(spec, table, paths, n_clusters, positions, between_paths)
+    if positions:
+        initial["slope_free"] = initial.pop("slope_z")
+    return initial

@@ -1,0 +1,207 @@
+"""Two-level models with ordinal indicators: the reparameterisations of the cluster parts and the
+thresholds against their closed forms; (slow) an end-to-end fit with short chains and recovery of
+a simulated truth with default settings."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pymc as pm
+import pytensor
+import pytensor.tensor as pt
+import pytest
+from scipy import stats
+
+from bayeslead.bayes.data import ordinal_data
+from bayeslead.bayes.model import ordinal_loglik
+from bayeslead.bayes.ordinal_twolevel import _cluster_parts
+from bayeslead.bayes.priors import prior_set
+from bayeslead.config import RunConfig
+from bayeslead.partable import build_partable
+from bayeslead.pipeline import fit_to_run_folder, load_inputs, simulate_to_file
+
+CONFIG = """\
+name: {name}
+data: {{path: data.csv, id: respondent_id, cluster: firm_id, scale: [1, 5]}}
+constructs:
+  TL: [tl1, tl2, tl3, tl4]
+  SENS: [sens1, sens2, sens3, sens4]
+  BI: [bi1, bi2, bi3, bi4]
+paths: {{SENS: [TL], BI: [SENS, TL]}}
+effects:
+  ind: [TL, SENS, BI]
+engine: bayes
+bayes:
+  indicators: ordinal
+  random_slopes: [[TL, SENS]]
+{bayes}truth:
+  loadings: 0.75
+  paths: {{"SENS ~ TL": 0.40, "BI ~ SENS": 0.35, "BI ~ TL": 0.15}}
+  icc: 0.2
+  cluster_size: 8
+  random_slope_sd: {{"SENS ~ TL": 0.15}}
+  thresholds: [-1.6, -0.7, 0.25, 1.2]
+"""
+PATHS = {("SENS", "TL"): 0.40, ("BI", "SENS"): 0.35, ("BI", "TL"): 0.15}
+
+
+def _config(tmp_path, name: str, bayes: str = "", n: int = 960, seed: int = 11):
+    config = tmp_path / f"{name}.yaml"
+    config.write_text(CONFIG.format(name=name, bayes=bayes))
+    simulate_to_file(config, n, seed, tmp_path / "data.csv")
+    return config
+
+
+def test_cluster_parts_are_the_conditional_distribution_given_the_cluster_means():
+    """u_b,j = B C^-1 ubar_j + chol(B - B C^-1 B) z_j with C = B + W / n_j, and the log-Jacobian
+    of z -> u_b is the log-determinant of that map (autodiff Jacobian)."""
+    rng = np.random.default_rng(1)
+    a, b = rng.normal(size=(3, 3)), rng.normal(size=(3, 3))
+    within, between = a @ a.T + np.eye(3), 0.3 * (b @ b.T) + 0.1 * np.eye(3)
+    cluster = np.array([0, 0, 1, 1, 1, 1, 1, 2, 3, 3, 3, 3, 3])
+    total = rng.normal(size=(len(cluster), 3))
+    z = pt.as_tensor(rng.normal(size=(4, 3)))
+    part, log_jacobian = _cluster_parts(pt.as_tensor(total), z, cluster, within, between)
+    jacobian = pytensor.gradient.jacobian(part.ravel(), z)
+    got, logdet, jac = pytensor.function([], [part, log_jacobian, jacobian])()
+    expected, expected_logdet = [], 0.0
+    for j in range(4):
+        members = total[cluster == j]
+        c = between + within / len(members)
+        gain = between @ np.linalg.inv(c)
+        factor = np.linalg.cholesky(between - gain @ between)
+        expected.append(gain @ members.mean(axis=0) + factor @ z.eval()[j])
+        expected_logdet += np.log(np.diag(factor)).sum()
+    np.testing.assert_allclose(got, np.array(expected), rtol=1e-10)
+    np.testing.assert_allclose(logdet, expected_logdet, rtol=1e-10)
+    np.testing.assert_allclose(np.linalg.slogdet(jac.reshape(12, 12))[1], logdet, rtol=1e-10)
+
+
+def test_relative_thresholds_leave_the_likelihood_unchanged_by_a_common_shift_of_the_scores():
+    """With relative thresholds the likelihood sees only the scores' deviations from their mean,
+    the stored thresholds are the sampled ones plus the item's latent response at that mean, and
+    the first cut's prior applies to the stored threshold."""
+    inputs = load_inputs(_minimal_config(), need_data=False)  # two constructs x 3 items
+    table = build_partable(inputs.spec, "std.lv", unit_residuals=True)
+    priors = prior_set({}, {q.key for q in table.free_params})
+    rng = np.random.default_rng(2)
+    x = rng.integers(1, 5, size=(40, 6)).astype(float)
+    data = ordinal_data(x)
+    with pm.Model(coords={"item": list(table.manifest)}) as model:
+        theta = pt.as_tensor(np.linspace(0.5, 1.0, table.n_free))
+        scores = pm.Flat("scores", shape=(40, 2))
+        phi = pt.as_tensor(np.array([[1.3, 0.2], [0.2, 0.8]]))
+        pm.Potential(
+            "loglik", ordinal_loglik(table, theta, data, priors, phi, scores, "probit", True)
+        )
+    point = model.initial_point()
+    point["scores"] = rng.normal(size=(40, 2))
+    point["threshold_first"] = np.full(6, -0.8)
+    loglik = _function(model, model["loglik"])
+    shifted = {**point, "scores": point["scores"] + np.array([0.7, -0.4])}
+    assert loglik(point) == pytest.approx(loglik(shifted), rel=1e-12)
+    thresholds = _function(model, model["thresholds"])(point)
+    loadings = theta.eval()[[q.free for q in table.params if q.kind == "loading"]]
+    w = loadings * np.sqrt(np.repeat([1.3, 0.8], 3))
+    mean = np.repeat(point["scores"].mean(axis=0), 3)
+    first = np.cumsum(np.r_[0, data.n_categories - 1])[:-1]
+    np.testing.assert_allclose(thresholds[first], -0.8 + w * mean / np.sqrt(1 + w**2))
+    first_logp = model.logp(vars=[model["threshold_first"]], jacobian=False)
+    prior = _function(model, first_logp + model["threshold_prior_shift"])(point)
+    assert prior == pytest.approx(stats.norm(0, 1.5).logpdf(thresholds[first]).sum(), rel=1e-7)
+
+
+def _function(model: pm.Model, out):
+    """`out` (a graph of the model's variables) as a function of a point."""
+    [out] = model.replace_rvs_by_values([out])
+    return model.compile_fn(out, inputs=model.value_vars, on_unused_input="ignore")
+
+
+def _minimal_config() -> RunConfig:
+    return RunConfig.model_validate(
+        {
+            "name": "tiny",
+            "data": {"scale": [1, 4]},
+            "constructs": {"F1": ["a1", "a2", "a3"], "F2": ["b1", "b2", "b3"]},
+            "paths": {"F2": ["F1"]},
+        }
+    )
+
+
+@pytest.mark.slow  # about 60 s on 2 cores, most of it compiling
+def test_ordinal_two_level_fit_end_to_end(tmp_path):
+    """Short chains: the run folder has level-specific estimates, thresholds instead of item
+    intercepts, no between-level item residuals, within/between/average effects, ICCs and
+    cluster effects."""
+    config = _config(
+        tmp_path,
+        "ordinal_two_level_short",
+        "  chains: 2\n  draws: 40\n  tune: 40\n  cluster_effects: true\n",
+        n=240,
+    )
+    folder, result = fit_to_run_folder(config, out=tmp_path / "out", progress=False)
+    est = result.estimates
+    assert set(est.level) == {"", "within", "between"}
+    thresholds = est[est.op == "|"]
+    assert len(thresholds) == 48 and (thresholds.level == "between").all()
+    assert not (est.op == "~1").any()
+    between = est[est.level == "between"]
+    assert not (
+        (between.op == "~~") & (between.lhs == between.rhs) & between.lhs.str.match(r"[a-z]")
+    ).any()
+    assert len(est[(est.op == "~") & (est.level == "between")]) == 3
+    assert set(result.effects.level) == {"within", "between", "average"}
+    assert "fixed at 0" in result.info["between_item_residuals"]
+    icc = pd.read_csv(folder / "icc.csv")
+    assert list(icc.construct) == ["TL", "SENS", "BI"] and icc.icc.between(0, 1).all()
+    effects = pd.read_csv(folder / "cluster_effects.csv")
+    assert effects.cluster.nunique() == 30
+    # within loadings on the delta-scaled y*: the item's total latent-response variance is 1
+    rows = est.set_index(["lhs", "op", "rhs", "level"])
+    assert rows.loc[("TL", "=~", "tl1", ""), "est"] == 1.0
+    assert 0.2 < rows.loc[("tl1", "~~", "tl1", "within"), "est"] < 0.8
+
+
+@pytest.mark.slow
+def test_ordinal_two_level_recovery_with_default_settings(tmp_path):
+    """120 firms x 8, 3 constructs x 4 five-point items, ICC .2, random slope SD .15 on
+    SENS ~ TL, default settings (4 x 1000 draws). Truth is the simulator's standardised values,
+    so paths are compared as standardised within- and between-level coefficients (posterior
+    draws standardised with each level's latent covariance, within at the mean slopes); latent
+    ICCs are between / (between + within averaged over the slopes)."""
+    config = _config(tmp_path, "ordinal_two_level")
+    folder, result = fit_to_run_folder(config, out=tmp_path / "out", progress=False)
+    d = result.diagnostics
+    assert d["max_rhat"] <= 1.01 and d["divergences"] == 0, d
+    post = result.idata.posterior
+    names = ["TL", "SENS", "BI"]
+    theta = post["theta"].values.reshape(-1, post["theta"].shape[-1])
+    keys = list(post["theta"].coords["parameter"].values)
+    beta_w = np.zeros((len(theta), 3, 3))
+    for lhs, rhs in PATHS:
+        beta_w[:, names.index(lhs), names.index(rhs)] = theta[:, keys.index(f"{lhs} ~ {rhs}")]
+    t_w = np.linalg.inv(np.eye(3) - beta_w)
+    phi_w = t_w @ np.swapaxes(t_w, -1, -2)  # std.lv: unit residual variances
+    beta_b = post["beta_between"].values.reshape(-1, 3, 3)
+    t_b = np.linalg.inv(np.eye(3) - beta_b)
+    phi_b = t_b @ post["psi_between"].values.reshape(-1, 3, 3) @ np.swapaxes(t_b, -1, -2)
+    for level, beta, phi in (("within", beta_w, phi_w), ("between", beta_b, phi_b)):
+        sd = np.sqrt(np.diagonal(phi, axis1=1, axis2=2))
+        for (lhs, rhs), truth in PATHS.items():
+            i, j = names.index(lhs), names.index(rhs)
+            draws = beta[:, i, j] * sd[:, j] / sd[:, i]
+            lower, upper = np.quantile(draws, [0.025, 0.975])
+            assert lower <= truth <= upper, (level, lhs, rhs, lower, upper)
+            if level == "within":
+                assert abs(draws.mean() - truth) <= 0.1, (lhs, rhs, draws.mean())
+    # true ICCs: within variance .8 (1 + slope variance x TL's within share, passed on to BI)
+    slope_var = 0.15**2
+    within = 0.8 * np.array([1.0, 1.0 + slope_var, 1.0 + 0.35**2 * slope_var])
+    truth_icc = 0.2 / (0.2 + within)
+    icc = pd.read_csv(folder / "icc.csv").set_index("construct")
+    for name, value in zip(names, truth_icc, strict=True):
+        assert icc.loc[name, "ci_lower"] <= value <= icc.loc[name, "ci_upper"], (name, value)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["timings"]["sampling_s"] > 0
