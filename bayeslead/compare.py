@@ -19,8 +19,8 @@ import yaml
 from scipy import stats
 
 from bayeslead.config import RunConfig
+from bayeslead.core.partable import build_partable
 from bayeslead.errors import InputError
-from bayeslead.partable import build_partable
 from bayeslead.runs import SavedRun, load_run
 
 PARETO_K = 0.7
@@ -116,8 +116,8 @@ def _compare_bayes(runs: list[SavedRun], names: list[str]) -> Comparison:
 def _pointwise(run: SavedRun, idata) -> xr.Dataset:
     """Pointwise log-likelihood of the respondents from the saved draws (raw metric)."""
     from bayeslead.bayes.ppc import pointwise_loglik
+    from bayeslead.core.from_config import build_spec
     from bayeslead.instrument import load_instrument
-    from bayeslead.spec import build_spec
 
     config = RunConfig.model_validate(yaml.safe_load(run.config_text))
     instrument = load_instrument(config.instrument) if config.instrument else None

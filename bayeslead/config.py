@@ -6,17 +6,16 @@ Relative paths are resolved against the config file's folder. Unknown keys are r
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from bayeslead.core.keys import parse_key
 from bayeslead.errors import InputError, Problem
 from bayeslead.yamlio import load_yaml, pydantic_problems
 
 NAME = r"^[A-Za-z][A-Za-z0-9_.-]*$"
-PARAMETER_KEY = re.compile(r"^\s*(\w+)\s*(=~|~~|~)\s*(\w+)\s*$")
 
 
 class Strict(BaseModel):
@@ -115,7 +114,8 @@ class TruthConfig(Strict):
     @classmethod
     def _keys_are_pairs(cls, value: dict[str, float]) -> dict[str, float]:
         for key in value:
-            if not re.match(r"^\s*\w+\s*(~|~~)\s*\w+\s*$", key):
+            parts = parse_key(key)
+            if parts is None or parts[1] == "=~":
                 raise ValueError(f"key {key!r} must look like 'OUTCOME ~ PREDICTOR' or 'A ~~ B'")
         return value
 

@@ -122,12 +122,12 @@ def diagnose_run(path) -> tuple[dict[str, Any], pd.DataFrame]:
 
     from bayeslead.bayes.posterior import convergence
     from bayeslead.config import RunConfig
-    from bayeslead.effects import effect_draws
+    from bayeslead.core.effects import effect_draws
+    from bayeslead.core.from_config import build_spec
+    from bayeslead.core.partable import build_partable
     from bayeslead.errors import InputError
     from bayeslead.instrument import load_instrument
-    from bayeslead.partable import build_partable
     from bayeslead.runs import load_run
-    from bayeslead.spec import build_spec
 
     run = load_run(path)
     if run.engine != "bayes":

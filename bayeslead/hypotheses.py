@@ -25,15 +25,15 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from bayeslead.effects import defined_name, effect_draws
+from bayeslead.core.effects import defined_name, effect_draws
+from bayeslead.core.keys import parse_key
+from bayeslead.core.partable import ParameterTable
+from bayeslead.core.spec import ModelSpec
 from bayeslead.errors import InputError, Problem
-from bayeslead.partable import ParameterTable
 from bayeslead.results import FitResult
-from bayeslead.spec import ModelSpec
 
 PROBABILITY = 0.95
 ALPHA = 0.05
-_PARAMETER = re.compile(r"^(\w+)\s*(=~|~~|~)\s*(\w+)$")
 _NUMBER = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
 
 
@@ -100,11 +100,12 @@ def _term(text: str, effects: set[str], parameters: set[str]) -> Term | None:
     text = text.strip()
     if _NUMBER.match(text):
         return Term("number", text)
-    match = _PARAMETER.match(text)
-    if match:
-        key = f"{match.group(1)} {match.group(2)} {match.group(3)}"
-        if match.group(2) == "~~" and key not in parameters:
-            key = f"{match.group(3)} ~~ {match.group(1)}"
+    parts = parse_key(text)
+    if parts:
+        lhs, op, rhs = parts
+        key = f"{lhs} {op} {rhs}"
+        if op == "~~" and key not in parameters:
+            key = f"{rhs} ~~ {lhs}"
         return Term("parameter", key) if key in parameters else None
     return Term("effect", text) if text in effects else None
 

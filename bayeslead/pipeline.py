@@ -12,6 +12,9 @@ from pathlib import Path
 import pandas as pd
 
 from bayeslead.config import RunConfig, config_problem, load_config
+from bayeslead.core.from_config import build_spec
+from bayeslead.core.partable import build_partable
+from bayeslead.core.spec import ModelSpec
 from bayeslead.data import ResponseData, load_responses, quality_summary, quality_table
 from bayeslead.errors import InputError
 from bayeslead.hypotheses import (
@@ -22,7 +25,6 @@ from bayeslead.hypotheses import (
     parse_hypotheses,
 )
 from bayeslead.instrument import Instrument, load_instrument
-from bayeslead.partable import build_partable
 from bayeslead.report.html import build_report
 from bayeslead.results import FitResult
 from bayeslead.runs import (
@@ -35,7 +37,6 @@ from bayeslead.runs import (
     to_jsonable,
 )
 from bayeslead.simulate import ItemScale
-from bayeslead.spec import ModelSpec, build_spec
 
 
 @dataclass(frozen=True)
@@ -215,7 +216,7 @@ def write_results(
 
 def make_figures(inputs: Inputs, result: FitResult) -> dict[str, object]:
     """Every figure of a run, by file name (figure functions only build them)."""
-    from bayeslead.effects import effect_draws
+    from bayeslead.core.effects import effect_draws
     from bayeslead.report import figures
 
     spec = inputs.spec

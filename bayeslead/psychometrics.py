@@ -26,8 +26,8 @@ from collections.abc import Hashable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from bayeslead.partable import ParameterTable
-from bayeslead.spec import ModelSpec
+from bayeslead.core.partable import ParameterTable
+from bayeslead.core.spec import ModelSpec
 
 CR_MIN = 0.70
 """Composite reliability above which a construct is flagged reliable (Hair et al.)."""

@@ -22,9 +22,9 @@ import pandas as pd
 from scipy import stats
 
 from bayeslead.config import TruthConfig
+from bayeslead.core.partable import ParameterTable, build_partable
+from bayeslead.core.spec import ModelSpec
 from bayeslead.errors import InputError, Problem
-from bayeslead.partable import ParameterTable, build_partable
-from bayeslead.spec import ModelSpec
 
 DEFAULT_CLUSTER_SIZE = 8
 DEFAULT_LEVEL3_SIZE = 10  # clusters per level-3 unit

@@ -14,10 +14,10 @@ import time
 import numpy as np
 
 from bayeslead.config import RunConfig, SemConfig, TruthConfig
+from bayeslead.core.from_config import build_spec
 from bayeslead.data import ResponseData
 from bayeslead.sem.engine import fit_sem
 from bayeslead.simulate import ItemScale, simulate_responses
-from bayeslead.spec import build_spec
 
 
 def survey(seed: int = 1):

@@ -21,15 +21,16 @@ from bayeslead.bayes.model import lkj_vine_shapes, vine_cholesky, vine_partials
 from bayeslead.bayes.moments import complete_moments, pattern_moments
 from bayeslead.bayes.ops import _interval_terms, _pattern_terms, interval_log_prob, pattern_loglik
 from bayeslead.bayes.posterior import probability_of_direction, summarize
-from bayeslead.bayes.ppc import f_ml, pointwise_loglik
+from bayeslead.bayes.ppc import pointwise_loglik
 from bayeslead.bayes.priors import parse_prior, prior_set
 from bayeslead.config import RunConfig
+from bayeslead.core.from_config import build_spec
+from bayeslead.core.ml import fit_ml
+from bayeslead.core.mvnorm import f_ml_stack, minus2_loglik
+from bayeslead.core.partable import build_partable, marker_scales, rescale
+from bayeslead.data.patterns import pattern_groups
 from bayeslead.errors import InputError
-from bayeslead.partable import build_partable, marker_scales, rescale
 from bayeslead.pipeline import fit_to_run_folder
-from bayeslead.sem.fiml import minus2_loglik, pattern_groups
-from bayeslead.sem.ml import fit_ml
-from bayeslead.spec import build_spec
 from tests.conftest import REFERENCE, reference_row, reference_table
 
 FIXTURES = REFERENCE.parent / "fixtures" / "configs"
@@ -44,7 +45,7 @@ def _random_spd(p: int, rng) -> np.ndarray:
 
 def test_pattern_loglik_matches_the_fiml_likelihood():
     """The Op's log-likelihood over missing-data patterns equals -1/2 of the FIML -2logL
-    (bayeslead.sem.fiml, itself checked against semopy) up to the 2 pi constant."""
+    (bayeslead.core.mvnorm, itself checked against semopy) up to the 2 pi constant."""
     rng = np.random.default_rng(4)
     x = rng.multivariate_normal(np.zeros(5), _random_spd(5, rng), size=300)
     x[rng.random(x.shape) < 0.15] = np.nan
@@ -201,7 +202,9 @@ def test_pointwise_loglik_sums_to_lavaan_logl():
     loglik = pointwise_loglik(x, table.sigma(theta)[None])
     ref = dict(reference_table("serial_mediation", "fit.csv").itertuples(index=False))
     np.testing.assert_allclose(loglik.sum(), ref["logl"], atol=0.01)
-    np.testing.assert_allclose(f_ml(cov, table.sigma(theta)) * len(x), ref["chisq"], atol=0.01)
+    np.testing.assert_allclose(
+        f_ml_stack(table.sigma(theta), cov) * len(x), ref["chisq"], atol=0.01
+    )
 
 
 def test_posterior_summaries():

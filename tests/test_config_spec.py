@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from bayeslead.config import RunConfig, load_config
+from bayeslead.core.from_config import build_spec
 from bayeslead.errors import InputError
 from bayeslead.pipeline import load_inputs
-from bayeslead.spec import build_spec
 
 FIXTURES = Path(__file__).parent / "fixtures" / "configs"
 ROOT = Path(__file__).parents[1]

@@ -19,7 +19,7 @@ from bayeslead.bayes.model import ordinal_loglik
 from bayeslead.bayes.ordinal_twolevel import _cluster_parts
 from bayeslead.bayes.priors import prior_set
 from bayeslead.config import RunConfig
-from bayeslead.partable import build_partable
+from bayeslead.core.partable import build_partable
 from bayeslead.pipeline import fit_to_run_folder, load_inputs, simulate_to_file
 
 CONFIG = """\

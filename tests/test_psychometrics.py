@@ -13,7 +13,9 @@ import pytest
 from scipy.stats import random_correlation
 
 from bayeslead.config import RunConfig
-from bayeslead.partable import build_partable
+from bayeslead.core.from_config import build_spec
+from bayeslead.core.ml import fit_ml
+from bayeslead.core.partable import build_partable
 from bayeslead.psychometrics import (
     AVE_MIN,
     CR_MIN,
@@ -39,8 +41,6 @@ from bayeslead.psychometrics import (
     variance_inflation,
     vif_table,
 )
-from bayeslead.sem.ml import fit_ml
-from bayeslead.spec import build_spec
 from tests.conftest import REFERENCE, reference_row, reference_table
 
 HS_CONSTRUCTS = {

@@ -18,16 +18,16 @@ import xarray as xr
 from scipy import stats
 
 from bayeslead.config import DiagnosticsConfig, RunConfig
+from bayeslead.core.from_config import build_spec
+from bayeslead.core.partable import build_partable
 from bayeslead.diagnostics import check_gates
 from bayeslead.errors import InputError
 from bayeslead.hypotheses import evaluate, hypotheses_latex, parse_hypotheses
-from bayeslead.partable import build_partable
 from bayeslead.pipeline import fit_to_run_folder
 from bayeslead.report.figures import path_diagram
 from bayeslead.report.html import SECTIONS
 from bayeslead.results import FitResult
 from bayeslead.runs import load_run
-from bayeslead.spec import build_spec
 from tests.conftest import REFERENCE, reference_row, reference_table
 
 FIXTURES = Path(__file__).parent / "fixtures" / "configs"

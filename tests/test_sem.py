@@ -14,13 +14,13 @@ import pandas as pd
 import pytest
 
 from bayeslead.config import RunConfig, SemConfig
+from bayeslead.core.from_config import build_spec
+from bayeslead.core.ml import fit_ml
+from bayeslead.core.partable import build_partable
 from bayeslead.data import ResponseData
 from bayeslead.errors import InputError
-from bayeslead.partable import build_partable
 from bayeslead.sem.engine import fit_sem
 from bayeslead.sem.fiml import fit_fiml
-from bayeslead.sem.ml import fit_ml
-from bayeslead.spec import build_spec
 from tests.conftest import REFERENCE, reference_row, reference_table
 
 HS = {"visual": ["x1", "x2", "x3"], "textual": ["x4", "x5", "x6"], "speed": ["x7", "x8", "x9"]}

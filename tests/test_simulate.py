@@ -10,12 +10,12 @@ import pandas as pd
 import pytest
 
 from bayeslead.config import RunConfig, SemConfig, TruthConfig, load_config
+from bayeslead.core.from_config import build_spec
 from bayeslead.data import ResponseData
 from bayeslead.errors import InputError
 from bayeslead.pipeline import load_inputs, simulate_to_file
 from bayeslead.sem.engine import fit_sem
 from bayeslead.simulate import ItemScale, simulate_responses, standardized_matrices
-from bayeslead.spec import build_spec
 
 ROOT = Path(__file__).parents[1]
 FIXTURES = Path(__file__).parent / "fixtures" / "configs"

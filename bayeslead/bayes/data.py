@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bayeslead.sem.fiml import PatternGroup, pattern_groups
+from bayeslead.data.patterns import PatternGroup, pattern_groups
 
 
 @dataclass(frozen=True)

@@ -28,14 +28,14 @@ from bayeslead.bayes.priors import prior_set
 from bayeslead.bayes.sampling import sample
 from bayeslead.bayes.start import continuous_start, ordinal_start
 from bayeslead.config import BayesConfig, DiagnosticsConfig
+from bayeslead.core.effects import defined_name, effect_draws
+from bayeslead.core.partable import ParameterTable, build_partable, marker_scales, rescale
+from bayeslead.core.spec import ModelSpec
 from bayeslead.data import ResponseData
 from bayeslead.diagnostics import check_gates, gate_messages
-from bayeslead.effects import defined_name, effect_draws
 from bayeslead.errors import InputError, Problem
-from bayeslead.partable import ParameterTable, build_partable, marker_scales, rescale
 from bayeslead.psychometrics import htmt_table, reliability_table
 from bayeslead.results import EFFECT_COLUMNS, ESTIMATE_COLUMNS, FitResult
-from bayeslead.spec import ModelSpec
 
 # posterior columns of estimates.csv after lavaan's (`ESTIMATE_COLUMNS`)
 POSTERIOR_COLUMNS = ["hdi_lower", "hdi_upper", "rhat", "ess_bulk", "ess_tail"]

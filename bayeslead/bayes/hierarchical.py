@@ -28,9 +28,9 @@ from bayeslead.bayes.model import (
 from bayeslead.bayes.priors import PriorSet
 from bayeslead.bayes.threelevel import Level3, level3_offsets
 from bayeslead.bayes.twolevel import ClusterMoments, twolevel_loglik
+from bayeslead.core.partable import ParameterTable
+from bayeslead.core.spec import ModelSpec
 from bayeslead.errors import InputError
-from bayeslead.partable import ParameterTable
-from bayeslead.spec import ModelSpec
 
 
 def slope_positions(

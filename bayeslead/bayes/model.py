@@ -26,8 +26,8 @@ from bayeslead.bayes.data import ContinuousData, OrdinalData
 from bayeslead.bayes.moments import PatternMoments, complete_moments, pattern_moments
 from bayeslead.bayes.ops import interval_log_prob, pattern_loglik
 from bayeslead.bayes.priors import Prior, PriorSet
-from bayeslead.partable import ParameterTable
-from bayeslead.spec import ModelSpec
+from bayeslead.core.partable import ParameterTable
+from bayeslead.core.spec import ModelSpec
 
 BIG = 1e3  # stands in for +-infinity as the outer thresholds of the probit scale
 

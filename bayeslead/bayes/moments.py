@@ -33,7 +33,7 @@ def complete_moments(scatter: np.ndarray, n: int) -> PatternMoments:
 
 
 def pattern_moments(groups, p: int) -> PatternMoments:
-    """Stack `bayeslead.sem.fiml.pattern_groups` output into padded arrays."""
+    """Stack `bayeslead.data.patterns.pattern_groups` output into padded arrays."""
     observed, count, scatter, mean = [], [], [], []
     for grp in groups:
         for obs, n_g, mean_g, scatter_g in zip(

@@ -58,21 +58,21 @@ from bayeslead.bayes.priors import PriorSet, prior_set
 from bayeslead.bayes.sampling import sample
 from bayeslead.bayes.start import _ml_on_z
 from bayeslead.config import BayesConfig, DiagnosticsConfig
-from bayeslead.data import ResponseData
-from bayeslead.diagnostics import check_gates, gate_messages
-from bayeslead.effects import effect_draws
-from bayeslead.errors import InputError, Problem
-from bayeslead.partable import (
+from bayeslead.core.effects import effect_draws
+from bayeslead.core.partable import (
     ParameterTable,
     build_partable,
     marker_scales,
     rescale,
     rescale_matrices,
 )
+from bayeslead.core.spec import ModelSpec
+from bayeslead.data import ResponseData
+from bayeslead.data.patterns import pattern_groups
+from bayeslead.diagnostics import check_gates, gate_messages
+from bayeslead.errors import InputError, Problem
 from bayeslead.psychometrics import htmt_table, reliability_table
 from bayeslead.results import EFFECT_COLUMNS, ESTIMATE_COLUMNS, FitResult
-from bayeslead.sem.fiml import pattern_groups
-from bayeslead.spec import ModelSpec
 
 POOLED = "(pooled)"  # `group` of the population-level rows
 SMALL_GROUP = 30  # respondents below which a group's estimates lean mostly on the pooled values

@@ -36,12 +36,12 @@ from bayeslead.bayes.start import _ml_on_z
 from bayeslead.bayes.threelevel import level3_rows, level3_start, level3_units, level3_variances
 from bayeslead.bayes.twolevel import cluster_moments
 from bayeslead.config import BayesConfig, DiagnosticsConfig
+from bayeslead.core.partable import build_partable, marker_scales, rescale, rescale_matrices
+from bayeslead.core.spec import ModelSpec
 from bayeslead.data import ResponseData
 from bayeslead.diagnostics import check_gates, gate_messages
 from bayeslead.errors import InputError, Problem
-from bayeslead.partable import build_partable, marker_scales, rescale, rescale_matrices
 from bayeslead.results import EFFECT_COLUMNS, ESTIMATE_COLUMNS, FitResult
-from bayeslead.spec import ModelSpec
 
 SCORES = (
     "scores",

@@ -71,8 +71,8 @@ from bayeslead.bayes.model import (
 )
 from bayeslead.bayes.priors import PriorSet
 from bayeslead.bayes.start import ordinal_start
-from bayeslead.partable import ParameterTable
-from bayeslead.spec import ModelSpec
+from bayeslead.core.partable import ParameterTable
+from bayeslead.core.spec import ModelSpec
 
 
 def build_ordinal_twolevel_model(

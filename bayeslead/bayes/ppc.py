@@ -16,14 +16,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-
-def f_ml(cov: np.ndarray, sigma: np.ndarray) -> np.ndarray:
-    """lavaan's ML discrepancy for stacks of Sigma (..., p, p) and S (..., p, p)."""
-    p = cov.shape[-1]
-    _, logdet_sigma = np.linalg.slogdet(sigma)
-    _, logdet_cov = np.linalg.slogdet(cov)
-    trace = np.trace(np.linalg.solve(sigma, cov), axis1=-2, axis2=-1)
-    return logdet_sigma + trace - logdet_cov - p
+from bayeslead.core.mvnorm import f_ml_stack
 
 
 def chisq_ppp(
@@ -48,11 +41,11 @@ def grouped_chisq_ppp(
     observed = discrepancy = 0.0
     for sigma, scatter, n in zip(sigmas, scatters, ns, strict=True):
         sigma = sigma[take]
-        observed = observed + n * f_ml(np.broadcast_to(scatter / n, sigma.shape), sigma)
+        observed = observed + n * f_ml_stack(sigma, np.broadcast_to(scatter / n, sigma.shape))
         replicated = np.stack(
             [stats.wishart.rvs(df=n - 1, scale=s, random_state=rng) / n for s in sigma]
         )
-        discrepancy = discrepancy + n * f_ml(replicated, sigma)
+        discrepancy = discrepancy + n * f_ml_stack(sigma, replicated)
     return {
         "ppp": float(np.mean(discrepancy >= observed)),
         "chisq_observed_mean": float(observed.mean()),

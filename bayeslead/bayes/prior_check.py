@@ -17,8 +17,8 @@ from scipy import stats
 from bayeslead.bayes.data import continuous_data, ordinal_data
 from bayeslead.bayes.model import build_continuous_model, build_ordinal_model
 from bayeslead.bayes.priors import prior_set
-from bayeslead.effects import effect_draws
-from bayeslead.partable import build_partable
+from bayeslead.core.effects import effect_draws
+from bayeslead.core.partable import build_partable
 from bayeslead.pipeline import Inputs
 
 

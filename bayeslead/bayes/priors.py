@@ -44,6 +44,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from bayeslead.core.keys import parse_key
 from bayeslead.errors import InputError, Problem
 
 FAMILIES = {
@@ -96,7 +97,6 @@ SUPPORT = {
     "group_means": "real",
 }
 _SPEC = re.compile(r"^\s*([a-z_]+)\s*\(([^()]*)\)\s*$")
-_PARAM = re.compile(r"^\s*(\w+)\s*(=~|~~|~)\s*(\w+)\s*$")
 
 
 @dataclass(frozen=True)
@@ -155,9 +155,9 @@ def prior_set(overrides: dict[str, str], parameter_keys: set[str]) -> PriorSet:
     parameters: dict[str, Prior] = {}
     problems = []
     for key, text in overrides.items():
-        match = _PARAM.match(key)
-        if match:
-            norm = f"{match.group(1)} {match.group(2)} {match.group(3)}"
+        parts = parse_key(key)
+        if parts:
+            norm = " ".join(parts)
             if norm not in parameter_keys:
                 problems.append(Problem(f"bayes.priors.{key}", "not a free parameter of the model"))
                 continue

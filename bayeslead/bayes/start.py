@@ -9,10 +9,11 @@ from scipy import stats
 from bayeslead.bayes.data import ContinuousData, OrdinalData
 from bayeslead.bayes.model import initial_values
 from bayeslead.bayes.priors import PriorSet
-from bayeslead.partable import ParameterTable, build_partable, rescale
-from bayeslead.sem.fiml import em_saturated, pattern_groups
-from bayeslead.sem.ml import fit_ml
-from bayeslead.spec import ModelSpec
+from bayeslead.core.ml import fit_ml
+from bayeslead.core.mvnorm import em_saturated
+from bayeslead.core.partable import ParameterTable, build_partable, rescale
+from bayeslead.core.spec import ModelSpec
+from bayeslead.data.patterns import pattern_groups
 
 
 def _ml_on_z(

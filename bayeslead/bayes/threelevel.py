@@ -24,9 +24,9 @@ import pytensor.tensor as pt
 from bayeslead.bayes.model import _rv, first_order_constructs
 from bayeslead.bayes.posterior import summarize
 from bayeslead.bayes.priors import PriorSet
+from bayeslead.core.partable import ParameterTable
 from bayeslead.data import ResponseData
 from bayeslead.errors import InputError, Problem
-from bayeslead.partable import ParameterTable
 
 FEW_UNITS = 5  # level-3 units below which the level-3 SDs are mostly prior
 

@@ -16,6 +16,7 @@ import pandas as pd
 from scipy import stats
 
 from bayeslead.data.intake import ResponseData
+from bayeslead.data.patterns import missing_patterns
 
 LONGSTRING_SHARE = 0.5
 MAHALANOBIS_ALPHA = 0.001
@@ -102,15 +103,6 @@ def quality_table(data: ResponseData) -> pd.DataFrame:
     flags = [c for c in table.columns if c.startswith("flag_")]
     table["flagged"] = table[flags].any(axis=1)
     return table
-
-
-def missing_patterns(frame: pd.DataFrame) -> pd.DataFrame:
-    """Missing-data patterns: one row per pattern with its count ('1' = observed)."""
-    pattern = frame.notna().astype(int).astype(str).agg("".join, axis=1)
-    counts = pattern.value_counts()
-    out = pd.DataFrame({"pattern": counts.index, "n": counts.to_numpy()})
-    out["n_missing_items"] = out["pattern"].str.count("0")
-    return out.reset_index(drop=True)
 
 
 def quality_summary(data: ResponseData, table: pd.DataFrame) -> dict[str, object]:

@@ -19,8 +19,8 @@ import numpy as np
 from scipy import stats
 from threadpoolctl import threadpool_limits
 
-from bayeslead.partable import ParameterTable
-from bayeslead.sem.ml import fit_ml
+from bayeslead.core.ml import fit_ml
+from bayeslead.core.partable import ParameterTable
 
 CHUNK = 50
 STEP_TOL = 1e-5  # replicate estimates to about 5 digits: far below bootstrap Monte Carlo error

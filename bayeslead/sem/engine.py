@@ -16,10 +16,12 @@ import pandas as pd
 from scipy import stats
 
 from bayeslead.config import SemConfig
+from bayeslead.core.effects import EffectDraws, defined_name, effect_draws
+from bayeslead.core.ml import expected_information, fit_ml, observed_information
+from bayeslead.core.partable import ParameterTable, build_partable
+from bayeslead.core.spec import ModelSpec
 from bayeslead.data import ResponseData
-from bayeslead.effects import EffectDraws, defined_name, effect_draws
 from bayeslead.errors import InputError, Problem
-from bayeslead.partable import ParameterTable, build_partable
 from bayeslead.psychometrics import htmt_table, reliability_table
 from bayeslead.results import EFFECT_COLUMNS, FitResult
 from bayeslead.sem import fiml
@@ -30,9 +32,7 @@ from bayeslead.sem.bootstrap import (
     percentile_interval,
 )
 from bayeslead.sem.fitmeasures import complete_data_fit
-from bayeslead.sem.ml import expected_information, fit_ml, observed_information
 from bayeslead.sem.semopy_backend import semopy_start
-from bayeslead.spec import ModelSpec
 
 Z95 = stats.norm.ppf(0.975)
 

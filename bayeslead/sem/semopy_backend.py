@@ -2,7 +2,7 @@
 
 semopy's default optimiser can stop early (estimates off by up to 0.012 on a classic SEM with
 large variances), so its solution is used as the start of bayeslead's own Fisher-scoring
-refinement (`bayeslead.sem.ml.fit_ml`), which converges to lavaan's optimum. semopy's string
+refinement (`bayeslead.core.ml.fit_ml`), which converges to lavaan's optimum. semopy's string
 standard-error columns, missing `:=` and missing intervals never leave this module.
 """
 
@@ -14,8 +14,8 @@ from itertools import combinations
 import numpy as np
 import pandas as pd
 
-from bayeslead.partable import ParameterTable
-from bayeslead.spec import ModelSpec
+from bayeslead.core.partable import ParameterTable
+from bayeslead.core.spec import ModelSpec
 
 
 def semopy_syntax(spec: ModelSpec) -> str:

@@ -22,14 +22,14 @@ from bayeslead.config import (
     TruthConfig,
     config_problem,
 )
-from bayeslead.effects import defined_name, effect_draws
+from bayeslead.core.effects import defined_name, effect_draws
+from bayeslead.core.ml import fit_ml
+from bayeslead.core.partable import build_partable
+from bayeslead.core.spec import ModelSpec
 from bayeslead.errors import InputError
 from bayeslead.hypotheses import Hypothesis
-from bayeslead.partable import build_partable
 from bayeslead.pipeline import Inputs, item_scales, load_inputs
-from bayeslead.sem.ml import fit_ml
 from bayeslead.simulate import ItemScale, standardized_matrices
-from bayeslead.spec import ModelSpec
 
 Kind = Literal["power", "recovery", "sbc"]
 SBC_DRAWS = 99  # posterior draws kept (evenly thinned) per SBC replicate: ranks 0..99

@@ -22,11 +22,11 @@ from bayeslead.bayes.model import build_continuous_model
 from bayeslead.bayes.priors import prior_set
 from bayeslead.bayes.sampling import CompiledModel, compile_once, sample_compiled
 from bayeslead.bayes.start import continuous_start
+from bayeslead.core.effects import defined_name
+from bayeslead.core.partable import build_partable
 from bayeslead.data import ResponseData
 from bayeslead.diagnostics import check_gates, sampler_statistics
-from bayeslead.effects import defined_name
 from bayeslead.hypotheses import evaluate
-from bayeslead.partable import build_partable
 from bayeslead.results import FitResult
 from bayeslead.simulate import simulate_responses
 from bayeslead.study.design import SBC_DRAWS, Replicate, StudyModel

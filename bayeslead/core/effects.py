@@ -18,8 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bayeslead.partable import ParameterTable
-from bayeslead.spec import Effect, ModelSpec
+from bayeslead.core.partable import ParameterTable
+from bayeslead.core.spec import Effect, ModelSpec
 
 KINDS = ("indirect", "direct", "total")
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bayeslead.partable import ParameterTable
+from bayeslead.core.partable import ParameterTable
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from typing import Literal
 
 import numpy as np
 
-from bayeslead.spec import ModelSpec
+from bayeslead.core.spec import ModelSpec
 
 Kind = Literal[
     "loading",

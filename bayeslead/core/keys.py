@@ -1,0 +1,17 @@
+"""lavaan parameter keys (``"SENS ~ TL"``, ``"TL =~ tle1"``, ``"A ~~ B"``): the one parser.
+
+Config keys (priors, truth), hypotheses and the parameter table all write a parameter as
+``lhs op rhs``; `parse_key` reads any spacing of it, `Parameter.key` writes it with single spaces.
+"""
+
+from __future__ import annotations
+
+import re
+
+KEY = re.compile(r"^\s*(\w+)\s*(=~|~~|~)\s*(\w+)\s*$")
+
+
+def parse_key(text: str) -> tuple[str, str, str] | None:
+    """(lhs, op, rhs) of a lavaan parameter key, or None when `text` is not one."""
+    match = KEY.match(text)
+    return (match.group(1), match.group(2), match.group(3)) if match else None
