@@ -119,7 +119,8 @@ def diagnose(run: Annotated[Path, typer.Argument(help="A Bayesian run folder.")]
 
     Example: bayeslead diagnose outputs/tl_dc_bi_bayes/20261124T091716Z-e3b27af2
     """
-    from bayeslead.diagnostics import diagnose_run, gate_messages
+    from bayeslead.bayes.gates import gate_messages
+    from bayeslead.diagnose import diagnose_run
     from bayeslead.report.console import print_diagnostics
 
     report, table = diagnose_run(run)
@@ -405,7 +406,7 @@ def study_sbc(
     """Simulation-based calibration (Talts et al. 2018) of a Bayesian config with its priors:
     rank histograms and a uniformity test per parameter.
 
-    Example: bayeslead study sbc configs/holzinger1939_bayes.yaml --reps 200
+    Example: bayeslead study sbc tests/fixtures/configs/holzinger_bayes.yaml --reps 200
     """
     _run_study(
         "sbc",

@@ -15,12 +15,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import xarray as xr
-import yaml
 from scipy import stats
 
-from bayeslead.config import RunConfig
+from bayeslead.bayes.ppc import pointwise_loglik
 from bayeslead.core.partable import build_partable
 from bayeslead.errors import InputError
+from bayeslead.pipeline import saved_spec
 from bayeslead.runs import SavedRun, load_run
 
 PARETO_K = 0.7
@@ -115,13 +115,7 @@ def _compare_bayes(runs: list[SavedRun], names: list[str]) -> Comparison:
 
 def _pointwise(run: SavedRun, idata) -> xr.Dataset:
     """Pointwise log-likelihood of the respondents from the saved draws (raw metric)."""
-    from bayeslead.bayes.ppc import pointwise_loglik
-    from bayeslead.core.from_config import build_spec
-    from bayeslead.instrument import load_instrument
-
-    config = RunConfig.model_validate(yaml.safe_load(run.config_text))
-    instrument = load_instrument(config.instrument) if config.instrument else None
-    table = build_partable(build_spec(config, instrument))
+    table = build_partable(saved_spec(run))
     draws = idata.posterior["estimate"].values
     shape = draws.shape[:2]
     sigma = table.sigma(draws.reshape(-1, draws.shape[-1]))

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
+import yaml
 
 from bayeslead.config import RunConfig, config_problem, load_config
 from bayeslead.core.from_config import build_spec
@@ -17,15 +18,10 @@ from bayeslead.core.partable import build_partable
 from bayeslead.core.spec import ModelSpec
 from bayeslead.data import ResponseData, load_responses, quality_summary, quality_table
 from bayeslead.errors import InputError
-from bayeslead.hypotheses import (
-    Hypothesis,
-    evaluate,
-    hypotheses_latex,
-    hypotheses_markdown,
-    parse_hypotheses,
-)
+from bayeslead.hypotheses import Hypothesis, evaluate, parse_hypotheses
 from bayeslead.instrument import Instrument, load_instrument
 from bayeslead.report.html import build_report
+from bayeslead.report.hypotheses import hypotheses_latex, hypotheses_markdown
 from bayeslead.results import FitResult
 from bayeslead.runs import (
     RunFolder,
@@ -126,9 +122,9 @@ def fit(inputs: Inputs, progress: bool = True) -> FitResult:
 
         result = fit_sem(inputs.spec, inputs.data, config.sem, progress=progress)
     else:
-        from bayeslead.bayes.engine import fit_bayes
+        from bayeslead.bayes.engine import family_of
 
-        result = fit_bayes(
+        result = family_of(inputs.spec).fit(
             inputs.spec, inputs.data, config.bayes, config.diagnostics, progress=progress
         )
     if "level" not in result.estimates.columns:  # single-level parameters have an empty level
@@ -162,8 +158,6 @@ def fit_to_run_folder(
     result.timings["fit_s"] = round(fit_done - started, 3)
     root = Path(out).resolve() if out else (config.output or Path.cwd() / "outputs")
     resolved = inputs.config.to_yaml_dict()
-    import yaml
-
     config_yaml = yaml.safe_dump(resolved, sort_keys=False, allow_unicode=True)
     digest = config_hash(config_yaml, inputs.data.sha256, run_seed(inputs.config))
     folder = RunFolder(root, inputs.config.name, digest)
@@ -331,9 +325,22 @@ def prior_check_to_file(
     from bayeslead.report.figures import prior_check_figure, save_figure
 
     inputs = load_inputs(config_path)
-    check = prior_check(inputs, draws=draws, seed=seed)
+    check = prior_check(inputs.spec, inputs.config.bayes, inputs.data, draws=draws, seed=seed)
     if output is None:
         root = inputs.config.output or Path.cwd() / "outputs"
         stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
         output = root / inputs.config.name / f"prior-check-{stamp}.png"
     return save_figure(prior_check_figure(check), output).resolve(), check.summary()
+
+
+def saved_config(run: SavedRun) -> RunConfig:
+    """The resolved config a saved run was fitted with (its config.yaml)."""
+    return RunConfig.model_validate(yaml.safe_load(run.config_text))
+
+
+def saved_spec(run: SavedRun) -> ModelSpec:
+    """The ModelSpec of a saved run, rebuilt from its config.yaml and instrument (the one place
+    a spec is rebuilt from a run folder)."""
+    config = saved_config(run)
+    instrument = load_instrument(config.instrument) if config.instrument else None
+    return build_spec(config, instrument)

@@ -24,6 +24,8 @@ EFFECT_COLUMNS = [
     "std_ci_lower",
     "std_ci_upper",
 ]
+# posterior columns of a Bayesian estimates.csv after lavaan's (`ESTIMATE_COLUMNS`)
+POSTERIOR_COLUMNS = ["hdi_lower", "hdi_upper", "rhat", "ess_bulk", "ess_tail"]
 
 
 @dataclass

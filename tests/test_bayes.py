@@ -17,9 +17,14 @@ import pytensor.tensor as pt
 import pytest
 from scipy import stats
 
-from bayeslead.bayes.model import lkj_vine_shapes, vine_cholesky, vine_partials
-from bayeslead.bayes.moments import complete_moments, pattern_moments
-from bayeslead.bayes.ops import _interval_terms, _pattern_terms, interval_log_prob, pattern_loglik
+from bayeslead.bayes.blocks.lkj import lkj_vine_shapes, vine_cholesky, vine_partials
+from bayeslead.bayes.kernels.moments import complete_moments, pattern_moments
+from bayeslead.bayes.kernels.ops import (
+    interval_log_prob,
+    interval_terms,
+    pattern_loglik,
+    pattern_terms,
+)
 from bayeslead.bayes.posterior import probability_of_direction, summarize
 from bayeslead.bayes.ppc import pointwise_loglik
 from bayeslead.bayes.priors import parse_prior, prior_set
@@ -52,7 +57,7 @@ def test_pattern_loglik_matches_the_fiml_likelihood():
     groups = pattern_groups(x)
     moments = pattern_moments(groups, 5)
     sigma, mu = _random_spd(5, rng), rng.normal(size=5)
-    value, g_sigma, g_mu, _, _, ok = _pattern_terms(
+    value, g_sigma, g_mu, _, _, ok = pattern_terms(
         sigma,
         mu,
         moments.observed,
@@ -108,7 +113,7 @@ def test_pattern_loglik_gradient_by_finite_differences():
 
 def test_non_positive_definite_sigma_gives_minus_infinity():
     moments = complete_moments(np.eye(2) * 10, 10)
-    value, *_, ok = _pattern_terms(
+    value, *_, ok = pattern_terms(
         np.array([[1.0, 2.0], [2.0, 1.0]]),
         np.zeros(2),
         moments.observed,
@@ -133,7 +138,7 @@ def test_ordinal_interval_probabilities(link):
     phi = np.array([[1.5, 0.3], [0.3, 2.0]])
     column = np.array([0, 0, 1, 1])
     scores = rng.normal(size=(2, 2))
-    total, d_lower, d_upper, d_load, d_phi, d_scores = _interval_terms(
+    total, d_lower, d_upper, d_load, d_phi, d_scores = interval_terms(
         lower, upper, loadings, phi, scores, column, link == "logit"
     )
     w = loadings * np.sqrt(np.diag(phi)[column])
@@ -317,15 +322,15 @@ def test_serial_mediation_posterior_ordinal(tmp_path):
 def test_jax_likelihoods_match_the_numba_kernels():
     """numpyro runs on the JAX versions of the two likelihood Ops: same values."""
     pytest.importorskip("jax")
-    from bayeslead.bayes import jax_ops
+    from bayeslead.bayes.kernels import jax_ops
 
     rng = np.random.default_rng(10)
     x = rng.normal(size=(60, 4))
     x[rng.random(x.shape) < 0.1] = np.nan
     m = pattern_moments(pattern_groups(x), 4)
     sigma, mu = _random_spd(4, rng), rng.normal(size=4)
-    expected = _pattern_terms(sigma, mu, m.observed, m.weight, m.count, m.scatter, m.mean, False)[0]
-    got = jax_ops._pattern_loglik(sigma, mu, m.observed, m.weight, m.count, m.scatter, m.mean)
+    expected = pattern_terms(sigma, mu, m.observed, m.weight, m.count, m.scatter, m.mean, False)[0]
+    got = jax_ops.jax_pattern_loglik(sigma, mu, m.observed, m.weight, m.count, m.scatter, m.mean)
     np.testing.assert_allclose(float(got), expected, rtol=1e-10)
     lower = np.array([[-1e3, -0.5, 0.3], [-2.0, 0.1, 0.2]])
     upper = np.array([[-1.0, 0.7, 1e3], [-1.5, 0.5, 1e3]])
@@ -336,15 +341,15 @@ def test_jax_likelihoods_match_the_numba_kernels():
     )
     scores = rng.normal(size=(2, 2))
     for logit in (False, True):
-        expected = _interval_terms(lower, upper, loadings, phi, scores, column, logit)[0]
-        got = jax_ops._interval_total(lower, upper, loadings, phi, scores, column, logit)
+        expected = interval_terms(lower, upper, loadings, phi, scores, column, logit)[0]
+        got = jax_ops.jax_interval_total(lower, upper, loadings, phi, scores, column, logit)
         np.testing.assert_allclose(float(got), expected, rtol=1e-10)
 
 
 def test_start_failure_names_the_variable():
     """A starting point with an impossible value gets a message naming the variable."""
     from bayeslead.bayes.data import continuous_data
-    from bayeslead.bayes.model import build_continuous_model
+    from bayeslead.bayes.models.single.build import build_continuous_model
     from bayeslead.bayes.sampling import start_failure
 
     spec = build_spec(RunConfig(name="s", constructs=SERIAL, paths=PATHS))
@@ -369,7 +374,8 @@ def test_prior_check_command(tmp_path):
     config.write_text(
         (FIXTURES / "serial_ordinal.yaml").read_text().replace("../../reference", str(REFERENCE))
     )
-    check = prior_check(load_inputs(config), draws=400, seed=3)
+    inputs = load_inputs(config)
+    check = prior_check(inputs.spec, inputs.config.bayes, inputs.data, draws=400, seed=3)
     summary = check.summary().set_index("quantity")
     assert set(check.paths.columns) == {
         "SENS ~ TL",

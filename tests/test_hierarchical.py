@@ -11,10 +11,10 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from bayeslead.bayes.hierarchical import expected_product
-from bayeslead.bayes.multilevel import check_clusters
-from bayeslead.bayes.threelevel import level3_units
-from bayeslead.bayes.twolevel import _twolevel_terms, cluster_moments
+from bayeslead.bayes.kernels.twolevel import cluster_moments, twolevel_terms
+from bayeslead.bayes.models.twolevel.fit import check_clusters
+from bayeslead.bayes.models.twolevel.level3 import level3_units
+from bayeslead.bayes.models.twolevel.summaries import expected_product
 from bayeslead.data import ResponseData
 from bayeslead.errors import InputError
 from bayeslead.pipeline import fit_to_run_folder
@@ -73,7 +73,7 @@ def test_cluster_likelihood_is_the_joint_normal_density():
     slopes = np.array([[0.1], [-0.2], [0.05]])
     mu = rng.normal(size=4)
     offsets = rng.normal(size=(3, 4))  # e.g. level-3 intercepts: cluster j's mean mu + offset_j
-    total = _twolevel_terms(*_args(par, slopes, mu, moments, offsets))[0]
+    total = twolevel_terms(*_args(par, slopes, mu, moments, offsets))[0]
     expected = 0.0
     for j, n in enumerate(sizes):
         b = par["beta_w"].copy()
@@ -98,7 +98,7 @@ def test_cluster_likelihood_gradient_by_finite_differences():
     moments = cluster_moments(y, np.repeat([1, 2, 3], 4))
     slopes = np.array([[0.1], [-0.2], [0.05]])
     mu = rng.normal(size=4)
-    result = _twolevel_terms(*_args(par, slopes, mu, moments))
+    result = twolevel_terms(*_args(par, slopes, mu, moments))
     names = ["lam", "theta_w", "theta_b", "psi_w", "psi_b", "beta_w", "beta_b"]
     h = 1e-6
     for name, index in [
@@ -113,8 +113,8 @@ def test_cluster_likelihood_gradient_by_finite_differences():
         up[name][index] += h
         down[name][index] -= h
         numeric = (
-            _twolevel_terms(*_args(up, slopes, mu, moments))[0]
-            - _twolevel_terms(*_args(down, slopes, mu, moments))[0]
+            twolevel_terms(*_args(up, slopes, mu, moments))[0]
+            - twolevel_terms(*_args(down, slopes, mu, moments))[0]
         ) / (2 * h)
         analytic = result[1 + names.index(name)][index]
         np.testing.assert_allclose(analytic, numeric, rtol=1e-5, atol=1e-7, err_msg=name)
@@ -123,19 +123,19 @@ def test_cluster_likelihood_gradient_by_finite_differences():
     lower = slopes.copy()
     lower[1, 0] -= h
     numeric = (
-        _twolevel_terms(*_args(par, bumped, mu, moments))[0]
-        - _twolevel_terms(*_args(par, lower, mu, moments))[0]
+        twolevel_terms(*_args(par, bumped, mu, moments))[0]
+        - twolevel_terms(*_args(par, lower, mu, moments))[0]
     ) / (2 * h)
     np.testing.assert_allclose(result[8][1, 0], numeric, rtol=1e-5)
     offsets = rng.normal(size=(3, 4))
-    result = _twolevel_terms(*_args(par, slopes, mu, moments, offsets))
+    result = twolevel_terms(*_args(par, slopes, mu, moments, offsets))
     for j, k in [(0, 1), (2, 3)]:
         up, down = offsets.copy(), offsets.copy()
         up[j, k] += h
         down[j, k] -= h
         numeric = (
-            _twolevel_terms(*_args(par, slopes, mu, moments, up))[0]
-            - _twolevel_terms(*_args(par, slopes, mu, moments, down))[0]
+            twolevel_terms(*_args(par, slopes, mu, moments, up))[0]
+            - twolevel_terms(*_args(par, slopes, mu, moments, down))[0]
         ) / (2 * h)
         np.testing.assert_allclose(result[10][j, k], numeric, rtol=1e-5, err_msg="offsets")
         np.testing.assert_allclose(result[9], result[10].sum(axis=0), rtol=1e-12)  # d mu

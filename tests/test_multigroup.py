@@ -9,7 +9,8 @@ import pymc as pm
 import pytest
 from scipy import integrate, stats
 
-from bayeslead.bayes.multigroup import POOLED, _pooled_paths, group_data
+from bayeslead.bayes.models.multigroup.build import group_data, pooled_paths
+from bayeslead.bayes.models.multigroup.summaries import POOLED
 from bayeslead.bayes.priors import prior_set
 from bayeslead.data import ResponseData
 from bayeslead.errors import InputError
@@ -31,7 +32,7 @@ def test_pooled_paths_prior_is_the_integral_over_the_population_path():
     priors = prior_set({"paths": "normal(0.2, 0.8)"}, {r.key for r in spec.regressions})
     groups = ["a", "b", "c"]
     with pm.Model(coords={"group": groups, "path": [r.key for r in spec.regressions]}) as model:
-        _pooled_paths(spec, priors, len(groups))
+        pooled_paths(spec, priors, len(groups))
     (potential,) = model.replace_rvs_by_values([model.potentials[0]])
     density = model.compile_fn(potential, inputs=model.value_vars, on_unused_input="ignore")
     rng = np.random.default_rng(5)
@@ -72,7 +73,7 @@ def test_pooled_paths_need_normal_path_priors():
         pm.Model(coords=coords),
         pytest.raises(InputError, match="multi-group models need normal priors on paths"),
     ):
-        _pooled_paths(spec, priors, 2)
+        pooled_paths(spec, priors, 2)
 
 
 def test_group_column_problems():

@@ -14,9 +14,9 @@ import pytensor.tensor as pt
 import pytest
 from scipy import stats
 
+from bayeslead.bayes.blocks.ordinal import ordinal_loglik
 from bayeslead.bayes.data import ordinal_data
-from bayeslead.bayes.model import ordinal_loglik
-from bayeslead.bayes.ordinal_twolevel import _cluster_parts
+from bayeslead.bayes.models.twolevel.ordinal import cluster_parts
 from bayeslead.bayes.priors import prior_set
 from bayeslead.config import RunConfig
 from bayeslead.core.partable import build_partable
@@ -63,7 +63,7 @@ def test_cluster_parts_are_the_conditional_distribution_given_the_cluster_means(
     cluster = np.array([0, 0, 1, 1, 1, 1, 1, 2, 3, 3, 3, 3, 3])
     total = rng.normal(size=(len(cluster), 3))
     z = pt.as_tensor(rng.normal(size=(4, 3)))
-    part, log_jacobian = _cluster_parts(pt.as_tensor(total), z, cluster, within, between)
+    part, log_jacobian = cluster_parts(pt.as_tensor(total), z, cluster, within, between)
     jacobian = pytensor.gradient.jacobian(part.ravel(), z)
     got, logdet, jac = pytensor.function([], [part, log_jacobian, jacobian])()
     expected, expected_logdet = [], 0.0

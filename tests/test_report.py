@@ -17,15 +17,16 @@ import pytest
 import xarray as xr
 from scipy import stats
 
+from bayeslead.bayes.gates import check_gates
 from bayeslead.config import DiagnosticsConfig, RunConfig
 from bayeslead.core.from_config import build_spec
 from bayeslead.core.partable import build_partable
-from bayeslead.diagnostics import check_gates
 from bayeslead.errors import InputError
-from bayeslead.hypotheses import evaluate, hypotheses_latex, parse_hypotheses
+from bayeslead.hypotheses import evaluate, parse_hypotheses
 from bayeslead.pipeline import fit_to_run_folder
 from bayeslead.report.figures import path_diagram
 from bayeslead.report.html import SECTIONS
+from bayeslead.report.hypotheses import hypotheses_latex
 from bayeslead.results import FitResult
 from bayeslead.runs import load_run
 from tests.conftest import REFERENCE, reference_row, reference_table
@@ -370,7 +371,7 @@ def test_diagnose_command_rechecks_a_saved_run(bayes_run):
         and "SENS ~ TL" in result.stdout + result.stderr
         or "ess_bulk" in result.stdout
     )
-    from bayeslead.diagnostics import diagnose_run
+    from bayeslead.diagnose import diagnose_run
 
     report, table = diagnose_run(bayes_run)
     np.testing.assert_allclose(report["max_rhat"], saved["max_rhat"], rtol=1e-9)

@@ -15,11 +15,13 @@ import pymc as pm
 from scipy import stats
 
 from bayeslead.bayes.data import continuous_data, ordinal_data
-from bayeslead.bayes.model import build_continuous_model, build_ordinal_model
+from bayeslead.bayes.models.single.build import build_continuous_model, build_ordinal_model
 from bayeslead.bayes.priors import prior_set
+from bayeslead.config import BayesConfig
 from bayeslead.core.effects import effect_draws
 from bayeslead.core.partable import build_partable
-from bayeslead.pipeline import Inputs
+from bayeslead.core.spec import ModelSpec
+from bayeslead.data import ResponseData
 
 
 @dataclass(frozen=True)
@@ -44,14 +46,19 @@ class PriorCheck:
         )
 
 
-def prior_check(inputs: Inputs, draws: int = 500, seed: int = 1) -> PriorCheck:
-    """Draw from the priors of the config's Bayesian model and summarise what they imply."""
-    settings = inputs.config.bayes
-    spec = inputs.spec
+def prior_check(
+    spec: ModelSpec,
+    settings: BayesConfig,
+    data: ResponseData | None,
+    draws: int = 500,
+    seed: int = 1,
+) -> PriorCheck:
+    """Draw from the priors of the Bayesian model of `spec` and summarise what they imply
+    (compared with `data` when given)."""
     ordinal = settings.indicators == "ordinal"
     table = build_partable(spec, "std.lv", unit_residuals=ordinal)
     priors = prior_set(settings.priors, {p.key for p in table.free_params})
-    x = inputs.data.frame[list(spec.manifest)].to_numpy(dtype=float) if inputs.data else None
+    x = data.frame[list(spec.manifest)].to_numpy(dtype=float) if data else None
     if ordinal:
         odata = ordinal_data(x)
         model = build_ordinal_model(spec, table, odata, priors, settings.link)

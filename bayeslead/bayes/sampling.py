@@ -76,7 +76,7 @@ def sample(
     }
     if sampler == "numpyro":
         try:
-            import bayeslead.bayes.jax_ops  # noqa: F401  (registers the JAX likelihoods)
+            import bayeslead.bayes.kernels.jax_ops  # noqa: F401  (registers the JAX likelihoods)
         except ImportError:
             raise InputError(
                 "bayes.sampler: 'numpyro' needs JAX and numpyro: pip install 'bayeslead[jax]'"

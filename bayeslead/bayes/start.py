@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import stats
 
+from bayeslead.bayes.blocks.parameters import initial_values
 from bayeslead.bayes.data import ContinuousData, OrdinalData
-from bayeslead.bayes.model import initial_values
 from bayeslead.bayes.priors import PriorSet
 from bayeslead.core.ml import fit_ml
 from bayeslead.core.mvnorm import em_saturated
@@ -16,9 +16,7 @@ from bayeslead.core.spec import ModelSpec
 from bayeslead.data.patterns import pattern_groups
 
 
-def _ml_on_z(
-    spec: ModelSpec, z: np.ndarray
-) -> tuple[ParameterTable, np.ndarray, np.ndarray | None]:
+def ml_on_z(spec: ModelSpec, z: np.ndarray) -> tuple[ParameterTable, np.ndarray, np.ndarray | None]:
     """std.lv ML solution on z-scores (EM moments with missing data): table, theta, mean.
 
     The fit uses lavaan's marker identification (robust start values) and is then rescaled
@@ -44,7 +42,7 @@ def continuous_start(
     spec: ModelSpec, table: ParameterTable, priors: PriorSet, data: ContinuousData
 ) -> dict:
     """Initial values of the continuous model: the ML estimates on the z-scored items."""
-    _, theta, mean = _ml_on_z(spec, data.z)
+    _, theta, mean = ml_on_z(spec, data.z)
     initial = initial_values(spec, table, priors, theta)
     if mean is not None:
         initial["intercepts"] = mean
@@ -61,7 +59,7 @@ def ordinal_start(
     the standardised latent scores start at the standardised regression factor scores.
     """
     z = (x - np.nanmean(x, axis=0)) / np.nanstd(x, axis=0, ddof=1)
-    ml_table, theta_ml, _ = _ml_on_z(spec, z)
+    ml_table, theta_ml, _ = ml_on_z(spec, z)
     a, s = ml_table.matrices(theta_ml)
     p = table.n_manifest
     residual_sd = np.sqrt(np.clip(np.diag(s)[:p], 0.05, None))

@@ -16,16 +16,14 @@ import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
-from bayeslead.bayes.data import continuous_data
-from bayeslead.bayes.engine import marker_posterior
-from bayeslead.bayes.model import build_continuous_model
-from bayeslead.bayes.priors import prior_set
+from bayeslead.bayes.data import ContinuousData, continuous_data
+from bayeslead.bayes.gates import check_gates, sampler_statistics
+from bayeslead.bayes.models.single.fit import SingleData, SingleLevel
+from bayeslead.bayes.recipe import Graph, Setup, make_setup
 from bayeslead.bayes.sampling import CompiledModel, compile_once, sample_compiled
-from bayeslead.bayes.start import continuous_start
 from bayeslead.core.effects import defined_name
 from bayeslead.core.partable import build_partable
 from bayeslead.data import ResponseData
-from bayeslead.diagnostics import check_gates, sampler_statistics
 from bayeslead.hypotheses import evaluate
 from bayeslead.results import FitResult
 from bayeslead.simulate import simulate_responses
@@ -87,10 +85,10 @@ def fit_replicate(model: StudyModel, replicate: Replicate) -> dict:
     elif model.bayes.indicators == "continuous" and not spec.cluster:
         result, timings = _fit_compiled(model, data, replicate.seed)
     else:
-        from bayeslead.bayes.engine import fit_bayes
+        from bayeslead.bayes.engine import family_of
 
         settings = model.bayes.model_copy(update={"seed": replicate.seed})
-        result = fit_bayes(spec, data, settings, model.gates, progress=False)
+        result = family_of(spec).fit(spec, data, settings, model.gates, progress=False)
         timings = {
             "compile_s": result.timings.get("compile_s", 0.0),
             "fit_s": result.timings.get("sampling_s", 0.0),
@@ -119,51 +117,44 @@ def fit_replicate(model: StudyModel, replicate: Replicate) -> dict:
 
 
 def _fit_compiled(model: StudyModel, data: ResponseData, seed: int):
-    """Posterior of a continuous single-level model, sampled by the worker's compiled model."""
+    """Posterior of a continuous single-level model: the single-level family's steps of the fit
+    recipe around the worker's compiled model (no predictive checks)."""
     spec, settings = model.spec, model.bayes
-    std_table, marker_table = build_partable(spec, "std.lv"), build_partable(spec)
-    priors = prior_set(settings.priors, {p.key for p in std_table.free_params})
-    cdata = continuous_data(data.frame.to_numpy())
-    compiled, compile_s = _compiled(model, cdata)
-    initial = continuous_start(spec, std_table, priors, cdata)
-    sampled = sample_compiled(compiled, _moments(cdata), initial, settings, seed)
-    theta, estimates, effects, convergence = marker_posterior(
-        spec,
-        std_table,
-        marker_table,
-        sampled.idata.posterior["theta"].values,
-        cdata.sd,
-        settings.hdi_prob,
-    )
+    family = SingleLevel()
+    prepared = family.prepare(spec, data, settings)
+    setup = make_setup(spec, settings)
+    compiled, compile_s = _compiled(model, setup, prepared)
+    graph = Graph(model=compiled.model)
+    initial = family.start(setup, prepared, graph)
+    sampled = sample_compiled(compiled, _moments(prepared.continuous), initial, settings, seed)
+    summary = family.summarise(setup, prepared, graph, sampled.idata)
+    flat = summary.theta.reshape(-1, summary.theta.shape[-1])
     result = FitResult(
         engine="bayes",
-        estimates=estimates,
-        effects=effects,
+        estimates=summary.estimates,
+        effects=summary.effects,
         fit={},
         info={},
-        diagnostics=check_gates(convergence, sampled.idata.sample_stats, model.gates),
-        theta=theta.reshape(-1, theta.shape[-1]).mean(axis=0),
-        draws=theta.reshape(-1, theta.shape[-1]),
+        diagnostics=check_gates(summary.convergence, sampled.idata.sample_stats, model.gates),
+        theta=flat.mean(axis=0),
+        draws=flat,
         draws_kind="posterior",
     )
     return result, {"compile_s": compile_s, "fit_s": sampled.sampling_s}
 
 
-def _compiled(model: StudyModel, cdata) -> tuple[CompiledModel, float]:
+def _compiled(model: StudyModel, setup: Setup, data: SingleData) -> tuple[CompiledModel, float]:
     """The worker's compiled model for `model.token`, compiling it on first use; returns the
     compile seconds paid by this call (0 when re-used)."""
     if model.token in _COMPILED:
         return _COMPILED[model.token], 0.0
-    spec, settings = model.spec, model.bayes
-    std_table = build_partable(spec, "std.lv")
-    priors = prior_set(settings.priors, {p.key for p in std_table.free_params})
-    pm_model = build_continuous_model(spec, std_table, cdata, priors, data_containers=True)
-    compiled = compile_once(pm_model, var_names=["theta"])
+    graph = SingleLevel().build(setup, data, data_containers=True)
+    compiled = compile_once(graph.model, var_names=["theta"])
     _COMPILED[model.token] = compiled
     return compiled, compiled.compile_s
 
 
-def _moments(cdata) -> dict[str, np.ndarray]:
+def _moments(cdata: ContinuousData) -> dict[str, np.ndarray]:
     return {"scatter": cdata.scatter[None], "weight": np.array([cdata.n - 1.0])}
 
 
@@ -173,19 +164,20 @@ def sbc_replicate(model: StudyModel, replicate: Replicate) -> dict:
     `SBC_DRAWS` evenly thinned posterior draws (sampling parameterisation, raw data)."""
     import pymc as pm
 
-    spec, settings = model.spec, model.bayes
-    std_table = build_partable(spec, "std.lv")
-    priors = prior_set(settings.priors, {p.key for p in std_table.free_params})
+    setup = make_setup(model.spec, model.bayes)
+    std_table = setup.table
     p = std_table.n_manifest
     rng = np.random.default_rng(replicate.seed)
-    placeholder = continuous_data(rng.standard_normal((replicate.n, p)), standardize=False)
-    compiled, compile_s = _compiled(model, placeholder)
+    placeholder = rng.standard_normal((replicate.n, p))
+    compiled, compile_s = _compiled(model, setup, raw_data(placeholder))
     true_theta = np.asarray(pm.draw(compiled.model["theta"], random_seed=rng))
     sigma = std_table.implied(true_theta)[:p, :p]
     x = rng.multivariate_normal(np.zeros(p), sigma, size=replicate.n, method="cholesky")
-    cdata = continuous_data(x, standardize=False)
-    initial = continuous_start(spec, std_table, priors, cdata)
-    sampled = sample_compiled(compiled, _moments(cdata), initial, settings, replicate.seed)
+    data = raw_data(x)
+    initial = SingleLevel().start(setup, data, Graph(model=compiled.model))
+    sampled = sample_compiled(
+        compiled, _moments(data.continuous), initial, model.bayes, replicate.seed
+    )
     draws = sampled.idata.posterior["theta"].values.reshape(-1, len(true_theta))
     keep = np.linspace(0, len(draws) - 1, SBC_DRAWS).round().astype(int)
     ranks = (draws[keep] < true_theta).sum(axis=0)
@@ -196,6 +188,12 @@ def sbc_replicate(model: StudyModel, replicate: Replicate) -> dict:
         "ranks": {q.key: int(r) for q, r in zip(std_table.free_params, ranks, strict=True)},
         "diagnostics": {"divergences": stats["divergences"]},
     }
+
+
+def raw_data(x: np.ndarray) -> SingleData:
+    """Simulated items as the single-level family's data, centred but not standardised: the
+    likelihood of the raw data, as simulation-based calibration requires."""
+    return SingleData(frame=pd.DataFrame(x), x=x, continuous=continuous_data(x, standardize=False))
 
 
 def _parameter_rows(estimates: pd.DataFrame) -> dict[str, list[float]]:

@@ -26,7 +26,7 @@ from pytensor.graph.basic import Apply
 from pytensor.graph.op import Op
 from pytensor.link.numba.dispatch.basic import register_funcify_default_op_cache_key
 
-from bayeslead.bayes.lanes import (
+from bayeslead.bayes.kernels.lanes import (
     LANES,
     add_lane_sums,
     lane_matmul,
@@ -37,7 +37,7 @@ from bayeslead.bayes.lanes import (
     matmul,
     series_inverse,
 )
-from bayeslead.bayes.ops import CACHE_VERSION
+from bayeslead.bayes.kernels.ops import CACHE_VERSION
 
 
 @dataclass(frozen=True)
@@ -71,7 +71,7 @@ def cluster_moments(z: np.ndarray, cluster: np.ndarray) -> ClusterMoments:
 
 
 @numba.njit(cache=True)
-def _twolevel_terms(
+def twolevel_terms(
     lam,
     theta_w,
     theta_b,
@@ -509,7 +509,7 @@ class TwoLevelLoglik(Op):
         return Apply(self, [*floats, rows, cols, *rest], outputs)
 
     def perform(self, node, inputs, outputs):
-        result = _twolevel_terms(*inputs, self.depth)
+        result = twolevel_terms(*inputs, self.depth)
         outputs[0][0] = np.array(result[0])
         for k in range(1, 11):
             outputs[k][0] = result[k]
@@ -549,7 +549,7 @@ def _numba_twolevel(op, node, **kwargs):
     ):
         # arrays handed over by the sampler may be non-contiguous views; the kernel reshapes
         c = np.ascontiguousarray
-        r = _twolevel_terms(
+        r = twolevel_terms(
             c(lam),
             c(theta_w),
             c(theta_b),

@@ -21,7 +21,7 @@ from pytensor.graph.basic import Apply
 from pytensor.graph.op import Op
 from pytensor.link.numba.dispatch.basic import register_funcify_default_op_cache_key
 
-from bayeslead.bayes.moments import PatternMoments
+from bayeslead.bayes.kernels.moments import PatternMoments
 
 # PyTensor caches the compiled wrappers by Op type, props and this number: bump it whenever a
 # kernel's inputs or outputs change.
@@ -59,7 +59,7 @@ def _cholesky_inverse(a):
 
 
 @numba.njit(cache=True)
-def _pattern_terms(sigma, mu, observed, weight, count, scatter, mean, want_grad):
+def pattern_terms(sigma, mu, observed, weight, count, scatter, mean, want_grad):
     """Log-likelihood over patterns and (optionally) its gradients; ok=False if any block of
     Sigma is not positive definite."""
     patterns, p = observed.shape
@@ -109,7 +109,7 @@ class PatternLoglik(Op):
         return Apply(self, inputs, [pt.dscalar()])
 
     def perform(self, node, inputs, outputs):
-        outputs[0][0] = np.array(_pattern_terms(*inputs, False)[0])
+        outputs[0][0] = np.array(pattern_terms(*inputs, False)[0])
 
     def grad(self, inputs, output_grads):
         g_sigma, g_mu, g_scatter, g_mean = PatternLoglikGrad()(*inputs)
@@ -128,7 +128,7 @@ class PatternLoglikGrad(Op):
         return Apply(self, inputs, [pt.dmatrix(), pt.dvector(), pt.dtensor3(), pt.dmatrix()])
 
     def perform(self, node, inputs, outputs):
-        for k, value in enumerate(_pattern_terms(*inputs, True)[1:5]):
+        for k, value in enumerate(pattern_terms(*inputs, True)[1:5]):
             outputs[k][0] = value
 
 
@@ -137,7 +137,7 @@ def _numba_pattern_loglik(op, node, **kwargs):
     @numba.njit(cache=True)
     def pattern_loglik(sigma, mu, observed, weight, count, scatter, mean):
         # a non-positive-definite Sigma gives -inf (the sampler rejects the proposal)
-        return np.array(_pattern_terms(sigma, mu, observed, weight, count, scatter, mean, False)[0])
+        return np.array(pattern_terms(sigma, mu, observed, weight, count, scatter, mean, False)[0])
 
     return pattern_loglik, CACHE_VERSION
 
@@ -146,7 +146,7 @@ def _numba_pattern_loglik(op, node, **kwargs):
 def _numba_pattern_loglik_grad(op, node, **kwargs):
     @numba.njit(cache=True)
     def pattern_loglik_grad(sigma, mu, observed, weight, count, scatter, mean):
-        result = _pattern_terms(sigma, mu, observed, weight, count, scatter, mean, True)
+        result = pattern_terms(sigma, mu, observed, weight, count, scatter, mean, True)
         return result[1], result[2], result[3], result[4]
 
     return pattern_loglik_grad, CACHE_VERSION
@@ -173,7 +173,7 @@ _INV_SQRT_2PI = 1.0 / np.sqrt(2.0 * np.pi)
 
 
 @numba.njit(cache=True)
-def _interval_terms(lower, upper, loadings, phi, scores, column, logit):
+def interval_terms(lower, upper, loadings, phi, scores, column, logit):
     """Ordered-response log-likelihood and its derivatives with respect to every input.
 
     Response (i, j) has latent response y* = w_j u_ic + e with w_j = loading_j x SD of the
@@ -231,7 +231,7 @@ def _interval_terms(lower, upper, loadings, phi, scores, column, logit):
 
 
 class IntervalLogProb(Op):
-    """Ordered-response log-likelihood of (N, p) responses (see `_interval_terms`).
+    """Ordered-response log-likelihood of (N, p) responses (see `interval_terms`).
 
     One Op with all partial derivatives as extra outputs, computed in the same pass (the CDFs
     are the expensive part); the gradient reuses them. It takes raw inputs (gathers of the
@@ -254,7 +254,7 @@ class IntervalLogProb(Op):
         return Apply(self, [*floats, column], outputs)
 
     def perform(self, node, inputs, outputs):
-        result = _interval_terms(*inputs, self.link == "logit")
+        result = interval_terms(*inputs, self.link == "logit")
         outputs[0][0] = np.array(result[0])
         for k in range(1, 6):
             outputs[k][0] = result[k]
@@ -270,7 +270,7 @@ def _numba_interval(op, node, **kwargs):
 
     @numba.njit(cache=True)
     def interval_log_prob(lower, upper, loadings, phi, scores, column):
-        r = _interval_terms(lower, upper, loadings, phi, scores, column, logit)
+        r = interval_terms(lower, upper, loadings, phi, scores, column, logit)
         return np.array(r[0]), r[1], r[2], r[3], r[4], r[5]
 
     return interval_log_prob, CACHE_VERSION

@@ -21,7 +21,8 @@ import pandas as pd
 import pymc as pm
 import pytensor.tensor as pt
 
-from bayeslead.bayes.model import _rv, first_order_constructs
+from bayeslead.bayes.blocks.parameters import rv
+from bayeslead.bayes.blocks.scores import first_order_constructs
 from bayeslead.bayes.posterior import summarize
 from bayeslead.bayes.priors import PriorSet
 from bayeslead.core.partable import ParameterTable
@@ -84,7 +85,7 @@ def level3_offsets(table: ParameterTable, priors: PriorSet, lam, level3: Level3)
     first = np.array(first_order_constructs(table)) - p
     model.add_coord("level3", [str(label) for label in level3.labels])
     model.add_coord("level3_latent", [table.variables[p + k] for k in first])
-    sd = _rv("level3_sd", priors.classes["level3_sd"], dims="level3_latent")
+    sd = rv("level3_sd", priors.classes["level3_sd"], dims="level3_latent")
     z = pm.Normal("level3_z", 0.0, 1.0, dims=("level3", "level3_latent"))
     shift = pt.dot(z * sd[None, :], lam[:, first].T)  # (K, p)
     return shift[level3.unit_of_cluster]

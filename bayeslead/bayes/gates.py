@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from bayeslead.config import DiagnosticsConfig
+from bayeslead.errors import Problem
 
 ADVICE = {
     "rhat": "chains disagree: run more tuning (bayes.tune) and draws, check the named parameters for "
@@ -115,37 +116,6 @@ def gate_messages(report: dict[str, Any]) -> list[str]:
     return out
 
 
-def diagnose_run(path) -> tuple[dict[str, Any], pd.DataFrame]:
-    """Re-check a saved Bayesian run: convergence of every reported parameter and effect from
-    its draws, and the gates of its config. Returns the gate report and the per-parameter table."""
-    import yaml
-
-    from bayeslead.bayes.posterior import convergence
-    from bayeslead.config import RunConfig
-    from bayeslead.core.effects import effect_draws
-    from bayeslead.core.from_config import build_spec
-    from bayeslead.core.partable import build_partable
-    from bayeslead.errors import InputError
-    from bayeslead.instrument import load_instrument
-    from bayeslead.runs import load_run
-
-    run = load_run(path)
-    if run.engine != "bayes":
-        raise InputError(
-            f"{run.path} is an ML run: diagnose checks the convergence of Bayesian runs"
-        )
-    config = RunConfig.model_validate(yaml.safe_load(run.config_text))
-    instrument = load_instrument(config.instrument) if config.instrument else None
-    spec = build_spec(config, instrument)
-    table = build_partable(spec)
-    idata = run.idata()
-    draws = idata.posterior["estimate"].values
-    names = [p.key for p in table.free_params]
-    effects = effect_draws(spec, table, draws)
-    if effects:
-        draws = np.concatenate([draws, np.stack([d.raw for d in effects], axis=-1)], axis=-1)
-        names += [f"{d.effect.name} ({d.kind})" for d in effects]
-    conv = convergence(draws)
-    conv.index = names
-    report = check_gates(conv, idata.sample_stats, config.diagnostics)
-    return report, conv
+def gate_problems(report: dict[str, Any]) -> list[Problem]:
+    """The failed gates of `check_gates` as problems of a fit (errors: exit code 1)."""
+    return [Problem("diagnostics", message) for message in gate_messages(report)]

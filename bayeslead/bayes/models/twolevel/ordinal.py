@@ -10,7 +10,7 @@ single-level std.lv model with the cluster's random slopes U_j on the listed pat
 eta_w = (I - B_W - U_j)^-1 zeta_w, zeta_w ~ N(0, Psi_W) (unit residual variances, LKJ correlations
 of the exogenous constructs), u_j ~ N(0, diag(tau) R diag(tau)) with R LKJ across slopes. Between
 clusters eta_b = (I - B_B)^-1 zeta_b with level-specific (or shared) paths, free SDs and LKJ
-correlations, built by `hierarchical.between_structure` as in the continuous model.
+correlations, built by `build.between_structure` as in the continuous model.
 
 Choices, as Mplus users commonly make them for categorical two-level models:
 
@@ -27,7 +27,7 @@ move). The sampled values and why each is parameterised so:
 - `scores` (N x m): each respondent's total u = (eta_b + eta_w) / s, all constructs (second-order
   ones are regressors of their dimensions). The items pin these, so they are centred.
 - `between_z` (J x m): the cluster parts u_b = G_n ubar_j + L_n z_j, the conditional distribution
-  given the cluster's mean total ubar_j (see `_cluster_parts`); z is then close to independent
+  given the cluster's mean total ubar_j (see `cluster_parts`); z is then close to independent
   standard normal a posteriori, as if the cluster parts were integrated out (a centred version
   fell into a funnel as a between SD neared zero; min ESS 63 on the test design).
 - `slope_free` (J x r): the random slopes likewise from their conditional distribution given the
@@ -35,7 +35,7 @@ move). The sampled values and why each is parameterised so:
   here (slope SD ESS about 400 of 4000, R-hat 1.015-1.02): with explicit scores each change of
   tau had to be followed by all the scores.
 - Thresholds are sampled relative to each item's latent response at the sample mean of the
-  scores (`model.ordinal_loglik(relative=True)`), which removes the ridge between the scores'
+  scores (`blocks.ordinal.ordinal_loglik(relative=True)`), which removes the ridge between the scores'
   common location and the thresholds (their ESS rose from about 400 to 800).
 
 Each is an invertible map of the centred scores, slopes and thresholds with its log-Jacobian
@@ -52,22 +52,16 @@ import numpy as np
 import pymc as pm
 import pytensor.tensor as pt
 
+from bayeslead.bayes.blocks.ordinal import ordinal_loglik
+from bayeslead.bayes.blocks.parameters import free_parameters, parameter_groups
+from bayeslead.bayes.blocks.ram import path_depth, ram_covariance, ram_matrices
+from bayeslead.bayes.blocks.scores import first_order_constructs, normal_rows_logp
 from bayeslead.bayes.data import OrdinalData
-from bayeslead.bayes.hierarchical import (
+from bayeslead.bayes.models.twolevel.build import (
     between_start,
     between_structure,
     slope_correlation,
     slope_sd,
-)
-from bayeslead.bayes.model import (
-    _ram_covariance,
-    first_order_constructs,
-    free_parameters,
-    normal_rows_logp,
-    ordinal_loglik,
-    parameter_groups,
-    path_depth,
-    ram_matrices,
 )
 from bayeslead.bayes.priors import PriorSet
 from bayeslead.bayes.start import ordinal_start
@@ -111,14 +105,14 @@ def build_ordinal_twolevel_model(
         theta = free_parameters(spec, table, priors)
         beta_w, psi_w = ram_matrices(table, theta, first=p)
         beta_b, psi_b = between_structure(spec, table, priors, beta_w, between_paths)
-        phi_w = _ram_covariance(beta_w, psi_w, depth)
-        phi_b = _ram_covariance(beta_b, psi_b, depth)
+        phi_w = ram_covariance(beta_w, psi_w, depth)
+        phi_b = ram_covariance(beta_b, psi_b, depth)
         phi = phi_w + phi_b
         scale = pm.Deterministic("latent_sd", pt.sqrt(pt.diagonal(phi)), dims="latent")
         total = pm.Flat("scores", shape=(n, m))
         z_b = pm.Flat("between_z", dims=("cluster", "latent"))
         outer = scale[:, None] * scale[None, :]
-        between, log_jacobian = _cluster_parts(total, z_b, cluster, phi_w / outer, phi_b / outer)
+        between, log_jacobian = cluster_parts(total, z_b, cluster, phi_w / outer, phi_b / outer)
         eta_b = between * scale
         eta_w = (total - between[cluster]) * scale
         zeta_b = eta_b - eta_b @ beta_b.T
@@ -166,7 +160,7 @@ def _cluster_slopes(table, priors, positions, cluster, eta_w, residual) -> tuple
     return slopes, normal_rows_logp(cov, slopes, n_clusters, r) + 0.5 * pt.sum(pt.log(variance))
 
 
-def _cluster_parts(total, z, cluster: np.ndarray, within, between) -> tuple:
+def cluster_parts(total, z, cluster: np.ndarray, within, between) -> tuple:
     """Cluster parts u_b (J, m) of the standardised scores from their free values `z` (J, m),
     and the log-Jacobian of that map.
 

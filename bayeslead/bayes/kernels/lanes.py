@@ -2,7 +2,7 @@
 
 Matrices are stored with the lanes on the last axis, (rows, cols, lanes), so the innermost loops
 run over clusters and vectorise; products skip entries that are zero in every lane (sparse
-loadings and path matrices). Used by the two-level likelihood (`bayeslead.bayes.twolevel`).
+loadings and path matrices). Used by the two-level likelihood (`bayeslead.bayes.kernels.twolevel`).
 """
 
 from __future__ import annotations

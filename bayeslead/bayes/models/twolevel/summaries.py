@@ -1,263 +1,23 @@
-"""Fitting the two-level model (continuous or ordinal indicators) and summarising it:
-level-specific estimates on lavaan's metric, within / between / average effects, random-slope SDs
-and correlations, latent ICCs, cluster effects on request, and which level divergent transitions
-come from. Ordinal fits report the y* scale (total latent-response SD 1 at the mean slopes, as
-lavaan's delta parameterisation) and threshold rows instead of item intercepts."""
+"""The two-level family's tables: level-specific estimates on lavaan's metric (within, between,
+item intercepts or thresholds, random-slope SDs and correlations), within / between / average
+effects, latent ICCs, cluster effects on request, and which level divergent transitions come
+from. Ordinal fits report the y* scale (total latent-response SD 1 at the mean slopes, as
+lavaan's delta parameterisation)."""
 
 from __future__ import annotations
 
-import time
+from itertools import combinations
 
 import numpy as np
 import pandas as pd
 
-from bayeslead.bayes.data import continuous_data, ordinal_data
-from bayeslead.bayes.engine import (
-    POSTERIOR_COLUMNS,
-    _check_supported,
-    _threshold_rows,
-    _with_marker_draws,
-    effects_table,
-    estimates_table,
-)
-from bayeslead.bayes.hierarchical import (
-    between_start,
-    build_twolevel_model,
-    expected_product,
-    icc_table,
-    slope_positions,
-)
-from bayeslead.bayes.model import initial_values
-from bayeslead.bayes.ordinal_twolevel import build_ordinal_twolevel_model, ordinal_twolevel_start
 from bayeslead.bayes.posterior import probability_of_direction, summarize
-from bayeslead.bayes.priors import prior_set
-from bayeslead.bayes.sampling import sample
-from bayeslead.bayes.start import _ml_on_z
-from bayeslead.bayes.threelevel import level3_rows, level3_start, level3_units, level3_variances
-from bayeslead.bayes.twolevel import cluster_moments
-from bayeslead.config import BayesConfig, DiagnosticsConfig
-from bayeslead.core.partable import build_partable, marker_scales, rescale, rescale_matrices
-from bayeslead.core.spec import ModelSpec
-from bayeslead.data import ResponseData
-from bayeslead.diagnostics import check_gates, gate_messages
-from bayeslead.errors import InputError, Problem
-from bayeslead.results import EFFECT_COLUMNS, ESTIMATE_COLUMNS, FitResult
-
-SCORES = (
-    "scores",
-    "between_z",
-    "slope_free",
-)  # per-respondent and per-cluster latent scores (ordinal)
+from bayeslead.bayes.summaries import effects_table, estimates_table
+from bayeslead.core.partable import rescale_matrices
+from bayeslead.results import EFFECT_COLUMNS, ESTIMATE_COLUMNS, POSTERIOR_COLUMNS
 
 
-def check_clusters(data: ResponseData, column: str) -> tuple[np.ndarray, list[Problem]]:
-    """Cluster ids of the complete rows; errors for unusable cluster columns."""
-    ids = data.id_column(column, "cluster ids")
-    where = f"Data file {data.path}, column '{column}'"
-    sizes = ids.value_counts()
-    if (sizes == 1).all():
-        raise InputError(
-            f"{where}: every cluster has a single respondent, so between- and within-cluster parts "
-            "cannot be separated; fit a single-level model (remove data.cluster)"
-        )
-    problems = []
-    if (sizes == 1).mean() > 0.5:
-        problems.append(
-            Problem(
-                column,
-                f"{int((sizes == 1).sum())} of {len(sizes)} clusters have one respondent: they inform the "
-                "between level only, and random slopes are estimated from the larger clusters",
-                "warning",
-            )
-        )
-    return ids.to_numpy(), problems
-
-
-def fit_twolevel(
-    spec: ModelSpec,
-    data: ResponseData,
-    settings: BayesConfig,
-    gates: DiagnosticsConfig,
-    progress: bool = True,
-) -> FitResult:
-    """Sample the two-level model of `spec` (continuous or ordinal indicators)."""
-    started = time.perf_counter()
-    ordinal = settings.indicators == "ordinal"
-    _check_supported(spec, ordinal)
-    ids, problems = check_clusters(data, spec.cluster)
-    frame = data.frame[list(spec.manifest)]
-    missing = frame.isna().to_numpy()
-    keep = ~missing.all(axis=1) if ordinal else ~missing.any(axis=1)
-    if not keep.all():
-        what = "no responses" if ordinal else "missing responses"
-        why = "" if ordinal else " (two-level models need complete rows)"
-        problems.append(
-            Problem(
-                "data",
-                f"{int((~keep).sum())} respondents with {what} were left out{why}",
-                "warning",
-            )
-        )
-    x = frame.to_numpy(dtype=float)[keep]
-    labels, cluster = np.unique(ids[keep], return_inverse=True)
-    level3 = None
-    table = build_partable(spec, "std.lv", unit_residuals=ordinal)
-    marker = build_partable(spec)
-    priors = prior_set(settings.priors, {p.key for p in table.free_params})
-    positions = slope_positions(spec, table, settings.random_slopes)
-    if ordinal:
-        if spec.level3:
-            raise InputError(
-                "bayes.indicators: a third level (data.level3) supports continuous indicators "
-                "in this version; use indicators: continuous or remove data.level3"
-            )
-        odata = ordinal_data(x)
-        model = build_ordinal_twolevel_model(
-            spec,
-            table,
-            odata,
-            cluster,
-            labels,
-            priors,
-            positions,
-            settings.between_paths,
-            settings.link,
-        )
-        initial = ordinal_twolevel_start(
-            spec, table, priors, x, odata, cluster, positions, settings.between_paths
-        )
-    else:
-        cdata = continuous_data(x)
-        moments = cluster_moments(cdata.z, ids[keep])
-        if spec.level3:
-            level3, found = level3_units(data, spec.level3, ids, moments.labels)
-            problems += found
-        model = build_twolevel_model(
-            spec, table, moments, priors, positions, settings.between_paths, level3
-        )
-        initial = _start(spec, table, priors, cdata, moments, positions, settings)
-        if level3:
-            initial |= level3_start(table, level3)
-    built = time.perf_counter()
-    stored = ("theta", "beta_between", "psi_between", "slope_corr")
-    stored += ("slopes", "thresholds", "latent_sd")  # ordinal
-    result = sample(
-        model,
-        initial,
-        settings,
-        var_names=[v.name for v in model.free_RVs if v.name not in SCORES]
-        + [n for n in stored if n in model.named_vars],
-        progress=progress,
-    )
-    post = result.idata.posterior
-    p = table.n_manifest
-    theta_std = post["theta"].values
-    if ordinal:
-        scales = marker_scales(table, theta_std, 1.0 / _ystar_sd(table, theta_std, post))
-        theta_b = np.zeros((*theta_std.shape[:-1], p))
-        level_rows = _threshold_rows(result.idata, odata, spec)
-    else:
-        scales = marker_scales(table, theta_std, cdata.sd)
-        theta_b = post["between_residual_sd"].values ** 2
-        level_rows = _intercept_rows(marker, cdata, post, settings.hdi_prob)
-    within = rescale(table, marker, theta_std, scales)
-    between = _between_theta(table, marker, theta_std, post, scales, theta_b)
-    estimates, conv = _estimates(
-        marker,
-        within,
-        between,
-        level_rows,
-        post,
-        positions,
-        table,
-        scales,
-        settings.hdi_prob,
-        between_residuals=not ordinal,
-    )
-    upper = None
-    if level3:
-        rows, level3_conv = level3_rows(table, post, scales, settings.hdi_prob)
-        estimates = pd.concat([estimates, rows[estimates.columns]], ignore_index=True)
-        conv = pd.concat([conv, level3_conv])
-        upper = level3_variances(table, post).reshape(-1, len(table.variables) - p)
-    effects, effect_conv = _effects(
-        spec, marker, within, between, post, positions, table, scales, settings.hdi_prob
-    )
-    icc = icc_table(
-        *_latent_covariances(table, theta_std, post, positions), list(table.variables[p:]), upper
-    )
-    convergence = pd.concat([conv, effect_conv])
-    diagnostics = check_gates(convergence, result.idata.sample_stats, gates)
-    problems += [Problem("diagnostics", m) for m in gate_messages(diagnostics)]
-    if diagnostics["divergences"]:
-        problems.append(Problem("diagnostics", divergence_levels(result.idata), "warning"))
-    idata = _with_marker_draws(result.idata, marker, within, data, spec)
-    tables = {"icc": icc}
-    if settings.cluster_effects and positions:
-        tables["cluster_effects"] = _cluster_effects(
-            spec, marker, within, post, positions, table, scales, labels
-        )
-    info = {
-        "estimator": (
-            f"Bayes (two-level, ordinal indicators, ordered {settings.link} on explicit "
-            "standardised latent scores)"
-            if ordinal
-            else "Bayes (two-level, continuous indicators, marginal normal likelihood per cluster)"
-        ),
-        "n": int(keep.sum()),
-        "clusters": len(labels),
-        "cluster_size_mean": float(keep.sum() / len(labels)),
-        "random_slopes": [f"{o} ~ {p_}" for p_, o in settings.random_slopes],
-        "between_paths": settings.between_paths,
-        "sampler": result.sampler,
-        "chains": settings.chains,
-        "draws": settings.draws,
-        "tune": settings.tune,
-        "seed": settings.seed,
-        "missing": "responses missing at random are left out of the likelihood"
-        if ordinal
-        else "listwise (two-level models need complete rows)",
-        "priors": {name: str(prior) for name, prior in priors.classes.items()},
-    }
-    if level3:
-        info["level3"] = f"{spec.level3} ({len(level3.labels)} units; construct intercepts)"
-    if ordinal:
-        info["between_item_residuals"] = (
-            "fixed at 0: items vary between clusters only through their constructs"
-        )
-        info["thresholds"] = "in units of each item's total y* SD at the mean slopes"
-    flat = within.reshape(-1, within.shape[-1])
-    return FitResult(
-        engine="bayes",
-        estimates=estimates,
-        effects=effects,
-        fit={},
-        info=info,
-        extra_tables=tables,
-        diagnostics=diagnostics,
-        idata=idata,
-        problems=problems,
-        timings=result.timings(built - started),
-        theta=flat.mean(axis=0),
-        draws=flat,
-        draws_kind="posterior",
-    )
-
-
-def _start(spec, table, priors, cdata, moments, positions, settings) -> dict:
-    """ML estimates of the single-level model as within values; between parts small."""
-    _, theta, _ = _ml_on_z(spec, cdata.z)
-    initial = initial_values(spec, table, priors, theta)
-    paths = np.array([theta[table.index(r.key)] for r in spec.regressions])
-    initial |= between_start(
-        spec, table, paths, len(moments.counts), positions, settings.between_paths
-    )
-    initial["between_residual_sd"] = np.full(table.n_manifest, 0.2)
-    initial["intercepts"] = moments.means.mean(axis=0)
-    return initial
-
-
-def _ystar_sd(table, theta_std, post) -> np.ndarray:
+def ystar_sd(table, theta_std, post) -> np.ndarray:
     """SD of each item's latent response, sqrt(1 + loading^2 x total latent variance at the mean
     slopes), (chain, draw, p): the unit of the ordinal thresholds and of the reported y* scale."""
     p = table.n_manifest
@@ -265,7 +25,7 @@ def _ystar_sd(table, theta_std, post) -> np.ndarray:
     return np.sqrt(1.0 + np.sum((lam * post["latent_sd"].values[..., None, :]) ** 2, axis=-1))
 
 
-def _between_theta(table, marker, theta_std, post, scales, theta_b) -> np.ndarray:
+def between_theta(table, marker, theta_std, post, scales, theta_b) -> np.ndarray:
     """Between-level parameters in the marker table's layout (loadings shared with within;
     `theta_b` the items' between residual variances on the std.lv metric)."""
     p = table.n_manifest
@@ -276,7 +36,7 @@ def _between_theta(table, marker, theta_std, post, scales, theta_b) -> np.ndarra
     return rescale_matrices(marker, a, s, scales)
 
 
-def _intercept_rows(marker, cdata, post, hdi_prob) -> pd.DataFrame:
+def intercept_rows(marker, cdata, post, hdi_prob) -> pd.DataFrame:
     """Item means (`~1` rows, raw metric) of the continuous two-level model."""
     means = cdata.mean + cdata.sd * post["intercepts"].values
     rows = pd.DataFrame({"lhs": list(marker.manifest), "op": "~1", "rhs": "", "label": ""})
@@ -285,7 +45,7 @@ def _intercept_rows(marker, cdata, post, hdi_prob) -> pd.DataFrame:
     return out
 
 
-def _estimates(
+def level_estimates(
     marker,
     within,
     between,
@@ -358,7 +118,7 @@ def _slope_covariance(post, positions, table, scales) -> np.ndarray:
     return corr * sd[..., :, None] * sd[..., None, :]
 
 
-def _effects(spec, marker, within, between, post, positions, table, scales, hdi_prob):
+def level_effects(spec, marker, within, between, post, positions, table, scales, hdi_prob):
     """Within, between and (with random slopes) average effects of every named chain."""
     frames, convs = [], []
     for level, theta in (("within", within), ("between", between)):
@@ -417,7 +177,7 @@ def _effects(spec, marker, within, between, post, positions, table, scales, hdi_
     return effects[[*EFFECT_COLUMNS, *extra]], pd.concat(convs)
 
 
-def _latent_covariances(table, theta_std, post, positions, chunk: int = 250):
+def latent_covariances(table, theta_std, post, positions, chunk: int = 250):
     """Between and cluster-averaged within covariance of the latents, per draw (flattened)."""
     p = table.n_manifest
     a, s = table.matrices(theta_std.reshape(-1, theta_std.shape[-1]))
@@ -453,7 +213,7 @@ def _slopes(post, positions) -> np.ndarray:
     return z * tau[..., None, :]
 
 
-def _cluster_effects(spec, marker, within, post, positions, table, scales, labels) -> pd.DataFrame:
+def cluster_effects(spec, marker, within, post, positions, table, scales, labels) -> pd.DataFrame:
     """Each cluster's indirect effects (raw metric): the product of its own slopes."""
     p = table.n_manifest
     slopes = _slopes(post, positions)
@@ -504,3 +264,57 @@ def divergence_levels(idata) -> str:
     scores.sort(reverse=True)
     top = ", ".join(f"{level} ({name}, shift {value:.2f} SD)" for value, level, name in scores[:2])
     return f"divergent transitions concentrate in these parameters: {top}; the slope SDs and between-level SDs near zero are the usual cause (funnel); try target_accept 0.95 or a tighter slope_sd prior"
+
+
+def expected_product(means: np.ndarray, cov: np.ndarray, random: list[int]) -> np.ndarray:
+    """E[prod_k (means_k + u_k)] with u jointly normal, zero-mean, covariance `cov` over the
+    links listed in `random` (Isserlis' theorem; exact). Batched over leading axes of `means`
+    (..., L) and `cov` (..., r, r)."""
+    links = means.shape[-1]
+    total = np.zeros(means.shape[:-1])
+    for size in range(0, len(random) + 1, 2):
+        for subset in combinations(range(len(random)), size):
+            fixed = [k for k in range(links) if k not in [random[i] for i in subset]]
+            term = np.prod(means[..., fixed], axis=-1) if fixed else np.ones(means.shape[:-1])
+            total = total + term * _pairings(cov, list(subset))
+    return total
+
+
+def _pairings(cov: np.ndarray, idx: list[int]) -> np.ndarray:
+    """Sum over perfect matchings of idx of the product of covariances (E of a product of
+    zero-mean normals)."""
+    if not idx:
+        return np.ones(cov.shape[:-2])
+    first, rest = idx[0], idx[1:]
+    total = np.zeros(cov.shape[:-2])
+    for k, other in enumerate(rest):
+        total = total + cov[..., first, other] * _pairings(cov, rest[:k] + rest[k + 1 :])
+    return total
+
+
+def icc_table(
+    phi_b: np.ndarray, phi_w: np.ndarray, latents: list[str], level3: np.ndarray | None = None
+) -> pd.DataFrame:
+    """Latent ICC = between / (between + within) variance of each construct; draws on axis 0.
+
+    With `level3` variances (draws, m), the ICC is the share between clusters (cluster and
+    level 3 together) and `icc_level3` the share between level-3 units."""
+    between = np.diagonal(phi_b, axis1=-2, axis2=-1)
+    within = np.diagonal(phi_w, axis1=-2, axis2=-1)
+    upper = np.zeros_like(between) if level3 is None else level3
+    total = between + within + upper
+
+    def share(draws: np.ndarray, name: str, prefix: str) -> dict[str, np.ndarray]:
+        return {
+            name: draws.mean(axis=0),
+            f"{prefix}ci_lower": np.quantile(draws, 0.025, axis=0),
+            f"{prefix}ci_upper": np.quantile(draws, 0.975, axis=0),
+        }
+
+    out = {"construct": latents} | share((between + upper) / total, "icc", "")
+    if level3 is not None:
+        out |= share(upper / total, "icc_level3", "level3_")
+    out |= {"between_variance": between.mean(axis=0), "within_variance": within.mean(axis=0)}
+    if level3 is not None:
+        out["level3_variance"] = upper.mean(axis=0)
+    return pd.DataFrame(out)

@@ -13,12 +13,12 @@ import numpy as np
 from jax.scipy.special import erfc
 from pytensor.link.jax.dispatch import jax_funcify
 
-from bayeslead.bayes.ops import IntervalLogProb, PatternLoglik
+from bayeslead.bayes.kernels.ops import IntervalLogProb, PatternLoglik
 
 jax.config.update("jax_enable_x64", True)
 
 
-def _pattern_loglik(sigma, mu, observed, weight, count, scatter, mean):
+def jax_pattern_loglik(sigma, mu, observed, weight, count, scatter, mean):
     total = 0.0
     for g in range(observed.shape[0]):  # patterns are static (constants of the graph)
         idx = np.flatnonzero(np.asarray(observed[g]) > 0.5)
@@ -38,12 +38,12 @@ def _jax_pattern_loglik(op, node=None, **kwargs):
 
     def pattern_loglik(sigma, mu, observed, weight, count, scatter, mean):
         observed = constants[2] if constants[2] is not None else observed
-        return _pattern_loglik(sigma, mu, observed, weight, count, scatter, mean)
+        return jax_pattern_loglik(sigma, mu, observed, weight, count, scatter, mean)
 
     return pattern_loglik
 
 
-def _interval_total(lower, upper, loadings, phi, scores, column, logit: bool):
+def jax_interval_total(lower, upper, loadings, phi, scores, column, logit: bool):
     w = loadings * jnp.sqrt(jnp.diag(phi)[column])
     scale = jnp.sqrt(1.0 + w**2)[None, :]
     eta = scores[:, column] * w[None, :]
@@ -66,7 +66,7 @@ def _interval_total(lower, upper, loadings, phi, scores, column, logit: bool):
 def _jax_interval(op, node=None, **kwargs):
     logit = op.link == "logit"
     column = np.asarray(node.inputs[5].data)
-    value_and_grad = jax.value_and_grad(_interval_total, argnums=(0, 1, 2, 3, 4))
+    value_and_grad = jax.value_and_grad(jax_interval_total, argnums=(0, 1, 2, 3, 4))
 
     def interval_log_prob(lower, upper, loadings, phi, scores, _column):
         total, grads = value_and_grad(lower, upper, loadings, phi, scores, column, logit)

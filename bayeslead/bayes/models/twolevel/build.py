@@ -1,4 +1,4 @@
-"""Two-level Bayesian SEM: model builder and the summaries that only two-level fits have.
+"""Two-level Bayesian SEM with continuous items: the model builder.
 
 Within-cluster model: the single-level std.lv parameterisation (loadings shared by both levels,
 structural paths, unit latent residual variances). Between-cluster model: level-specific paths
@@ -10,24 +10,16 @@ factor of an LKJ correlation matrix when there are several slopes.
 
 from __future__ import annotations
 
-from itertools import combinations
-
 import numpy as np
-import pandas as pd
 import pymc as pm
 import pytensor.tensor as pt
 
-from bayeslead.bayes.model import (
-    _rv,
-    free_parameters,
-    lkj_vine_shapes,
-    path_depth,
-    ram_matrices,
-    vine_cholesky,
-)
+from bayeslead.bayes.blocks.lkj import lkj_vine_shapes, vine_cholesky
+from bayeslead.bayes.blocks.parameters import free_parameters, rv
+from bayeslead.bayes.blocks.ram import path_depth, ram_matrices
+from bayeslead.bayes.kernels.twolevel import ClusterMoments, twolevel_loglik
+from bayeslead.bayes.models.twolevel.level3 import Level3, level3_offsets
 from bayeslead.bayes.priors import PriorSet
-from bayeslead.bayes.threelevel import Level3, level3_offsets
-from bayeslead.bayes.twolevel import ClusterMoments, twolevel_loglik
 from bayeslead.core.partable import ParameterTable
 from bayeslead.core.spec import ModelSpec
 from bayeslead.errors import InputError
@@ -61,7 +53,7 @@ def build_twolevel_model(
 ) -> pm.Model:
     """PyMC model of the two-level SEM with random slopes (see the module docstring); with
     `level3`, clusters nested in level-3 units with their own construct intercepts
-    (`bayeslead.bayes.threelevel`)."""
+    (`level3.py`)."""
     p = table.n_manifest
     latents = list(table.variables[p:])
     coords = {
@@ -75,10 +67,8 @@ def build_twolevel_model(
         lam, beta_w, psi_w = a[:p, p:], a[p:, p:], s[p:, p:]
         theta_w = pt.diagonal(s)[:p]
         beta_b, psi_b = between_structure(spec, table, priors, beta_w, between_paths)
-        theta_b = (
-            _rv("between_residual_sd", priors.classes["between_residual_sd"], dims="item") ** 2
-        )
-        mu = _rv("intercepts", priors.classes["intercepts"], dims="item")
+        theta_b = rv("between_residual_sd", priors.classes["between_residual_sd"], dims="item") ** 2
+        mu = rv("intercepts", priors.classes["intercepts"], dims="item")
         rows = np.array([r for r, _ in positions], dtype=int)
         cols = np.array([c for _, c in positions], dtype=int)
         loglik = twolevel_loglik(
@@ -120,7 +110,7 @@ def between_structure(
     ]
     if between_paths == "specific" and structural:
         model.add_coord("between_path", [r.key for r in spec.regressions])
-        paths_b = _rv("between_paths", priors.classes["paths"], dims="between_path")
+        paths_b = rv("between_paths", priors.classes["paths"], dims="between_path")
         basis = np.zeros((len(structural), m, m))
         mask = np.ones((m, m))
         for k, (row, col) in enumerate(structural):
@@ -129,7 +119,7 @@ def between_structure(
         beta_b = beta_w * mask + pt.tensordot(paths_b, basis, axes=1)
     else:
         beta_b = beta_w
-    sd_b = _rv("between_sd", priors.classes["between_sd"], dims="latent")
+    sd_b = rv("between_sd", priors.classes["between_sd"], dims="latent")
     psi_b = pt.diag(sd_b**2)
     exogenous = [latents.index(n) for n in spec.exogenous() if n in latents]
     if len(exogenous) > 1:
@@ -161,7 +151,7 @@ def slope_sd(table: ParameterTable, priors: PriorSet, positions: list[tuple[int,
     """The SDs `slope_sd` of the random slopes at `positions` (coordinate `slope`), in a model."""
     latents = list(table.variables[table.n_manifest :])
     pm.modelcontext(None).add_coord("slope", [f"{latents[r]}~{latents[c]}" for r, c in positions])
-    return _rv("slope_sd", priors.classes["slope_sd"], dims="slope")
+    return rv("slope_sd", priors.classes["slope_sd"], dims="slope")
 
 
 def slope_correlation(priors: PriorSet, r: int):
@@ -196,57 +186,3 @@ def between_start(
         # a small fixed perturbation: nutpie rejects starting points with an exactly zero gradient
         initial["slope_z"] = 0.01 * np.random.default_rng(0).standard_normal(shape)
     return initial
-
-
-def expected_product(means: np.ndarray, cov: np.ndarray, random: list[int]) -> np.ndarray:
-    """E[prod_k (means_k + u_k)] with u jointly normal, zero-mean, covariance `cov` over the
-    links listed in `random` (Isserlis' theorem; exact). Batched over leading axes of `means`
-    (..., L) and `cov` (..., r, r)."""
-    links = means.shape[-1]
-    total = np.zeros(means.shape[:-1])
-    for size in range(0, len(random) + 1, 2):
-        for subset in combinations(range(len(random)), size):
-            fixed = [k for k in range(links) if k not in [random[i] for i in subset]]
-            term = np.prod(means[..., fixed], axis=-1) if fixed else np.ones(means.shape[:-1])
-            total = total + term * _pairings(cov, list(subset))
-    return total
-
-
-def _pairings(cov: np.ndarray, idx: list[int]) -> np.ndarray:
-    """Sum over perfect matchings of idx of the product of covariances (E of a product of
-    zero-mean normals)."""
-    if not idx:
-        return np.ones(cov.shape[:-2])
-    first, rest = idx[0], idx[1:]
-    total = np.zeros(cov.shape[:-2])
-    for k, other in enumerate(rest):
-        total = total + cov[..., first, other] * _pairings(cov, rest[:k] + rest[k + 1 :])
-    return total
-
-
-def icc_table(
-    phi_b: np.ndarray, phi_w: np.ndarray, latents: list[str], level3: np.ndarray | None = None
-) -> pd.DataFrame:
-    """Latent ICC = between / (between + within) variance of each construct; draws on axis 0.
-
-    With `level3` variances (draws, m), the ICC is the share between clusters (cluster and
-    level 3 together) and `icc_level3` the share between level-3 units."""
-    between = np.diagonal(phi_b, axis1=-2, axis2=-1)
-    within = np.diagonal(phi_w, axis1=-2, axis2=-1)
-    upper = np.zeros_like(between) if level3 is None else level3
-    total = between + within + upper
-
-    def share(draws: np.ndarray, name: str, prefix: str) -> dict[str, np.ndarray]:
-        return {
-            name: draws.mean(axis=0),
-            f"{prefix}ci_lower": np.quantile(draws, 0.025, axis=0),
-            f"{prefix}ci_upper": np.quantile(draws, 0.975, axis=0),
-        }
-
-    out = {"construct": latents} | share((between + upper) / total, "icc", "")
-    if level3 is not None:
-        out |= share(upper / total, "icc_level3", "level3_")
-    out |= {"between_variance": between.mean(axis=0), "within_variance": within.mean(axis=0)}
-    if level3 is not None:
-        out["level3_variance"] = upper.mean(axis=0)
-    return pd.DataFrame(out)

@@ -1,0 +1,120 @@
+"""Ordinal items: which specs the ordered-response likelihood supports, per-item thresholds
+(first cut + positive gaps, in units of the item's y* SD) and the ordered probit/logit
+log-likelihood given standardised latent scores (the `IntervalLogProb` kernel)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pymc as pm
+import pytensor.tensor as pt
+
+from bayeslead.bayes.blocks.parameters import rv
+from bayeslead.bayes.blocks.scores import first_order_constructs, loading_column
+from bayeslead.bayes.data import OrdinalData
+from bayeslead.bayes.kernels.ops import interval_log_prob
+from bayeslead.bayes.priors import PriorSet
+from bayeslead.core.partable import ParameterTable
+from bayeslead.core.spec import ModelSpec
+from bayeslead.errors import InputError
+
+BIG = 1e3  # stands in for +-infinity as the outer thresholds of the probit scale
+
+
+def check_ordinal_support(spec: ModelSpec) -> None:
+    """Refuse what ordinal models cannot include: observed structural variables and residual
+    covariances between items."""
+    if spec.observed:
+        raise InputError(
+            "bayes.indicators: ordinal models cannot include observed structural variables "
+            f"({', '.join(spec.observed)}); use continuous indicators or model them as constructs"
+        )
+    items = set(spec.items)
+    if any(a in items for a, _ in spec.covariances):
+        raise InputError(
+            "bayes.indicators: ordinal models do not support residual covariances between items; "
+            "remove them from covariances: or use continuous indicators"
+        )
+
+
+def ordinal_loglik(
+    table: ParameterTable,
+    theta,
+    data: OrdinalData,
+    priors: PriorSet,
+    phi,
+    scores,
+    link: str = "probit",
+    relative: bool = False,
+):
+    """Ordered-response log-likelihood of `data` given the standardised scores (N, m) of the
+    first-order constructs (`first_order_constructs` order) whose variances are the diagonal of
+    `phi`; samples the thresholds (see `_threshold_bounds`).
+
+    With `relative`, the thresholds are sampled relative to each item's latent response at the
+    sample mean of the scores: a common shift of the scores then leaves the likelihood unchanged,
+    so their location and the thresholds mix independently (an exact reparameterisation).
+    """
+    p = table.n_manifest
+    factor = np.array([loading_column(table, j) for j in range(p)])
+    column = np.searchsorted(first_order_constructs(table), factor)  # item -> its score column
+    loadings = theta[np.array([_loading_index(table, j) for j in range(p)])]
+    shift = None
+    if relative:
+        mean = pt.mean(scores, axis=0)
+        w = loadings * pt.sqrt(pt.diagonal(phi))[column]
+        shift = w * mean[column] / pt.sqrt(1.0 + w**2)
+        scores = scores - mean
+    lower, upper = _threshold_bounds(data, priors, shift)
+    return interval_log_prob(lower, upper, loadings, phi, scores, column, link)
+
+
+def _loading_index(table: ParameterTable, item: int) -> int:
+    """Position in theta of an item's (free) loading."""
+    for p in table.params:
+        if p.kind == "loading" and p.row == item:
+            return p.free
+    raise ValueError(f"item {table.variables[item]} has no loading")
+
+
+def _threshold_bounds(data: OrdinalData, priors: PriorSet, shift=None):
+    """Lower and upper standardised thresholds of every observed response.
+
+    Thresholds are sampled in units of the item's y* SD (first cut + positive gaps; about the
+    normal quantiles of the cumulative category shares) and rescaled in the likelihood, which
+    decouples them from the loadings. All cut points come from one matrix
+    product of constants with the gaps (cumulative sums within each item), then two gathers.
+    With `shift` (p,), the cuts are sampled relative to it (the bounds are then relative too);
+    the prior and the stored `thresholds` are those of the cuts themselves.
+    """
+    cuts_per_item = data.n_categories - 1
+    n_cuts = int(cuts_per_item.sum())
+    item_of_cut = np.repeat(np.arange(len(cuts_per_item)), cuts_per_item)
+    start_of_item = np.concatenate([[0], np.cumsum(cuts_per_item)[:-1]])
+    gap_rows = [c for c in range(n_cuts) if c != start_of_item[item_of_cut[c]]]
+    cumulative = np.zeros((n_cuts, len(gap_rows)))
+    for g, row in enumerate(gap_rows):
+        item = item_of_cut[row]
+        end = start_of_item[item] + cuts_per_item[item]
+        cumulative[row:end, g] = 1.0
+    first = rv("threshold_first", priors.classes["thresholds"], dims="item")
+    cuts = first[item_of_cut]
+    if gap_rows:
+        gaps = rv("threshold_gaps", priors.classes["threshold_gaps"], shape=len(gap_rows))
+        cuts = cuts + pt.dot(cumulative, gaps)
+    if shift is None:
+        pm.Deterministic("thresholds", cuts)
+    else:
+        moved = pm.logp(first, first + shift) - pm.logp(first, first)
+        pm.Potential("threshold_prior_shift", pt.sum(moved))
+        pm.Deterministic("thresholds", cuts + shift[item_of_cut])
+    extended = pt.concatenate([cuts, pt.as_tensor([-BIG, BIG])])
+    # (N, p) index of each response's lower and upper cut; missing responses get (-BIG, BIG),
+    # so they contribute log(1) = 0
+    shape = (data.n, len(cuts_per_item))
+    lower = np.full(shape, n_cuts)
+    upper = np.full(shape, n_cuts + 1)
+    position = start_of_item[data.item] + data.category
+    top = data.category == cuts_per_item[data.item]
+    upper[data.respondent, data.item] = np.where(top, n_cuts + 1, position)
+    lower[data.respondent, data.item] = np.where(data.category == 0, n_cuts, position - 1)
+    return extended[lower.ravel()].reshape(shape), extended[upper.ravel()].reshape(shape)

@@ -1,0 +1,1 @@
+"""The multi-group family: one measurement model, structural paths partially pooled across groups."""

@@ -1,0 +1,202 @@
+"""The multi-group family: the recipe's steps, start values and the grouped chi-square PPP. Its
+graph (and the invariance it assumes) is in `build.py`, its per-group tables in `summaries.py`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import pymc as pm
+import xarray as xr
+
+from bayeslead.bayes.blocks.parameters import initial_values
+from bayeslead.bayes.models.multigroup.build import GroupData, build_multigroup_model, group_data
+from bayeslead.bayes.models.multigroup.summaries import (
+    group_differences,
+    group_effects,
+    group_estimates,
+    group_thetas,
+    tagged,
+)
+from bayeslead.bayes.ppc import grouped_chisq_ppp
+from bayeslead.bayes.priors import PriorSet
+from bayeslead.bayes.recipe import Checks, Family, Graph, Prepared, Setup, Summary
+from bayeslead.bayes.start import ml_on_z
+from bayeslead.bayes.summaries import defined_rows
+from bayeslead.config import BayesConfig
+from bayeslead.core.partable import ParameterTable, marker_scales, rescale
+from bayeslead.core.spec import ModelSpec
+from bayeslead.data import ResponseData
+from bayeslead.errors import Problem
+from bayeslead.psychometrics import htmt_table, reliability_table
+
+
+@dataclass(frozen=True, kw_only=True)
+class MultiGroupData(Prepared):
+    """The items (N x p) and group labels of every row, and the groups' pattern moments."""
+
+    frame: pd.DataFrame  # the responses (reliability and HTMT read the items from it)
+    x: np.ndarray
+    groups: pd.Series  # each row's group label
+    data: GroupData
+
+
+@dataclass(frozen=True, kw_only=True)
+class MultiGroupSummary(Summary):
+    """The summary with every group's draws on lavaan's metric."""
+
+    by_group: list[np.ndarray]
+
+
+class MultiGroup(Family):
+    """One measurement model, structural paths partially pooled across groups."""
+
+    def unit_residuals(self, settings: BayesConfig) -> bool:
+        return False  # continuous indicators only
+
+    def prepare(self, spec: ModelSpec, data: ResponseData, settings: BayesConfig) -> MultiGroupData:
+        x = data.frame[list(spec.manifest)].to_numpy(dtype=float)
+        gdata, problems = group_data(
+            x,
+            data.id_column(spec.group, "group labels"),
+            f"Data file {data.path}, column '{spec.group}'",
+        )
+        if settings.loo:
+            problems.append(
+                Problem("bayes.loo", "PSIS-LOO is not computed for multi-group fits", "warning")
+            )
+        return MultiGroupData(
+            problems=problems, frame=data.frame, x=x, groups=data.clusters[spec.group], data=gdata
+        )
+
+    def build(self, setup: Setup, data: MultiGroupData) -> Graph:
+        model = build_multigroup_model(setup.spec, setup.table, data.data, setup.priors)
+        return Graph(model=model)
+
+    def start(self, setup: Setup, data: MultiGroupData, graph: Graph) -> dict[str, np.ndarray]:
+        initial = multigroup_start(setup.spec, setup.table, setup.priors, data.data)
+        return {k: v for k, v in initial.items() if k in graph.model.named_vars}
+
+    def stored(self, model: pm.Model) -> list[str]:
+        return [v.name for v in model.free_RVs] + ["theta", "population_paths"]
+
+    def summarise(
+        self, setup: Setup, data: MultiGroupData, graph: Graph, idata
+    ) -> MultiGroupSummary:
+        spec, table, marker = setup.spec, setup.table, setup.marker
+        gdata, hdi = data.data, setup.settings.hdi_prob
+        post = idata.posterior
+        theta_std = post["theta"].values
+        scales = marker_scales(table, theta_std, gdata.sd)
+        pooled = rescale(table, marker, theta_std, scales)
+        by_group = group_thetas(spec, table, marker, post, scales)
+        estimates, conv = group_estimates(
+            spec, table, marker, pooled, by_group, post, scales, gdata, hdi
+        )
+        effects, effect_conv = group_effects(spec, marker, pooled, by_group, gdata, hdi)
+        defined = [
+            tagged(defined_rows(frame.drop(columns="group")), label)
+            for label, frame in effects.groupby("group", sort=False)
+        ]
+        estimates = pd.concat([estimates, *defined], ignore_index=True)
+        differences = group_differences(spec, marker, by_group, post, scales, gdata, hdi)
+        return MultiGroupSummary(
+            theta=pooled,
+            estimates=estimates,
+            effects=effects,
+            convergence=pd.concat([conv, effect_conv]),
+            tables={"group_differences": differences},
+            by_group=by_group,
+        )
+
+    def check(
+        self,
+        setup: Setup,
+        data: MultiGroupData,
+        summary: MultiGroupSummary,
+        idata,
+        diagnostics: dict,
+    ) -> Checks:
+        """Grouped chi-square PPP (complete data), each group's draws in the InferenceData,
+        reliability and HTMT."""
+        spec, marker, gdata = setup.spec, setup.marker, data.data
+        fit = {}
+        if not np.isnan(gdata.z).any():
+            fit = grouped_ppp(
+                marker, summary.by_group, data.x, data.groups, gdata, setup.settings.seed
+            )
+        idata.posterior["group_estimate"] = xr.DataArray(
+            np.stack(summary.by_group, axis=2),
+            dims=("chain", "draw", "group", "estimate_dim"),
+            coords={"group": gdata.labels, "estimate_dim": [q.key for q in marker.free_params]},
+        )
+        flat = summary.theta.reshape(-1, summary.theta.shape[-1])
+        return Checks(
+            fit=fit,
+            reliability=reliability_table(marker, flat.mean(axis=0), data.frame, spec),
+            htmt=htmt_table(data.frame[list(spec.items)].dropna(), spec),
+        )
+
+    def info(self, setup: Setup, data: MultiGroupData, graph: Graph, sampler: str) -> dict:
+        settings, priors, gdata = setup.settings, setup.priors, data.data
+        return {
+            "estimator": "Bayes (multi-group, continuous indicators, marginal normal likelihood per group)",
+            "n": int(gdata.counts.sum()),
+            "groups": dict(zip(gdata.labels, gdata.counts.tolist(), strict=True)),
+            "reference_group": gdata.labels[0],
+            "invariance": "loadings, item intercepts and item residual variances equal across groups",
+            "pooling": "structural paths partially pooled across groups (beta_g ~ N(beta, tau))",
+            "hypotheses": "evaluated on the pooled (population-mean) paths; see group_differences.csv",
+            "identification": "reference group's latents standardised, first loading of each "
+            "construct positive; reported on lavaan's marker metric",
+            "sampler": sampler,
+            "chains": settings.chains,
+            "draws": settings.draws,
+            "tune": settings.tune,
+            "seed": settings.seed,
+            "missing": "exact likelihood per missing-data pattern within each group",
+            "fit": "chi-square PPP summed over groups (complete data only)",
+            "priors": {name: str(prior) for name, prior in priors.classes.items()}
+            | {key: str(prior) for key, prior in priors.parameters.items()},
+        }
+
+
+def grouped_ppp(
+    marker: ParameterTable,
+    by_group: list[np.ndarray],
+    x: np.ndarray,
+    groups: pd.Series,
+    data: GroupData,
+    seed: int,
+) -> dict[str, float]:
+    """Chi-square PPP summed over the groups (complete data; raw metric)."""
+    labels = groups.astype(str).to_numpy()
+    sigmas, scatters = [], []
+    for label, theta in zip(data.labels, by_group, strict=True):
+        rows = x[labels == label]
+        centred = rows - rows.mean(axis=0)
+        scatters.append(centred.T @ centred)
+        sigmas.append(marker.sigma(theta.reshape(-1, theta.shape[-1])))
+    rng = np.random.default_rng(seed)
+    return grouped_chisq_ppp(sigmas, scatters, list(data.counts), rng)
+
+
+def multigroup_start(
+    spec: ModelSpec, table: ParameterTable, priors: PriorSet, data: GroupData
+) -> dict:
+    """Pooled ML estimates for the shared parameters; groups start equal to the pooled model."""
+    _, theta, mean = ml_on_z(spec, data.z)
+    initial = initial_values(spec, table, priors, theta)
+    m = len(table.variables) - table.n_manifest
+    # the pooled z-scores have mean 0, where the gradient of the intercepts vanishes (nutpie
+    # refuses exactly zero gradients)
+    initial["intercepts"] = np.full(table.n_manifest, 0.01) if mean is None else mean
+    initial["group_sd"] = np.zeros((m, len(data.labels)))  # log SDs
+    initial["group_means"] = np.zeros((m, len(data.labels)))
+    if spec.regressions:
+        paths = np.array([theta[table.index(r.key)] for r in spec.regressions])
+        initial["group_paths"] = np.tile(paths, (len(data.labels), 1))
+        initial["group_path_sd"] = np.full(len(paths), 0.2)
+        initial["population_z"] = np.full(len(paths), 0.1)  # nutpie refuses zero gradients
+    return initial

@@ -1,0 +1,159 @@
+"""The multi-group family's tables: every group's parameters and effects on lavaan's marker
+metric, item intercepts, latent means (differences from the reference group), the pooled
+(population) paths and their between-group SDs, and posterior differences between groups."""
+
+from __future__ import annotations
+
+from itertools import combinations
+
+import numpy as np
+import pandas as pd
+
+from bayeslead.bayes.models.multigroup.build import GroupData, path_positions
+from bayeslead.bayes.posterior import probability_of_direction, summarize
+from bayeslead.bayes.summaries import effects_table, estimates_table
+from bayeslead.core.effects import effect_draws
+from bayeslead.core.partable import ParameterTable, rescale_matrices
+from bayeslead.core.spec import ModelSpec
+from bayeslead.results import EFFECT_COLUMNS, ESTIMATE_COLUMNS, POSTERIOR_COLUMNS
+
+POOLED = "(pooled)"  # `group` of the population-level rows
+DIFFERENCE_COLUMNS = ["quantity", "kind", "group", "versus", "est", "se", "ci_lower", "ci_upper"]
+
+
+def group_thetas(
+    spec: ModelSpec, table: ParameterTable, marker: ParameterTable, post, scales: np.ndarray
+) -> list[np.ndarray]:
+    """Each group's free parameters on lavaan's marker metric, draws (chain, draw, k)."""
+    theta_std = post["theta"].values
+    p = table.n_manifest
+    a, s = table.matrices(theta_std)
+    rows, cols = path_positions(spec, table)
+    log_sd = post["group_sd"].values  # (chain, draw, latent, group)
+    out = []
+    for g in range(log_sd.shape[-1]):
+        a_g = a.copy()
+        if spec.regressions:
+            a_g[..., rows, cols] = post["group_paths"].values[:, :, g, :]
+        scale = np.ones(scales.shape)
+        scale[..., p:] = np.exp(log_sd[..., g])
+        s_g = s * scale[..., :, None] * scale[..., None, :]
+        out.append(rescale_matrices(marker, a_g, s_g, scales))
+    return out
+
+
+def tagged(frame: pd.DataFrame, group: str) -> pd.DataFrame:
+    """`frame` with `level` (empty) and `group` columns after its first four."""
+    frame = frame.copy()
+    frame.insert(4, "level", "")
+    frame.insert(5, "group", group)
+    return frame
+
+
+def group_estimates(spec, table, marker, pooled, by_group, post, scales, data, hdi_prob):
+    """Every group's parameters, the item intercepts, latent means and the pooled path rows."""
+    frames, convs = [], []
+    for label, theta in zip(data.labels, by_group, strict=True):
+        rows, conv = estimates_table(marker, theta, hdi_prob)
+        frames.append(tagged(rows, label))
+        conv.index = [f"{k} [{label}]" for k in conv.index]
+        convs.append(conv)
+    p = table.n_manifest
+    latents = list(table.variables[p:])
+    item_means = data.mean + data.sd * post["intercepts"].values
+    blocks = [(list(table.manifest), "", item_means, "")]
+    for label, means in zip(data.labels, latent_means(post, scales, p), strict=True):
+        blocks.append((latents, label, means, ""))
+    if spec.regressions:
+        rows, cols = path_positions(spec, table)
+        ratio = scales[..., rows] / scales[..., cols]
+        keys = [f"{r.outcome}~{r.predictor}" for r in spec.regressions]
+        blocks.append((keys, POOLED, post["group_path_sd"].values * ratio, "sd"))
+    for names, group, draws, label in blocks:
+        summary = summarize(draws, hdi_prob)
+        op = "~~" if label == "sd" else "~1"
+        rows = pd.DataFrame(
+            {"lhs": names, "op": op, "rhs": names if op == "~~" else "", "label": label}
+        )
+        frame = tagged(pd.concat([rows, summary], axis=1), group)
+        frame["std_est"] = np.nan
+        frames.append(frame)
+        free = summary.se > 0
+        conv = summary.loc[free, ["rhat", "ess_bulk", "ess_tail"]]
+        conv.index = [
+            f"{n} {label or op} [{group or 'all'}]" for n in np.array(names)[free.to_numpy()]
+        ]
+        convs.append(conv)
+    if spec.regressions:
+        population, conv = estimates_table(marker, pooled, hdi_prob)
+        population = population[population.op == "~"].assign(label="mean", std_est=np.nan)
+        frames.append(tagged(population, POOLED))
+        conv = conv.loc[[r.key for r in spec.regressions]]
+        conv.index = [f"{k} [{POOLED}]" for k in conv.index]
+        convs.append(conv)
+    columns = ESTIMATE_COLUMNS[:4] + ["level", "group"] + ESTIMATE_COLUMNS[4:]
+    out = pd.concat(frames, ignore_index=True)
+    return out[columns + POSTERIOR_COLUMNS + ["mcse_mean"]], pd.concat(convs)
+
+
+def group_effects(spec, marker, pooled, by_group, data, hdi_prob):
+    """Named effects per group and at the pooled paths (effects.csv with a `group` column)."""
+    frames, convs = [], []
+    for label, theta in [*zip(data.labels, by_group, strict=True), (POOLED, pooled)]:
+        frame, conv = effects_table(spec, marker, theta, hdi_prob)
+        frame.insert(3, "group", label)
+        conv.index = [f"{k} [{label}]" for k in conv.index]
+        frames.append(frame)
+        convs.append(conv)
+    effects = pd.concat(frames, ignore_index=True)
+    extra = [c for c in effects.columns if c not in EFFECT_COLUMNS and c != "group"]
+    order = [*EFFECT_COLUMNS[:3], "group", *EFFECT_COLUMNS[3:], *extra]
+    return effects[order], pd.concat(convs)
+
+
+def latent_means(post, scales: np.ndarray, p: int) -> list[np.ndarray]:
+    """Each group's latent intercepts minus the reference group's, on the marker metric
+    (chain, draw, latent); the reference group's are zero."""
+    shift = post["group_means"].values  # (chain, draw, latent, group), zero-sum over groups
+    scale = scales[..., p:]
+    return [(shift[..., g] - shift[..., 0]) * scale for g in range(shift.shape[-1])]
+
+
+def group_differences(
+    spec: ModelSpec,
+    marker: ParameterTable,
+    by_group: list[np.ndarray],
+    post,
+    scales: np.ndarray,
+    data: GroupData,
+    hdi_prob: float,
+) -> pd.DataFrame:
+    """Posterior differences between every pair of groups (group minus versus): structural
+    paths, named effects (raw metric) and latent means."""
+    p = marker.n_manifest
+    latents = list(marker.variables[p:])
+    means = latent_means(post, scales, p)
+    paths = [marker.index(r.key) for r in spec.regressions]
+    effects = [effect_draws(spec, marker, theta) for theta in by_group]
+    quantities = [(r.key, "path") for r in spec.regressions]
+    quantities += [(d.effect.name, d.kind) for d in effects[0]]
+    quantities += [(f"{name} ~1", "latent_mean") for name in latents]
+    draws = [
+        np.concatenate([theta[..., paths], *[d.raw[..., None] for d in chains], mean], axis=-1)
+        for theta, chains, mean in zip(by_group, effects, means, strict=True)
+    ]
+    rows = []
+    for g, h in combinations(range(len(data.labels)), 2):
+        diff = draws[g] - draws[h]
+        summary = summarize(diff, hdi_prob)
+        summary["p_direction"] = probability_of_direction(diff)
+        summary.insert(0, "versus", data.labels[h])
+        summary.insert(0, "group", data.labels[g])
+        summary.insert(0, "kind", [k for _, k in quantities])
+        summary.insert(0, "quantity", [q for q, _ in quantities])
+        rows.append(summary)
+    out = pd.concat(rows, ignore_index=True)
+    return out[
+        DIFFERENCE_COLUMNS
+        + ["p_direction", "hdi_lower", "hdi_upper", "rhat", "ess_bulk", "ess_tail"]
+    ]

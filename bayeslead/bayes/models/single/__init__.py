@@ -1,0 +1,1 @@
+"""The single-level family: one-level models of continuous or ordinal items."""

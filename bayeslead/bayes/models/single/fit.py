@@ -1,0 +1,173 @@
+"""The single-level family: one-level models of continuous items (marginal normal likelihood) or
+ordinal items (ordered probit/logit on standardised latent scores), with posterior predictive
+checks (chi-square PPP, item means, SDs, correlations or category shares) and PSIS-LOO."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import pymc as pm
+
+from bayeslead.bayes.blocks.ordinal import check_ordinal_support
+from bayeslead.bayes.data import ContinuousData, OrdinalData, continuous_data, ordinal_data
+from bayeslead.bayes.models.single.build import build_continuous_model, build_ordinal_model
+from bayeslead.bayes.models.single.summaries import (
+    ordinal_checks,
+    ppc_subset,
+    predictive_checks,
+    ystar_variances,
+)
+from bayeslead.bayes.ppc import continuous_item_checks
+from bayeslead.bayes.recipe import Checks, Family, Graph, Prepared, Setup, Summary
+from bayeslead.bayes.start import continuous_start, ordinal_start
+from bayeslead.bayes.summaries import defined_rows, marker_posterior, threshold_rows
+from bayeslead.config import BayesConfig
+from bayeslead.core.spec import ModelSpec
+from bayeslead.data import ResponseData
+from bayeslead.errors import Problem
+from bayeslead.psychometrics import htmt_table, reliability_table
+
+
+@dataclass(frozen=True, kw_only=True)
+class SingleData(Prepared):
+    """The model's items (N x p, NaN = missing), standardised (continuous) or coded (ordinal)."""
+
+    frame: pd.DataFrame  # the responses (reliability and HTMT read the items from it)
+    x: np.ndarray
+    continuous: ContinuousData | None = None
+    ordinal: OrdinalData | None = None
+
+
+class SingleLevel(Family):
+    """One-level SEM with continuous or ordinal indicators."""
+
+    def prepare(self, spec: ModelSpec, data: ResponseData, settings: BayesConfig) -> SingleData:
+        if settings.indicators == "ordinal":
+            check_ordinal_support(spec)
+        x = data.frame[list(spec.manifest)].to_numpy(dtype=float)
+        if settings.indicators == "ordinal":
+            return SingleData(frame=data.frame, x=x, ordinal=ordinal_data(x))
+        return SingleData(frame=data.frame, x=x, continuous=continuous_data(x))
+
+    def build(self, setup: Setup, data: SingleData, data_containers: bool = False) -> Graph:
+        """With `data_containers` (continuous, complete data) the scatter matrix is a `pm.Data`
+        container, so a compiled model can be re-sampled with other data (simulation studies)."""
+        spec, table, priors = setup.spec, setup.table, setup.priors
+        if data.ordinal is not None:
+            model = build_ordinal_model(spec, table, data.ordinal, priors, setup.settings.link)
+        else:
+            model = build_continuous_model(spec, table, data.continuous, priors, data_containers)
+        return Graph(model=model)
+
+    def start(self, setup: Setup, data: SingleData, graph: Graph) -> dict[str, np.ndarray]:
+        spec, table, priors = setup.spec, setup.table, setup.priors
+        if data.ordinal is not None:
+            return ordinal_start(spec, table, priors, data.x, data.ordinal)
+        return continuous_start(spec, table, priors, data.continuous)
+
+    def stored(self, model: pm.Model) -> list[str]:
+        """The sampled variables, theta and thresholds (not the per-respondent scores)."""
+        names = [v.name for v in model.free_RVs if v.name != "scores"]
+        return names + [n for n in ("theta", "thresholds") if n in model.named_vars]
+
+    def summarise(self, setup: Setup, data: SingleData, graph: Graph, idata) -> Summary:
+        theta_std = idata.posterior["theta"].values
+        if data.ordinal is not None:
+            manifest_scale = 1.0 / np.sqrt(ystar_variances(setup.table, theta_std))
+        else:
+            manifest_scale = data.continuous.sd
+        theta, estimates, effects, convergence = marker_posterior(
+            setup.spec,
+            setup.table,
+            setup.marker,
+            theta_std,
+            manifest_scale,
+            setup.settings.hdi_prob,
+        )
+        rows = [estimates, defined_rows(effects)]
+        if data.ordinal is not None:
+            rows.append(threshold_rows(idata, data.ordinal, setup.spec))
+        estimates = pd.concat(rows, ignore_index=True)
+        return Summary(theta=theta, estimates=estimates, effects=effects, convergence=convergence)
+
+    def check(
+        self, setup: Setup, data: SingleData, summary: Summary, idata, diagnostics: dict
+    ) -> Checks:
+        """Posterior predictive checks, PSIS-LOO on request, reliability and HTMT."""
+        spec, settings, marker = setup.spec, setup.settings, setup.marker
+        theta_std = idata.posterior["theta"].values
+        theta = summary.theta
+        rng = np.random.default_rng(settings.seed)
+        subset = ppc_subset(theta_std, rng)
+        tables: dict[str, pd.DataFrame] = {}
+        fit: dict[str, float] = {}
+        problems: list[Problem] = []
+        cdata = data.continuous
+        if cdata is not None:
+            fit, problems = predictive_checks(setup.table, theta_std, cdata, settings, idata)
+            flat = theta.reshape(-1, theta.shape[-1])[subset]
+            mu = np.broadcast_to(cdata.mean, (len(subset), len(cdata.mean)))
+            if not cdata.complete:
+                mu = (
+                    cdata.mean
+                    + cdata.sd
+                    * idata.posterior["intercepts"].values.reshape(-1, len(cdata.mean))[subset]
+                )
+            tables["ppc_items"], tables["ppc_pairs"] = continuous_item_checks(
+                marker.sigma(flat), mu, data.x, list(spec.manifest), rng
+            )
+            fit["ppc_pairs_outside_share"] = float(tables["ppc_pairs"].outside.mean())
+        else:
+            tables["ppc_categories"] = ordinal_checks(
+                setup.table, theta_std, subset, idata, data.ordinal, spec, rng
+            )
+            fit["ppc_categories_outside_share"] = float(tables["ppc_categories"].outside.mean())
+        if settings.loo and cdata is None:
+            problems.append(
+                Problem(
+                    "bayes.loo",
+                    "PSIS-LOO is not computed for ordinal indicators: their likelihood is "
+                    "conditional on the latent scores",
+                    "warning",
+                )
+            )
+        reliability = None
+        if cdata is not None:
+            reliability = reliability_table(
+                marker, theta.reshape(-1, theta.shape[-1]).mean(axis=0), data.frame, spec
+            )
+        return Checks(
+            fit=fit,
+            tables=tables,
+            problems=problems,
+            reliability=reliability,
+            htmt=htmt_table(data.frame[list(spec.items)].dropna(), spec),
+        )
+
+    def info(self, setup: Setup, data: SingleData, graph: Graph, sampler: str) -> dict:
+        settings, priors = setup.settings, setup.priors
+        ordinal = data.ordinal is not None
+        return {
+            "estimator": f"Bayes ({settings.indicators} indicators"
+            + (f", ordered {settings.link}" if ordinal else ", marginal normal likelihood")
+            + ")",
+            "n": int(len(data.x)),
+            "identification": "standardised latents, first loading of each construct positive; "
+            "reported on lavaan's marker metric",
+            "chains": settings.chains,
+            "draws": settings.draws,
+            "tune": settings.tune,
+            "seed": settings.seed,
+            "priors": {name: str(prior) for name, prior in priors.classes.items()}
+            | {key: str(prior) for key, prior in priors.parameters.items()},
+            "missing": "responses missing at random are left out of the likelihood"
+            if ordinal
+            else (
+                "none (complete data)"
+                if data.continuous.complete
+                else "exact likelihood per missing-data pattern"
+            ),
+            "sampler": sampler,
+        }

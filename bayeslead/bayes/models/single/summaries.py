@@ -1,0 +1,97 @@
+"""The single-level family's own tables: posterior predictive checks (chi-square PPP, PSIS-LOO
+and WAIC, item-level checks of continuous items, category shares of ordinal items) and the
+latent-response variances that put ordinal items on the y* scale."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from bayeslead.bayes.ppc import chisq_ppp, ordinal_category_checks, pointwise_loglik
+from bayeslead.core.partable import ParameterTable
+from bayeslead.errors import Problem
+
+PPC_DRAWS = 300  # posterior draws used for the item-level predictive checks
+
+
+def ppc_subset(theta_std: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    total = theta_std.shape[0] * theta_std.shape[1]
+    return np.sort(rng.choice(total, size=min(PPC_DRAWS, total), replace=False))
+
+
+def ordinal_checks(table, theta_std, subset, idata, odata, spec, rng) -> pd.DataFrame:
+    """Category-share checks: correlations and effective loadings of the first-order
+    constructs from each draw, thresholds from the trace."""
+    flat = theta_std.reshape(-1, theta_std.shape[-1])[subset]
+    p = table.n_manifest
+    factor = np.array(
+        [next(q.col for q in table.params if q.kind == "loading" and q.row == j) for j in range(p)]
+    )
+    first = np.array(sorted(set(factor)))
+    phi = table.implied(flat)[:, first][:, :, first]
+    sd = np.sqrt(np.diagonal(phi, axis1=1, axis2=2))
+    corr = phi / (sd[:, :, None] * sd[:, None, :])
+    column = np.searchsorted(first, factor)
+    a, _ = table.matrices(flat)
+    weights = a[:, np.arange(p), factor] * sd[:, column]
+    cuts = idata.posterior["thresholds"].values.reshape(-1, int(np.sum(odata.n_categories - 1)))[
+        subset
+    ]
+    bounds = np.cumsum(np.concatenate([[0], odata.n_categories - 1]))
+    thresholds = [cuts[:, bounds[j] : bounds[j + 1]] for j in range(p)]
+    return ordinal_category_checks(
+        corr, weights, thresholds, column, odata, list(spec.manifest), rng
+    )
+
+
+def predictive_checks(table, theta_std, cdata, settings, idata):
+    """Chi-square PPP (complete data) and, on request, pointwise log-likelihoods with PSIS-LOO
+    and WAIC. Returns fit measures and problems worth reporting."""
+    import arviz as az
+
+    problems = []
+    fit: dict[str, float] = {}
+    flat = theta_std.reshape(-1, theta_std.shape[-1])
+    sigma = table.sigma(flat)
+    rng = np.random.default_rng(settings.seed)
+    if cdata.complete:
+        fit |= chisq_ppp(sigma, cdata.scatter, cdata.n, rng)
+    if settings.loo:
+        mu = None
+        if not cdata.complete:
+            mu = idata.posterior["intercepts"].values.reshape(len(flat), -1)
+        loglik = pointwise_loglik(cdata.z, sigma, mu)
+        loglik -= np.nansum(np.where(np.isnan(cdata.z), 0.0, np.log(cdata.sd)), axis=1)[None, :]
+        shape = theta_std.shape[:2]
+        idata.add_groups(
+            {
+                "log_likelihood": xr.Dataset(
+                    {"y": (("chain", "draw", "respondent"), loglik.reshape(*shape, -1))}
+                )
+            }
+        )
+        loo = az.loo(idata, pointwise=True)
+        waic = az.waic(idata)
+        bad = int(np.sum(loo.pareto_k.values > 0.7))
+        fit |= {
+            "elpd_loo": float(loo.elpd_loo),
+            "se_elpd_loo": float(loo.se),
+            "p_loo": float(loo.p_loo),
+            "waic": float(-2 * waic.elpd_waic),
+            "pareto_k_over_0.7": bad,
+        }
+        if bad:
+            problems.append(
+                Problem(
+                    "loo",
+                    f"{bad} respondents have Pareto k > 0.7: PSIS-LOO is unreliable for them",
+                    "warning",
+                )
+            )
+    return fit, problems
+
+
+def ystar_variances(table: ParameterTable, theta: np.ndarray) -> np.ndarray:
+    """Total variances of the items' latent responses (theta parameterisation)."""
+    return np.diagonal(table.implied(theta), axis1=-2, axis2=-1)[..., : table.n_manifest]

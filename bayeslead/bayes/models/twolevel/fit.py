@@ -1,0 +1,312 @@
+"""The two-level family (continuous or ordinal indicators, optionally a third level): cluster
+checks, the recipe's steps, and start values. Its graph is in `build.py` (`ordinal.py`,
+`level3.py` for the add-ons), its own tables in `summaries.py`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import pymc as pm
+
+from bayeslead.bayes.blocks.ordinal import check_ordinal_support
+from bayeslead.bayes.blocks.parameters import initial_values
+from bayeslead.bayes.data import ContinuousData, OrdinalData, continuous_data, ordinal_data
+from bayeslead.bayes.kernels.twolevel import ClusterMoments, cluster_moments
+from bayeslead.bayes.models.twolevel.build import (
+    between_start,
+    build_twolevel_model,
+    slope_positions,
+)
+from bayeslead.bayes.models.twolevel.level3 import (
+    Level3,
+    level3_rows,
+    level3_start,
+    level3_units,
+    level3_variances,
+)
+from bayeslead.bayes.models.twolevel.ordinal import (
+    build_ordinal_twolevel_model,
+    ordinal_twolevel_start,
+)
+from bayeslead.bayes.models.twolevel.summaries import (
+    between_theta,
+    cluster_effects,
+    divergence_levels,
+    icc_table,
+    intercept_rows,
+    latent_covariances,
+    level_effects,
+    level_estimates,
+    ystar_sd,
+)
+from bayeslead.bayes.recipe import Checks, Family, Graph, Prepared, Setup, Summary
+from bayeslead.bayes.start import ml_on_z
+from bayeslead.bayes.summaries import threshold_rows
+from bayeslead.config import BayesConfig
+from bayeslead.core.partable import marker_scales, rescale
+from bayeslead.core.spec import ModelSpec
+from bayeslead.data import ResponseData
+from bayeslead.errors import InputError, Problem
+
+SCORES = (
+    "scores",
+    "between_z",
+    "slope_free",
+)  # per-respondent and per-cluster latent scores (ordinal)
+
+
+def check_clusters(data: ResponseData, column: str) -> tuple[np.ndarray, list[Problem]]:
+    """Cluster ids of the complete rows; errors for unusable cluster columns."""
+    ids = data.id_column(column, "cluster ids")
+    where = f"Data file {data.path}, column '{column}'"
+    sizes = ids.value_counts()
+    if (sizes == 1).all():
+        raise InputError(
+            f"{where}: every cluster has a single respondent, so between- and within-cluster parts "
+            "cannot be separated; fit a single-level model (remove data.cluster)"
+        )
+    problems = []
+    if (sizes == 1).mean() > 0.5:
+        problems.append(
+            Problem(
+                column,
+                f"{int((sizes == 1).sum())} of {len(sizes)} clusters have one respondent: they inform the "
+                "between level only, and random slopes are estimated from the larger clusters",
+                "warning",
+            )
+        )
+    return ids.to_numpy(), problems
+
+
+@dataclass(frozen=True, kw_only=True)
+class TwoLevelData(Prepared):
+    """The rows used (`keep`), their items, cluster ids and index, standardised (continuous, with
+    the cluster moments) or coded (ordinal)."""
+
+    source: ResponseData
+    ids: np.ndarray  # cluster id of every row of the data
+    keep: np.ndarray  # rows used (ordinal: any response; continuous: complete)
+    x: np.ndarray
+    labels: np.ndarray  # cluster ids, in order
+    cluster: np.ndarray  # each kept row's cluster as an index into labels
+    continuous: ContinuousData | None = None
+    moments: ClusterMoments | None = None
+    ordinal: OrdinalData | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class TwoLevelGraph(Graph):
+    """The model with its random-slope positions and third level."""
+
+    positions: list[tuple[int, int]]
+    level3: Level3 | None = None
+
+
+class TwoLevel(Family):
+    """Respondents in clusters: within and between structures, random slopes, a third level."""
+
+    def prepare(self, spec: ModelSpec, data: ResponseData, settings: BayesConfig) -> TwoLevelData:
+        ordinal = settings.indicators == "ordinal"
+        if ordinal:
+            check_ordinal_support(spec)
+        ids, problems = check_clusters(data, spec.cluster)
+        frame = data.frame[list(spec.manifest)]
+        missing = frame.isna().to_numpy()
+        keep = ~missing.all(axis=1) if ordinal else ~missing.any(axis=1)
+        if not keep.all():
+            what = "no responses" if ordinal else "missing responses"
+            why = "" if ordinal else " (two-level models need complete rows)"
+            problems.append(
+                Problem(
+                    "data",
+                    f"{int((~keep).sum())} respondents with {what} were left out{why}",
+                    "warning",
+                )
+            )
+        x = frame.to_numpy(dtype=float)[keep]
+        labels, cluster = np.unique(ids[keep], return_inverse=True)
+        common = dict(
+            problems=problems, source=data, ids=ids, keep=keep, x=x, labels=labels, cluster=cluster
+        )
+        if ordinal:
+            return TwoLevelData(**common, ordinal=ordinal_data(x))
+        cdata = continuous_data(x)
+        return TwoLevelData(**common, continuous=cdata, moments=cluster_moments(cdata.z, ids[keep]))
+
+    def build(self, setup: Setup, data: TwoLevelData) -> TwoLevelGraph:
+        spec, table, priors, settings = setup.spec, setup.table, setup.priors, setup.settings
+        positions = slope_positions(spec, table, settings.random_slopes)
+        if data.ordinal is not None:
+            if spec.level3:
+                raise InputError(
+                    "bayes.indicators: a third level (data.level3) supports continuous indicators "
+                    "in this version; use indicators: continuous or remove data.level3"
+                )
+            model = build_ordinal_twolevel_model(
+                spec,
+                table,
+                data.ordinal,
+                data.cluster,
+                data.labels,
+                priors,
+                positions,
+                settings.between_paths,
+                settings.link,
+            )
+            return TwoLevelGraph(model=model, positions=positions)
+        level3, problems = None, []
+        if spec.level3:
+            level3, problems = level3_units(data.source, spec.level3, data.ids, data.moments.labels)
+        model = build_twolevel_model(
+            spec, table, data.moments, priors, positions, settings.between_paths, level3
+        )
+        return TwoLevelGraph(model=model, problems=problems, positions=positions, level3=level3)
+
+    def start(
+        self, setup: Setup, data: TwoLevelData, graph: TwoLevelGraph
+    ) -> dict[str, np.ndarray]:
+        spec, table, priors, settings = setup.spec, setup.table, setup.priors, setup.settings
+        if data.ordinal is not None:
+            return ordinal_twolevel_start(
+                spec,
+                table,
+                priors,
+                data.x,
+                data.ordinal,
+                data.cluster,
+                graph.positions,
+                settings.between_paths,
+            )
+        initial = twolevel_start(setup, data.continuous, data.moments, graph.positions)
+        if graph.level3:
+            initial |= level3_start(table, graph.level3)
+        return initial
+
+    def stored(self, model: pm.Model) -> list[str]:
+        """The sampled variables but the latent scores, and the between-level deterministics."""
+        stored = ("theta", "beta_between", "psi_between", "slope_corr")
+        stored += ("slopes", "thresholds", "latent_sd")  # ordinal
+        return [v.name for v in model.free_RVs if v.name not in SCORES] + [
+            n for n in stored if n in model.named_vars
+        ]
+
+    def summarise(self, setup: Setup, data: TwoLevelData, graph: TwoLevelGraph, idata) -> Summary:
+        spec, table, marker, settings = setup.spec, setup.table, setup.marker, setup.settings
+        positions, level3 = graph.positions, graph.level3
+        post = idata.posterior
+        p = table.n_manifest
+        theta_std = post["theta"].values
+        ordinal = data.ordinal is not None
+        if ordinal:
+            scales = marker_scales(table, theta_std, 1.0 / ystar_sd(table, theta_std, post))
+            theta_b = np.zeros((*theta_std.shape[:-1], p))
+            level_rows = threshold_rows(idata, data.ordinal, spec)
+        else:
+            scales = marker_scales(table, theta_std, data.continuous.sd)
+            theta_b = post["between_residual_sd"].values ** 2
+            level_rows = intercept_rows(marker, data.continuous, post, settings.hdi_prob)
+        within = rescale(table, marker, theta_std, scales)
+        between = between_theta(table, marker, theta_std, post, scales, theta_b)
+        estimates, conv = level_estimates(
+            marker,
+            within,
+            between,
+            level_rows,
+            post,
+            positions,
+            table,
+            scales,
+            settings.hdi_prob,
+            between_residuals=not ordinal,
+        )
+        upper = None
+        if level3:
+            rows, level3_conv = level3_rows(table, post, scales, settings.hdi_prob)
+            estimates = pd.concat([estimates, rows[estimates.columns]], ignore_index=True)
+            conv = pd.concat([conv, level3_conv])
+            upper = level3_variances(table, post).reshape(-1, len(table.variables) - p)
+        effects, effect_conv = level_effects(
+            spec, marker, within, between, post, positions, table, scales, settings.hdi_prob
+        )
+        icc = icc_table(
+            *latent_covariances(table, theta_std, post, positions),
+            list(table.variables[p:]),
+            upper,
+        )
+        tables = {"icc": icc}
+        if settings.cluster_effects and positions:
+            tables["cluster_effects"] = cluster_effects(
+                spec, marker, within, post, positions, table, scales, data.labels
+            )
+        return Summary(
+            theta=within,
+            estimates=estimates,
+            effects=effects,
+            convergence=pd.concat([conv, effect_conv]),
+            tables=tables,
+        )
+
+    def check(
+        self, setup: Setup, data: TwoLevelData, summary: Summary, idata, diagnostics: dict
+    ) -> Checks:
+        """Which level divergent transitions come from, when there are any."""
+        if not diagnostics["divergences"]:
+            return Checks()
+        return Checks(problems=[Problem("diagnostics", divergence_levels(idata), "warning")])
+
+    def info(self, setup: Setup, data: TwoLevelData, graph: TwoLevelGraph, sampler: str) -> dict:
+        spec, settings, priors = setup.spec, setup.settings, setup.priors
+        ordinal = data.ordinal is not None
+        info = {
+            "estimator": (
+                f"Bayes (two-level, ordinal indicators, ordered {settings.link} on explicit "
+                "standardised latent scores)"
+                if ordinal
+                else "Bayes (two-level, continuous indicators, marginal normal likelihood per cluster)"
+            ),
+            "n": int(data.keep.sum()),
+            "clusters": len(data.labels),
+            "cluster_size_mean": float(data.keep.sum() / len(data.labels)),
+            "random_slopes": [f"{o} ~ {p_}" for p_, o in settings.random_slopes],
+            "between_paths": settings.between_paths,
+            "sampler": sampler,
+            "chains": settings.chains,
+            "draws": settings.draws,
+            "tune": settings.tune,
+            "seed": settings.seed,
+            "missing": "responses missing at random are left out of the likelihood"
+            if ordinal
+            else "listwise (two-level models need complete rows)",
+            "priors": {name: str(prior) for name, prior in priors.classes.items()},
+        }
+        if graph.level3:
+            info["level3"] = (
+                f"{spec.level3} ({len(graph.level3.labels)} units; construct intercepts)"
+            )
+        if ordinal:
+            info["between_item_residuals"] = (
+                "fixed at 0: items vary between clusters only through their constructs"
+            )
+            info["thresholds"] = "in units of each item's total y* SD at the mean slopes"
+        return info
+
+
+def twolevel_start(
+    setup: Setup,
+    cdata: ContinuousData,
+    moments: ClusterMoments,
+    positions: list[tuple[int, int]],
+) -> dict[str, np.ndarray]:
+    """ML estimates of the single-level model as within values; between parts small."""
+    spec, table, priors, settings = setup.spec, setup.table, setup.priors, setup.settings
+    _, theta, _ = ml_on_z(spec, cdata.z)
+    initial = initial_values(spec, table, priors, theta)
+    paths = np.array([theta[table.index(r.key)] for r in spec.regressions])
+    initial |= between_start(
+        spec, table, paths, len(moments.counts), positions, settings.between_paths
+    )
+    initial["between_residual_sd"] = np.full(table.n_manifest, 0.2)
+    initial["intercepts"] = moments.means.mean(axis=0)
+    return initial

@@ -1,0 +1,186 @@
+"""The fit recipe of the Bayesian engine, written once; each model family supplies its own steps.
+
+    prepare -> parameter tables and priors -> build -> start -> sample -> summarise
+            -> convergence gates -> marker draws into the InferenceData -> check -> FitResult
+
+`Family.fit` runs these steps in this order for every family, as lifelines' fitters run one
+shared ``_fit_model`` over the hazard and initial point each model supplies. A family
+(`bayes/models/<family>/fit.py`) subclasses `Family` and supplies only:
+
+- `prepare`: refuse what it does not support and read what its model needs from the responses;
+- `build`: the PyMC graph (the family's `build.py`), with what building it found;
+- `start`: initial values of the sampled variables (from ML estimates, so chains start in the
+  data's reflection mode);
+- `stored`: the variables the trace keeps;
+- `summarise`: draws on lavaan's marker metric, the estimates and effects tables and the rows the
+  gates check (the family's `summaries.py` over the shared `bayes.summaries`);
+- `check`: what needs the gates or the InferenceData, e.g. predictive checks (optional);
+- `info`: how the fit was made, for the run manifest.
+
+Everything else (parameter tables, priors, sampling, gates, marker draws in the InferenceData,
+problems, timings and the `FitResult`) happens here, once. The study's compile-once replicates
+call the same `make_setup` and family steps around a compiled model.
+"""
+
+from __future__ import annotations
+
+import time
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import pymc as pm
+
+from bayeslead.bayes.gates import check_gates, gate_problems
+from bayeslead.bayes.priors import PriorSet, prior_set
+from bayeslead.bayes.sampling import sample
+from bayeslead.bayes.summaries import with_marker_draws
+from bayeslead.config import BayesConfig, DiagnosticsConfig
+from bayeslead.core.partable import ParameterTable, build_partable
+from bayeslead.core.spec import ModelSpec
+from bayeslead.data import ResponseData
+from bayeslead.errors import Problem
+from bayeslead.results import FitResult
+
+
+@dataclass(frozen=True)
+class Setup:
+    """What every step after `prepare` reads: the model, both parameter tables and the priors."""
+
+    spec: ModelSpec
+    settings: BayesConfig
+    table: ParameterTable  # std.lv: the sampled parameterisation
+    marker: ParameterTable  # lavaan's marker metric: the reported one
+    priors: PriorSet
+
+
+def make_setup(spec: ModelSpec, settings: BayesConfig, unit_residuals: bool = False) -> Setup:
+    """Both parameter tables and the priors (`unit_residuals`: item residual variances fixed at
+    1, the theta parameterisation of ordinal items)."""
+    table = build_partable(spec, "std.lv", unit_residuals=unit_residuals)
+    marker = build_partable(spec)
+    priors = prior_set(settings.priors, {p.key for p in table.free_params})
+    return Setup(spec, settings, table, marker, priors)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Prepared:
+    """A family's data read from the responses; families subclass it with their arrays."""
+
+    problems: list[Problem] = field(default_factory=list)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Graph:
+    """A family's PyMC model and what building it found; families may subclass it."""
+
+    model: pm.Model
+    problems: list[Problem] = field(default_factory=list)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Summary:
+    """The posterior on lavaan's metric: what every family's `summarise` returns."""
+
+    theta: np.ndarray  # (chain, draw, k) free parameters on lavaan's marker metric
+    estimates: pd.DataFrame
+    effects: pd.DataFrame
+    convergence: pd.DataFrame  # rows the gates check: rhat, ess_bulk, ess_tail by name
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Checks:
+    """What a family adds once the gates and the InferenceData exist."""
+
+    fit: dict[str, float] = field(default_factory=dict)
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+    reliability: pd.DataFrame | None = None
+    htmt: pd.DataFrame | None = None
+
+
+class Family(ABC):
+    """One model family: `fit` is the recipe, the other methods are the steps it calls, in order."""
+
+    def fit(
+        self,
+        spec: ModelSpec,
+        data: ResponseData,
+        settings: BayesConfig,
+        gates: DiagnosticsConfig,
+        progress: bool = True,
+    ) -> FitResult:
+        """Sample the posterior of `spec` with this family's model and summarise it on lavaan's
+        metric (the recipe of the module docstring)."""
+        started = time.perf_counter()
+        prepared = self.prepare(spec, data, settings)
+        setup = make_setup(spec, settings, self.unit_residuals(settings))
+        graph = self.build(setup, prepared)
+        initial = self.start(setup, prepared, graph)
+        built = time.perf_counter()
+        sampled = sample(
+            graph.model, initial, settings, var_names=self.stored(graph.model), progress=progress
+        )
+        summary = self.summarise(setup, prepared, graph, sampled.idata)
+        diagnostics = check_gates(summary.convergence, sampled.idata.sample_stats, gates)
+        idata = with_marker_draws(sampled.idata, setup.marker, summary.theta, data, spec)
+        checks = self.check(setup, prepared, summary, idata, diagnostics)
+        flat = summary.theta.reshape(-1, summary.theta.shape[-1])
+        return FitResult(
+            engine="bayes",
+            estimates=summary.estimates,
+            effects=summary.effects,
+            fit=checks.fit,
+            info=self.info(setup, prepared, graph, sampled.sampler),
+            reliability=checks.reliability,
+            htmt=checks.htmt,
+            extra_tables=summary.tables | checks.tables,
+            diagnostics=diagnostics,
+            idata=idata,
+            problems=[
+                *prepared.problems,
+                *graph.problems,
+                *gate_problems(diagnostics),
+                *checks.problems,
+            ],
+            timings=sampled.timings(built - started),
+            theta=flat.mean(axis=0),
+            draws=flat,
+            draws_kind="posterior",
+        )
+
+    def unit_residuals(self, settings: BayesConfig) -> bool:
+        """Whether the sampled table fixes item residual variances at 1 (ordinal items)."""
+        return settings.indicators == "ordinal"
+
+    @abstractmethod
+    def prepare(self, spec: ModelSpec, data: ResponseData, settings: BayesConfig) -> Prepared:
+        """Refuse unsupported specs and settings; read what the model needs from `data`."""
+
+    @abstractmethod
+    def build(self, setup: Setup, data: Prepared) -> Graph:
+        """The PyMC model (graph only: no sampling)."""
+
+    @abstractmethod
+    def start(self, setup: Setup, data: Prepared, graph: Graph) -> dict[str, np.ndarray]:
+        """Initial values of the sampled variables."""
+
+    @abstractmethod
+    def stored(self, model: pm.Model) -> list[str]:
+        """Variables the trace keeps."""
+
+    @abstractmethod
+    def summarise(self, setup: Setup, data: Prepared, graph: Graph, idata) -> Summary:
+        """Draws on lavaan's metric, estimates, effects and the rows the gates check."""
+
+    def check(
+        self, setup: Setup, data: Prepared, summary: Summary, idata, diagnostics: dict
+    ) -> Checks:
+        """Fit measures, tables and problems that need the gates or the InferenceData."""
+        return Checks()
+
+    @abstractmethod
+    def info(self, setup: Setup, data: Prepared, graph: Graph, sampler: str) -> dict:
+        """How the fit was made (estimator, sample size, sampler, priors, ...)."""

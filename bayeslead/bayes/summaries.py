@@ -1,0 +1,177 @@
+"""From posterior draws to lavaan-style tables, shared by every model family.
+
+Sampling happens on standardised latents (std.lv, first loadings positive) and z-scored items
+(continuous) or the theta-parameterised latent responses (ordinal); every draw is then expressed
+on lavaan's default metric (first loading of each construct 1; raw item units for continuous
+items, the delta-parameterised y* scale for ordinal items) for `estimates.csv`, and in lavaan's
+std.all for `std_est`, so results compare directly with lavaan/blavaan. The functions here work on
+draws shaped (chain, draw, k) over the numpy core of `bayes.posterior`; a family adds only its
+own columns (levels, groups) and rows.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from bayeslead.bayes.posterior import probability_of_direction, summarize
+from bayeslead.core.effects import defined_name, effect_draws
+from bayeslead.core.partable import ParameterTable, marker_scales, rescale
+from bayeslead.core.spec import ModelSpec
+from bayeslead.data import ResponseData
+from bayeslead.results import EFFECT_COLUMNS, ESTIMATE_COLUMNS, POSTERIOR_COLUMNS
+
+
+def marker_posterior(
+    spec: ModelSpec,
+    std_table: ParameterTable,
+    marker_table: ParameterTable,
+    theta_std: np.ndarray,
+    manifest_scale: np.ndarray,
+    hdi_prob: float,
+):
+    """Draws (chain, draw, k) of the sampled std.lv parameters moved to lavaan's marker metric,
+    with the estimates and effects tables and the convergence rows of both."""
+    scales = marker_scales(std_table, theta_std, manifest_scale)
+    theta = rescale(std_table, marker_table, theta_std, scales)
+    estimates, conv_rows = estimates_table(marker_table, theta, hdi_prob)
+    effects, effect_conv = effects_table(spec, marker_table, theta, hdi_prob)
+    return theta, estimates, effects, pd.concat([conv_rows, effect_conv])
+
+
+def estimates_table(table: ParameterTable, theta: np.ndarray, hdi_prob: float):
+    """One row per parameter on lavaan's metric, posterior summaries and std.all means."""
+    values = table.values(theta)
+    std = table.standardized(theta)
+    summary = summarize(values, hdi_prob)
+    free = np.array([p.free >= 0 for p in table.params])
+    summary.loc[~free, ["se", "rhat", "ess_bulk", "ess_tail", "mcse_mean"]] = [
+        0.0,
+        np.nan,
+        np.nan,
+        np.nan,
+        0.0,
+    ]
+    rows = pd.DataFrame(
+        {
+            "lhs": [p.lhs for p in table.params],
+            "op": [p.op for p in table.params],
+            "rhs": [p.rhs for p in table.params],
+            "label": [p.label for p in table.params],
+        }
+    )
+    out = pd.concat([rows, summary], axis=1)
+    out["std_est"] = std.reshape(-1, std.shape[-1]).mean(axis=0)
+    out = out[ESTIMATE_COLUMNS + POSTERIOR_COLUMNS + ["mcse_mean"]]
+    conv = out.loc[free, ["rhat", "ess_bulk", "ess_tail"]].copy()
+    conv.index = [p.key for p in table.params if p.free >= 0]
+    return out, conv
+
+
+def effects_table(spec: ModelSpec, table: ParameterTable, theta: np.ndarray, hdi_prob: float):
+    """effects.csv rows: posterior mean, SD, equal-tailed and HDI intervals, p_direction."""
+    draws = effect_draws(spec, table, theta)
+    if not draws:
+        return pd.DataFrame(columns=EFFECT_COLUMNS), pd.DataFrame(
+            columns=["rhat", "ess_bulk", "ess_tail"]
+        )
+    raw = np.stack([d.raw for d in draws], axis=-1)
+    std = np.stack([d.std for d in draws], axis=-1)
+    s_raw, s_std = summarize(raw, hdi_prob), summarize(std, hdi_prob)
+    out = pd.DataFrame(
+        {
+            "effect": [d.effect.name for d in draws],
+            "kind": [d.kind for d in draws],
+            "level": "",
+            "path": [d.path for d in draws],
+            "est": s_raw.est,
+            "se": s_raw.se,
+            "ci_lower": s_raw.ci_lower,
+            "ci_upper": s_raw.ci_upper,
+            "ci_method": "posterior-eti",
+            "std_est": s_std.est,
+            "std_ci_lower": s_std.ci_lower,
+            "std_ci_upper": s_std.ci_upper,
+            "p_direction": probability_of_direction(raw),
+            "hdi_lower": s_raw.hdi_lower,
+            "hdi_upper": s_raw.hdi_upper,
+            "std_hdi_lower": s_std.hdi_lower,
+            "std_hdi_upper": s_std.hdi_upper,
+            "rhat": s_raw.rhat,
+            "ess_bulk": s_raw.ess_bulk,
+            "ess_tail": s_raw.ess_tail,
+        }
+    )
+    conv = out[["rhat", "ess_bulk", "ess_tail"]].copy()
+    conv.index = [f"{d.effect.name} ({d.kind})" for d in draws]
+    return out, conv
+
+
+def defined_rows(effects: pd.DataFrame) -> pd.DataFrame:
+    """`:=` rows of estimates.csv from the effects table."""
+    if effects.empty:
+        return pd.DataFrame()
+    rows = effects.rename(columns={"path": "rhs"})
+    rows["lhs"] = [defined_name(e, k) for e, k in zip(effects.effect, effects.kind, strict=True)]
+    rows["op"] = ":="
+    rows["label"] = rows["lhs"]
+    return rows[ESTIMATE_COLUMNS + POSTERIOR_COLUMNS]
+
+
+def threshold_rows(idata, odata, spec: ModelSpec) -> pd.DataFrame:
+    """lavaan-style `item | tK` rows: thresholds on the standardised y* scale (lavaan's delta
+    parameterisation), numbered over the categories each item used."""
+    draws = idata.posterior["thresholds"].values
+    summary = summarize(draws)
+    rows = []
+    k = 0
+    for item, levels in zip(spec.manifest, odata.values, strict=True):
+        for t in range(len(levels) - 1):
+            rows.append(
+                {
+                    "lhs": item,
+                    "op": "|",
+                    "rhs": f"t{t + 1}",
+                    "label": "",
+                    **summary.iloc[k].to_dict(),
+                }
+            )
+            k += 1
+    out = pd.DataFrame(rows)
+    out["std_est"] = out["est"]
+    return out
+
+
+def with_marker_draws(
+    idata, table: ParameterTable, theta: np.ndarray, data: ResponseData, spec: ModelSpec
+):
+    """Add the draws on lavaan's metric and the observed data to the InferenceData."""
+    keys = [p.key for p in table.free_params]
+    idata.posterior["estimate"] = xr.DataArray(
+        theta, dims=("chain", "draw", "estimate_dim"), coords={"estimate_dim": keys}
+    )
+    effects = effect_draws(spec, table, theta)
+    if effects:
+        names = [f"{d.effect.name} ({d.kind})" for d in effects]
+        idata.posterior["effect"] = xr.DataArray(
+            np.stack([d.raw for d in effects], axis=-1),
+            dims=("chain", "draw", "effect_dim"),
+            coords={"effect_dim": names},
+        )
+    observed = data.frame[list(spec.manifest)].reset_index(drop=True)
+    idata.add_groups(
+        {
+            "observed_data": xr.Dataset(
+                {c: ("respondent", observed[c].to_numpy()) for c in observed}
+            ),
+            "constant_data": xr.Dataset(
+                {
+                    "item_mean": ("item", np.nanmean(observed.to_numpy(), axis=0)),
+                    "item_sd": ("item", np.nanstd(observed.to_numpy(), axis=0, ddof=1)),
+                },
+                coords={"item": list(spec.manifest)},
+            ),
+        }
+    )
+    return idata
