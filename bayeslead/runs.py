@@ -24,7 +24,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import yaml
 
 from bayeslead import __version__
 from bayeslead.atomic import atomic_write_text
@@ -102,9 +101,6 @@ class RunFolder:
 
     def write_csv(self, name: str, frame: pd.DataFrame) -> Path:
         return self.write_text(name, frame.to_csv(index=False, lineterminator="\n"))
-
-    def write_yaml(self, name: str, data: Any) -> Path:
-        return self.write_text(name, yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
 
     def file(self, name: str) -> Path:
         """Path for a file another library writes itself (e.g. netCDF); write it completely."""

@@ -12,18 +12,12 @@ from openpyxl import load_workbook
 
 from bayeslead.errors import InputError
 from bayeslead.instrument import load_instrument
-from bayeslead.instrument.export import (
-    CODEBOOK_COLUMNS,
-    FORMATS,
-    REDCAP_COLUMNS,
-    SUFFIXES,
-    codebook,
-    export_instrument,
-    redcap_dictionary,
-    to_html,
-    to_markdown,
-    to_xlsform,
-)
+from bayeslead.instrument.export import FORMATS, SUFFIXES, export_instrument
+from bayeslead.instrument.export.codebook import CODEBOOK_COLUMNS, codebook
+from bayeslead.instrument.export.html import to_html
+from bayeslead.instrument.export.markdown import to_markdown
+from bayeslead.instrument.export.redcap import REDCAP_COLUMNS, redcap_dictionary
+from bayeslead.instrument.export.xlsform import to_xlsform
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL = Path(__file__).resolve().parent / "fixtures" / "instruments" / "small.yaml"

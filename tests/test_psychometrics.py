@@ -16,10 +16,7 @@ from bayeslead.config import RunConfig
 from bayeslead.core.from_config import build_spec
 from bayeslead.core.ml import fit_ml
 from bayeslead.core.partable import build_partable
-from bayeslead.psychometrics import (
-    AVE_MIN,
-    CR_MIN,
-    RELIABILITY_COLUMNS,
+from bayeslead.psychometrics.reliability import (
     alpha_from_cov,
     alpha_if_deleted,
     ave_from_standardized,
@@ -27,19 +24,26 @@ from bayeslead.psychometrics import (
     composite_reliability,
     cr_from_standardized,
     cronbach_alpha,
-    fornell_larcker,
-    harman_single_factor_share,
-    htmt,
-    htmt_flags,
-    htmt_table,
-    item_table,
     item_total_correlations,
     omega,
     pairwise_covariance,
-    reliability_table,
     standardized_alpha,
-    variance_inflation,
+)
+from bayeslead.psychometrics.tables import (
+    AVE_MIN,
+    CR_MIN,
+    RELIABILITY_COLUMNS,
+    htmt_flags,
+    htmt_table,
+    item_table,
+    reliability_table,
     vif_table,
+)
+from bayeslead.psychometrics.validity import (
+    fornell_larcker,
+    harman_single_factor_share,
+    htmt,
+    variance_inflation,
 )
 from tests.conftest import REFERENCE, reference_row, reference_table
 

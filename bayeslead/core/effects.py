@@ -21,8 +21,6 @@ import numpy as np
 from bayeslead.core.partable import ParameterTable
 from bayeslead.core.spec import Effect, ModelSpec
 
-KINDS = ("indirect", "direct", "total")
-
 
 @dataclass(frozen=True)
 class EffectDraws:

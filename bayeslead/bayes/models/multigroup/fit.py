@@ -29,7 +29,7 @@ from bayeslead.core.partable import ParameterTable, marker_scales, rescale
 from bayeslead.core.spec import ModelSpec
 from bayeslead.data import ResponseData
 from bayeslead.errors import Problem
-from bayeslead.psychometrics import htmt_table, reliability_table
+from bayeslead.psychometrics.tables import htmt_table, reliability_table
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -27,7 +27,7 @@ from bayeslead.config import BayesConfig
 from bayeslead.core.spec import ModelSpec
 from bayeslead.data import ResponseData
 from bayeslead.errors import Problem
-from bayeslead.psychometrics import htmt_table, reliability_table
+from bayeslead.psychometrics.tables import htmt_table, reliability_table
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -1,0 +1,5 @@
+"""`python -m bayeslead.cli`."""
+
+from bayeslead.cli.app import main
+
+main()
