@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -16,10 +15,9 @@ from bayeslead.errors import InputError
 from bayeslead.pipeline import load_inputs, simulate_to_file
 from bayeslead.sem.engine import fit_sem
 from bayeslead.simulate import ItemScale, simulate_responses, standardized_matrices
+from tests.conftest import REFERENCE, ROOT, TESTS
 
-ROOT = Path(__file__).parents[1]
-FIXTURES = Path(__file__).parent / "fixtures" / "configs"
-REFERENCE = Path(__file__).parent / "reference"
+FIXTURES = TESTS / "fixtures" / "configs"
 SERIAL = {k: [f"{k.lower()}{i}" for i in range(1, 5)] for k in ["TL", "SENS", "SEIZ", "RECO", "BI"]}
 PATHS = {"SENS": ["TL"], "SEIZ": ["SENS", "TL"], "RECO": ["SEIZ"], "BI": ["RECO", "TL"]}
 TRUTH_PATHS = {

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -28,8 +27,9 @@ from bayeslead.study.summary import (
     recovery_table,
     sbc_table,
 )
+from tests.conftest import ROOT, TESTS
 
-FIXTURES = Path(__file__).parent / "fixtures" / "configs"
+FIXTURES = TESTS / "fixtures" / "configs"
 SERIAL = FIXTURES / "serial.yaml"
 SERIAL_BAYES = FIXTURES / "serial_bayes.yaml"
 HOLZINGER_BAYES = FIXTURES / "holzinger_bayes.yaml"
@@ -254,7 +254,7 @@ def test_sbc_of_a_small_cfa_shows_no_gross_miscalibration(tmp_path):
 def test_likert_replicates_of_reverse_keyed_items_are_simulated_keyed():
     """Replicates skip intake, so reverse-keyed items (e.g. in the bundled instrument) must be
     simulated already keyed: every item correlates positively with its construct's others."""
-    root = Path(__file__).parents[1]
+    root = ROOT
     _, model = prepare_study(root / "configs" / "tl_dc_bi_sem.yaml", "power", [400], 1, seed=1)
     assert not any(scale.reverse for scale in model.scales.values())
     from bayeslead.simulate import simulate_responses

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from bayeslead.errors import InputError
 from bayeslead.instrument import load_instrument
+from tests.conftest import ROOT, TESTS
 
-FIXTURES = Path(__file__).parent / "fixtures" / "instruments"
-SURVEYS = Path(__file__).parents[1] / "surveys"
+FIXTURES = TESTS / "fixtures" / "instruments"
+SURVEYS = ROOT / "surveys"
 
 INVALID = {
     "unknown_scale.yaml": [

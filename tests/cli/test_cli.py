@@ -12,10 +12,9 @@ import pandas as pd
 import pytest
 
 from bayeslead.results import EFFECT_COLUMNS
+from tests.conftest import REFERENCE, ROOT, TESTS
 
-ROOT = Path(__file__).parents[1]
-FIXTURES = Path(__file__).parent / "fixtures"
-REFERENCE = Path(__file__).parent / "reference"
+FIXTURES = TESTS / "fixtures"
 
 
 def run(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:

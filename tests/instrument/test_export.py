@@ -18,9 +18,9 @@ from bayeslead.instrument.export.html import to_html
 from bayeslead.instrument.export.markdown import to_markdown
 from bayeslead.instrument.export.redcap import REDCAP_COLUMNS, redcap_dictionary
 from bayeslead.instrument.export.xlsform import to_xlsform
+from tests.conftest import ROOT, TESTS
 
-ROOT = Path(__file__).resolve().parents[1]
-SMALL = Path(__file__).resolve().parent / "fixtures" / "instruments" / "small.yaml"
+SMALL = TESTS / "fixtures" / "instruments" / "small.yaml"
 SURVEYS = sorted((ROOT / "surveys").glob("*.yaml"))
 
 ORDER = ["LEAD_VIS1", "LEAD_VIS2", "LEAD_EXP1", "LEAD_EXP2", "ATT1", "INNO1", "INNO2", "INNO3"]

@@ -1,0 +1,31 @@
+"""The sampler's start-failure message."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from bayeslead.bayes.priors import prior_set
+from bayeslead.config import RunConfig
+from bayeslead.core.from_config import build_spec
+from bayeslead.core.partable import build_partable
+from tests.conftest import reference_table
+
+SERIAL = {k: [f"{k.lower()}{i}" for i in range(1, 5)] for k in ["TL", "SENS", "SEIZ", "RECO", "BI"]}
+
+
+PATHS = {"SENS": ["TL"], "SEIZ": ["SENS", "TL"], "RECO": ["SEIZ"], "BI": ["RECO", "TL"]}
+
+
+def test_start_failure_names_the_variable():
+    """A starting point with an impossible value gets a message naming the variable."""
+    from bayeslead.bayes.data import continuous_data
+    from bayeslead.bayes.models.single.build import build_continuous_model
+    from bayeslead.bayes.sampling import start_failure
+
+    spec = build_spec(RunConfig(name="s", constructs=SERIAL, paths=PATHS))
+    table = build_partable(spec, "std.lv")
+    x = reference_table("serial_mediation", "data.csv")[list(spec.manifest)].to_numpy(float)
+    priors = prior_set({}, {p.key for p in table.free_params})
+    model = build_continuous_model(spec, table, continuous_data(x), priors)
+    message = start_failure(model, {"paths": np.full(6, np.inf)})
+    assert "the sampler could not start" in message and "paths" in message

@@ -1,0 +1,91 @@
+"""Single-level Bayesian fits end to end, and their agreement with lavaan and the simulation truth."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from bayeslead.pipeline import fit_to_run_folder
+from tests.conftest import REFERENCE, reference_row, reference_table
+
+FIXTURES = REFERENCE.parent / "fixtures" / "configs"
+
+
+def test_short_end_to_end_bayesian_fit(tmp_path):
+    """A short continuous fit through the whole pipeline (CI's end-to-end check): the run folder
+    has the Bayesian files and the standardised serial effect is near lavaan's ML."""
+    config = tmp_path / "c.yaml"
+    text = (FIXTURES / "serial_bayes.yaml").read_text().replace("../../reference", str(REFERENCE))
+    config.write_text(
+        text.replace(
+            "engine: bayes", "engine: bayes\nbayes: {chains: 2, draws: 300, tune: 300, loo: true}"
+        )
+    )
+    path, result = fit_to_run_folder(config, out=tmp_path / "out", progress=False)
+    assert {"idata.nc", "diagnostics.json", "estimates.csv", "effects.csv", "fit.json"} <= {
+        p.name for p in path.iterdir()
+    }
+    effects = result.effects.set_index(["effect", "kind"])
+    std = reference_table("serial_mediation", "standardized.csv")
+    np.testing.assert_allclose(
+        effects.loc[("ind_serial", "indirect"), "std_est"],
+        std[std.lhs == "ind_serial"].iloc[0]["est.std"],
+        atol=0.01,
+    )
+    assert {"rhat", "ess_bulk", "ess_tail"} <= set(result.estimates.columns)
+    assert result.timings["compile_s"] > 0 and result.timings["sampling_s"] > 0
+    assert 0.0 < result.fit["ppp"] < 1.0 and result.fit["elpd_loo"] < 0
+    manifest = json.loads((path / "manifest.json").read_text())
+    assert {"fit_s", "compile_s", "sampling_s", "total_s"} <= set(manifest["timings"])
+
+
+def _fit(name: str, tmp_path, **replace):
+    config = tmp_path / f"{name}.yaml"
+    text = (FIXTURES / f"{name}.yaml").read_text().replace("../../reference", str(REFERENCE))
+    config.write_text(text)
+    return fit_to_run_folder(config, out=tmp_path / "out", progress=False)[1]
+
+
+def _gates_pass(result):
+    d = result.diagnostics
+    assert d["max_rhat"] <= 1.01 and d["min_ess_bulk"] >= 400 and d["min_ess_tail"] >= 400
+    assert d["divergences"] == 0 and d["passed"]
+
+
+@pytest.mark.slow
+def test_holzinger_posterior_agrees_with_lavaan(tmp_path):
+    """R: cfa(model.lav, HolzingerSwineford1939): loadings, variances and factor covariances."""
+    result = _fit("holzinger_bayes", tmp_path)
+    _gates_pass(result)
+    est = reference_table("holzinger1939", "estimates.csv")
+    for _, row in result.estimates[result.estimates.op.isin(["=~", "~~"])].iterrows():
+        ref = reference_row(est, row.lhs, row.op, row.rhs)
+        assert abs(row.est - ref.est) <= max(0.1, 0.25 * row.se), f"{row.lhs} {row.op} {row.rhs}"
+
+
+@pytest.mark.slow
+def test_serial_mediation_posterior_continuous(tmp_path):
+    """lavaan ML std.all of ind_serial = 0.05159; population value 0.0495 (truth.json)."""
+    result = _fit("serial_bayes", tmp_path)
+    _gates_pass(result)
+    row = result.effects.set_index(["effect", "kind"]).loc[("ind_serial", "indirect")]
+    np.testing.assert_allclose(row.std_est, 0.0515920240301507, atol=0.01)
+    truth = json.loads((REFERENCE / "serial_mediation" / "truth.json").read_text())
+    assert row.std_ci_lower <= truth["indirect_serial_std"] <= row.std_ci_upper
+    assert row.p_direction > 0.99
+    est = reference_table("serial_mediation", "estimates.csv")
+    for _, r in result.estimates[result.estimates.op.isin(["=~", "~"])].iterrows():
+        assert abs(r.est - reference_row(est, r.lhs, r.op, r.rhs).est) <= max(0.1, 0.25 * r.se)
+
+
+@pytest.mark.slow
+def test_serial_mediation_posterior_ordinal(tmp_path):
+    """lavaan WLSMV (ordered = TRUE) std.all of ind_serial = 0.06151; truth 0.0495."""
+    result = _fit("serial_ordinal", tmp_path)
+    _gates_pass(result)
+    row = result.effects.set_index(["effect", "kind"]).loc[("ind_serial", "indirect")]
+    np.testing.assert_allclose(row.std_est, 0.0615139966126264, atol=0.01)
+    truth = json.loads((REFERENCE / "serial_mediation" / "truth.json").read_text())
+    assert row.std_ci_lower <= truth["indirect_serial_std"] <= row.std_ci_upper

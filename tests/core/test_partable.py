@@ -1,0 +1,33 @@
+"""The parameter table: std.lv draws moved to lavaan's marker metric."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from bayeslead.config import RunConfig
+from bayeslead.core.from_config import build_spec
+from bayeslead.core.ml import fit_ml
+from bayeslead.core.partable import build_partable, marker_scales, rescale
+from tests.conftest import reference_row, reference_table
+
+SERIAL = {k: [f"{k.lower()}{i}" for i in range(1, 5)] for k in ["TL", "SENS", "SEIZ", "RECO", "BI"]}
+
+
+PATHS = {"SENS": ["TL"], "SEIZ": ["SENS", "TL"], "RECO": ["SEIZ"], "BI": ["RECO", "TL"]}
+
+
+def test_std_lv_draws_convert_to_lavaan_marker_metric():
+    """Closed form: the std.lv ML solution rescaled to the marker metric is the marker ML
+    solution (which matches lavaan's estimates.csv)."""
+    spec = build_spec(RunConfig(name="s", constructs=SERIAL, paths=PATHS))
+    std, marker = build_partable(spec, "std.lv"), build_partable(spec)
+    x = reference_table("serial_mediation", "data.csv")[list(spec.manifest)].to_numpy(float)
+    cov = np.cov(x.T, bias=True)
+    a = fit_ml(marker, cov, marker.start_values(cov)).theta
+    b = fit_ml(std, cov, std.start_values(cov)).theta
+    np.testing.assert_allclose(rescale(std, marker, b, marker_scales(std, b)), a, atol=1e-5)
+    est = reference_table("serial_mediation", "estimates.csv")
+    converted = rescale(std, marker, b, marker_scales(std, b))
+    np.testing.assert_allclose(
+        converted[marker.index("SENS ~ TL")], reference_row(est, "SENS", "~", "TL").est, atol=0.002
+    )
