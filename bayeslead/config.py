@@ -59,6 +59,7 @@ class BayesConfig(Strict):
 
     indicators: Literal["continuous", "ordinal"] = "continuous"
     link: Literal["probit", "logit"] = "probit"
+    ordinal: Literal["auto", "full", "polychoric"] = "auto"
     sampler: Literal["auto", "nutpie", "numpyro", "pymc"] = "auto"
     chains: int = Field(4, ge=1)
     draws: int = Field(1000, ge=10)

@@ -33,6 +33,7 @@ INVALID = {
     "level3_without_cluster.yaml": "data.level3: a third level needs data.cluster",
     "group_with_cluster.yaml": "data.group: cannot be combined with data.cluster",
     "group_with_sem.yaml": "data.group: multi-group comparisons need engine: bayes",
+    "bad_ordinal_estimator.yaml": "bayes.ordinal: 'wlsmv' is not one of: auto, full, polychoric",
 }
 
 

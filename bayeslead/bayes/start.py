@@ -17,17 +17,23 @@ from bayeslead.data.patterns import pattern_groups
 
 
 def ml_on_z(spec: ModelSpec, z: np.ndarray) -> tuple[ParameterTable, np.ndarray, np.ndarray | None]:
-    """std.lv ML solution on z-scores (EM moments with missing data): table, theta, mean.
+    """std.lv ML solution on z-scores (EM moments with missing data): table, theta, mean."""
+    if np.isnan(z).any():
+        mean, cov, _ = em_saturated(z, pattern_groups(z[~np.isnan(z).all(axis=1)]))
+    else:
+        mean, cov = None, np.cov(z.T, bias=True)
+    table, theta = ml_on_moments(spec, cov)
+    return table, theta, mean
+
+
+def ml_on_moments(spec: ModelSpec, cov: np.ndarray) -> tuple[ParameterTable, np.ndarray]:
+    """std.lv ML solution on a covariance (or correlation) matrix: table, theta.
 
     The fit uses lavaan's marker identification (robust start values) and is then rescaled
     to standardised latents; if it does not converge, the marker start values are used.
     """
     marker = build_partable(spec)
     table = build_partable(spec, "std.lv")
-    if np.isnan(z).any():
-        mean, cov, _ = em_saturated(z, pattern_groups(z[~np.isnan(z).all(axis=1)]))
-    else:
-        mean, cov = None, np.cov(z.T, bias=True)
     start = marker.start_values(cov)
     solution = fit_ml(marker, cov, start, max_iter=300)
     theta = solution.theta if solution.converged else start
@@ -35,7 +41,7 @@ def ml_on_z(spec: ModelSpec, z: np.ndarray) -> tuple[ParameterTable, np.ndarray,
     scales = np.ones(len(marker.variables))
     latent = np.arange(marker.n_manifest, len(marker.variables))
     scales[latent] = 1.0 / np.sqrt(np.clip(np.diag(s)[latent], 1e-3, None))
-    return table, rescale(marker, table, theta, scales), mean
+    return table, rescale(marker, table, theta, scales)
 
 
 def continuous_start(
@@ -49,6 +55,32 @@ def continuous_start(
     return initial
 
 
+def unit_residual_theta(
+    table: ParameterTable, ml_table: ParameterTable, theta_ml: np.ndarray
+) -> np.ndarray:
+    """An std.lv ML solution moved to the theta parameterisation of `table` (item residual
+    variances 1): each loading divided by its item's residual SD."""
+    _, s = ml_table.matrices(theta_ml)
+    p = table.n_manifest
+    residual_sd = np.sqrt(np.clip(np.diag(s)[:p], 0.05, None))
+    by_key = {q.key: theta_ml[q.free] for q in ml_table.free_params}
+    theta = np.array([by_key[q.key] for q in table.free_params])
+    for q in table.free_params:
+        if q.op == "=~" and q.row < p:
+            theta[q.free] = by_key[q.key] / residual_sd[q.row]
+    return theta
+
+
+def polychoric_start(
+    spec: ModelSpec, table: ParameterTable, priors: PriorSet, corr: np.ndarray
+) -> dict:
+    """Initial values of the limited-information ordinal model: ML on the polychoric matrix
+    `corr`, in the theta parameterisation, so chains start at the data's signs (nutpie's own
+    start gave R-hat 2.4 on psych's bfi)."""
+    ml_table, theta_ml = ml_on_moments(spec, corr)
+    return initial_values(spec, table, priors, unit_residual_theta(table, ml_table, theta_ml))
+
+
 def ordinal_start(
     spec: ModelSpec, table: ParameterTable, priors: PriorSet, x: np.ndarray, data: OrdinalData
 ) -> dict:
@@ -60,15 +92,8 @@ def ordinal_start(
     """
     z = (x - np.nanmean(x, axis=0)) / np.nanstd(x, axis=0, ddof=1)
     ml_table, theta_ml, _ = ml_on_z(spec, z)
-    a, s = ml_table.matrices(theta_ml)
     p = table.n_manifest
-    residual_sd = np.sqrt(np.clip(np.diag(s)[:p], 0.05, None))
-    by_key = {q.key: theta_ml[q.free] for q in ml_table.free_params}
-    theta = np.array([by_key[q.key] for q in table.free_params])
-    for q in table.free_params:
-        if q.op == "=~" and q.row < p:
-            theta[q.free] = by_key[q.key] / residual_sd[q.row]
-    initial = initial_values(spec, table, priors, theta)
+    initial = initial_values(spec, table, priors, unit_residual_theta(table, ml_table, theta_ml))
     first, gaps = [], []
     for j in range(p):
         share = np.clip(np.cumsum(data.proportions[j])[:-1], 1e-4, 1 - 1e-4)

@@ -19,6 +19,8 @@ def _console() -> Console:
 def print_summary(result: FitResult) -> None:
     """Fit measures and effects of a finished fit."""
     console = _console()
+    if "ordinal_estimator_reason" in result.info:
+        console.print(f"ordinal estimator: {result.info['ordinal_estimator_reason']}")
     fit = [
         f"{k}={result.fit[k]:.4g}"
         for k in FIT_KEYS

@@ -36,6 +36,15 @@ def check_ordinal_support(spec: ModelSpec) -> None:
         )
 
 
+def refuse_limited_information(ordinal: str, family: str) -> None:
+    """`bayes.ordinal: polychoric` is a single-level route: refuse it for other families."""
+    if ordinal == "polychoric":
+        raise InputError(
+            f"bayes.ordinal: polychoric (limited information) supports single-level models only; "
+            f"{family} models are fitted with full information: set bayes.ordinal to auto or full"
+        )
+
+
 def ordinal_loglik(
     table: ParameterTable,
     theta,

@@ -10,6 +10,7 @@ import pandas as pd
 import pymc as pm
 import xarray as xr
 
+from bayeslead.bayes.blocks.ordinal import refuse_limited_information
 from bayeslead.bayes.blocks.parameters import initial_values
 from bayeslead.bayes.models.multigroup.build import GroupData, build_multigroup_model, group_data
 from bayeslead.bayes.models.multigroup.summaries import (
@@ -56,6 +57,7 @@ class MultiGroup(Family):
         return False  # continuous indicators only
 
     def prepare(self, spec: ModelSpec, data: ResponseData, settings: BayesConfig) -> MultiGroupData:
+        refuse_limited_information(settings.ordinal, "multi-group")
         x = data.frame[list(spec.manifest)].to_numpy(dtype=float)
         gdata, problems = group_data(
             x,

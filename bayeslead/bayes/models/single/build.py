@@ -12,6 +12,10 @@ With missing values it is exact per missing-data pattern (item intercepts are th
 Ordinal items: ordered probit (or logit) on latent responses ``y* = lambda * eta + e`` with
 Var(e) = 1 (theta parameterisation), per-item thresholds (first cut + positive gaps), and
 centred latent scores eta ~ MvNormal(0, model-implied latent covariance).
+
+Ordinal items, limited information (`bayes.ordinal: polychoric`): the same model with the latent
+responses integrated out pairwise; the data enter only as the two-step polychoric correlations r
+with the diagonal of their asymptotic covariance (see `models/single/limited.py`).
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from bayeslead.bayes.blocks.scores import first_order_constructs, normal_rows_lo
 from bayeslead.bayes.data import ContinuousData, OrdinalData
 from bayeslead.bayes.kernels.moments import complete_moments, pattern_moments
 from bayeslead.bayes.kernels.ops import pattern_loglik
+from bayeslead.bayes.kernels.polychoric import Polychoric
 from bayeslead.bayes.priors import PriorSet
 from bayeslead.core.partable import ParameterTable
 from bayeslead.core.spec import ModelSpec
@@ -98,4 +103,33 @@ def build_ordinal_model(
         scores = pm.Flat("scores", shape=(data.n, m))
         pm.Potential("scores_prior", normal_rows_logp(corr, scores, data.n, m))
         pm.Potential("loglik", ordinal_loglik(table, theta, data, priors, phi_first, scores, link))
+    return model
+
+
+def build_polychoric_model(
+    spec: ModelSpec,
+    table: ParameterTable,
+    pc: Polychoric,
+    priors: PriorSet,
+    data_containers: bool = False,
+) -> pm.Model:
+    """PyMC model of ordinal items with a diagonal-weight normal likelihood for the polychoric
+    correlations: ``r_k ~ N(rho_k(theta), Gamma_kk / N)``, rho the correlations of the latent
+    responses implied by the theta-parameterised table (unit residual variances).
+
+    With `data_containers` the correlations and their weights are `pm.Data` containers named
+    "polychorics" and "weight", so a compiled model can be re-sampled with other data.
+    """
+    p = table.n_manifest
+    upper = np.triu_indices(p, 1)
+    weight = pc.n / np.diag(pc.gamma_rho)
+    with pm.Model(coords={"item": list(table.manifest)}) as model:
+        theta = free_parameters(spec, table, priors)
+        sigma = implied_covariance(table, theta)[:p, :p]
+        sd = pt.sqrt(pt.diagonal(sigma))
+        rho = (sigma / (sd[:, None] * sd[None, :]))[upper]
+        r, w = pc.rho, weight
+        if data_containers:
+            r, w = pm.Data("polychorics", r), pm.Data("weight", w)
+        pm.Potential("loglik", -0.5 * pt.sum(w * (r - rho) ** 2))
     return model

@@ -1,5 +1,6 @@
 """The single-level family: one-level models of continuous items (marginal normal likelihood) or
-ordinal items (ordered probit/logit on standardised latent scores), with posterior predictive
+ordinal items (ordered probit/logit on standardised latent scores, or the limited-information
+normal likelihood of the polychoric correlations, `bayes.ordinal`), with posterior predictive
 checks (chi-square PPP, item means, SDs, correlations or category shares) and PSIS-LOO."""
 
 from __future__ import annotations
@@ -12,7 +13,19 @@ import pymc as pm
 
 from bayeslead.bayes.blocks.ordinal import check_ordinal_support
 from bayeslead.bayes.data import ContinuousData, OrdinalData, continuous_data, ordinal_data
-from bayeslead.bayes.models.single.build import build_continuous_model, build_ordinal_model
+from bayeslead.bayes.kernels.polychoric import Polychoric, polychoric
+from bayeslead.bayes.models.single.build import (
+    build_continuous_model,
+    build_ordinal_model,
+    build_polychoric_model,
+)
+from bayeslead.bayes.models.single.limited import (
+    LIMITED_INFORMATION,
+    choose_ordinal_estimator,
+    limited_fit_measures,
+    sandwich_adjust,
+    threshold_draws,
+)
 from bayeslead.bayes.models.single.summaries import (
     ordinal_checks,
     ppc_subset,
@@ -21,7 +34,7 @@ from bayeslead.bayes.models.single.summaries import (
 )
 from bayeslead.bayes.ppc import continuous_item_checks
 from bayeslead.bayes.recipe import Checks, Family, Graph, Prepared, Setup, Summary
-from bayeslead.bayes.start import continuous_start, ordinal_start
+from bayeslead.bayes.start import continuous_start, ordinal_start, polychoric_start
 from bayeslead.bayes.summaries import defined_rows, marker_posterior, threshold_rows
 from bayeslead.config import BayesConfig
 from bayeslead.core.spec import ModelSpec
@@ -38,6 +51,8 @@ class SingleData(Prepared):
     x: np.ndarray
     continuous: ContinuousData | None = None
     ordinal: OrdinalData | None = None
+    polychoric: Polychoric | None = None  # the limited-information route (bayes.ordinal)
+    ordinal_reason: str = ""  # which ordinal estimator runs and why
 
 
 class SingleLevel(Family):
@@ -48,14 +63,21 @@ class SingleLevel(Family):
             check_ordinal_support(spec)
         x = data.frame[list(spec.manifest)].to_numpy(dtype=float)
         if settings.indicators == "ordinal":
-            return SingleData(frame=data.frame, x=x, ordinal=ordinal_data(x))
+            odata = ordinal_data(x)
+            estimator, reason = choose_ordinal_estimator(settings.ordinal, len(odata.item))
+            pc = polychoric(x) if estimator == "polychoric" else None
+            return SingleData(
+                frame=data.frame, x=x, ordinal=odata, polychoric=pc, ordinal_reason=reason
+            )
         return SingleData(frame=data.frame, x=x, continuous=continuous_data(x))
 
     def build(self, setup: Setup, data: SingleData, data_containers: bool = False) -> Graph:
         """With `data_containers` (continuous, complete data) the scatter matrix is a `pm.Data`
         container, so a compiled model can be re-sampled with other data (simulation studies)."""
         spec, table, priors = setup.spec, setup.table, setup.priors
-        if data.ordinal is not None:
+        if data.polychoric is not None:
+            model = build_polychoric_model(spec, table, data.polychoric, priors, data_containers)
+        elif data.ordinal is not None:
             model = build_ordinal_model(spec, table, data.ordinal, priors, setup.settings.link)
         else:
             model = build_continuous_model(spec, table, data.continuous, priors, data_containers)
@@ -63,6 +85,8 @@ class SingleLevel(Family):
 
     def start(self, setup: Setup, data: SingleData, graph: Graph) -> dict[str, np.ndarray]:
         spec, table, priors = setup.spec, setup.table, setup.priors
+        if data.polychoric is not None:
+            return polychoric_start(spec, table, priors, data.polychoric.corr)
         if data.ordinal is not None:
             return ordinal_start(spec, table, priors, data.x, data.ordinal)
         return continuous_start(spec, table, priors, data.continuous)
@@ -73,6 +97,11 @@ class SingleLevel(Family):
         return names + [n for n in ("theta", "thresholds") if n in model.named_vars]
 
     def summarise(self, setup: Setup, data: SingleData, graph: Graph, idata) -> Summary:
+        """With the limited-information route, the draws of theta are first sandwich-adjusted
+        (`limited.sandwich_adjust`; the raw ones stay in the trace as `theta_unadjusted`) and
+        the thresholds drawn from their two-step estimates (`limited.threshold_draws`)."""
+        if data.polychoric is not None:
+            _adjust_limited_draws(setup, data.polychoric, idata)
         theta_std = idata.posterior["theta"].values
         if data.ordinal is not None:
             manifest_scale = 1.0 / np.sqrt(ystar_variances(setup.table, theta_std))
@@ -120,16 +149,22 @@ class SingleLevel(Family):
             )
             fit["ppc_pairs_outside_share"] = float(tables["ppc_pairs"].outside.mean())
         else:
+            if data.polychoric is not None:
+                fit, problems = limited_fit_measures(setup.table, data.polychoric, theta_std, rng)
             tables["ppc_categories"] = ordinal_checks(
                 setup.table, theta_std, subset, idata, data.ordinal, spec, rng
             )
             fit["ppc_categories_outside_share"] = float(tables["ppc_categories"].outside.mean())
         if settings.loo and cdata is None:
+            why = (
+                "the limited-information likelihood has no casewise terms"
+                if data.polychoric is not None
+                else "their likelihood is conditional on the latent scores"
+            )
             problems.append(
                 Problem(
                     "bayes.loo",
-                    "PSIS-LOO is not computed for ordinal indicators: their likelihood is "
-                    "conditional on the latent scores",
+                    f"PSIS-LOO is not computed for ordinal indicators: {why}",
                     "warning",
                 )
             )
@@ -149,10 +184,20 @@ class SingleLevel(Family):
     def info(self, setup: Setup, data: SingleData, graph: Graph, sampler: str) -> dict:
         settings, priors = setup.settings, setup.priors
         ordinal = data.ordinal is not None
+        limited = data.polychoric is not None
+        if limited:
+            likelihood = f", {LIMITED_INFORMATION}"
+        else:
+            likelihood = f", ordered {settings.link}" if ordinal else ", marginal normal likelihood"
+        ordinal_info = {}
+        if ordinal:
+            ordinal_info = {
+                "ordinal_estimator": "polychoric" if limited else "full",
+                "ordinal_estimator_reason": data.ordinal_reason,
+            }
         return {
-            "estimator": f"Bayes ({settings.indicators} indicators"
-            + (f", ordered {settings.link}" if ordinal else ", marginal normal likelihood")
-            + ")",
+            "estimator": f"Bayes ({settings.indicators} indicators{likelihood})",
+            **ordinal_info,
             "n": int(len(data.x)),
             "identification": "standardised latents, first loading of each construct positive; "
             "reported on lavaan's marker metric",
@@ -162,7 +207,10 @@ class SingleLevel(Family):
             "seed": settings.seed,
             "priors": {name: str(prior) for name, prior in priors.classes.items()}
             | {key: str(prior) for key, prior in priors.parameters.items()},
-            "missing": "responses missing at random are left out of the likelihood"
+            "missing": "pairwise present: each polychoric correlation from the respondents who "
+            "answered both items (assumes blanks missing completely at random)"
+            if limited
+            else "responses missing at random are left out of the likelihood"
             if ordinal
             else (
                 "none (complete data)"
@@ -171,3 +219,15 @@ class SingleLevel(Family):
             ),
             "sampler": sampler,
         }
+
+
+def _adjust_limited_draws(setup: Setup, pc: Polychoric, idata) -> None:
+    """Replace the trace's theta by its sandwich-adjusted draws (the raw ones are kept as
+    `theta_unadjusted`) and add threshold draws from the two-step estimates."""
+    posterior = idata.posterior
+    raw = posterior["theta"]
+    posterior["theta_unadjusted"] = raw.copy()
+    posterior["theta"] = raw.copy(data=sandwich_adjust(setup.table, pc, raw.values))
+    shape = raw.shape[:2]
+    cuts = threshold_draws(pc, shape, np.random.default_rng(setup.settings.seed))
+    posterior["thresholds"] = (("chain", "draw", "thresholds_dim"), cuts)

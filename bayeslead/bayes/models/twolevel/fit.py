@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pymc as pm
 
-from bayeslead.bayes.blocks.ordinal import check_ordinal_support
+from bayeslead.bayes.blocks.ordinal import check_ordinal_support, refuse_limited_information
 from bayeslead.bayes.blocks.parameters import initial_values
 from bayeslead.bayes.data import ContinuousData, OrdinalData, continuous_data, ordinal_data
 from bayeslead.bayes.kernels.twolevel import ClusterMoments, cluster_moments
@@ -109,6 +109,7 @@ class TwoLevel(Family):
 
     def prepare(self, spec: ModelSpec, data: ResponseData, settings: BayesConfig) -> TwoLevelData:
         ordinal = settings.indicators == "ordinal"
+        refuse_limited_information(settings.ordinal, "two-level")
         if ordinal:
             check_ordinal_support(spec)
         ids, problems = check_clusters(data, spec.cluster)
