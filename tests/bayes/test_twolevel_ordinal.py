@@ -12,11 +12,13 @@ import pymc as pm
 import pytensor
 import pytensor.tensor as pt
 import pytest
+from pymc.initial_point import make_initial_point_fn
 from scipy import stats
 
 from bayeslead.bayes.blocks.ordinal import ordinal_loglik
 from bayeslead.bayes.data import ordinal_data
-from bayeslead.bayes.models.twolevel.ordinal import cluster_parts
+from bayeslead.bayes.models.twolevel.build import slope_positions
+from bayeslead.bayes.models.twolevel.ordinal import cluster_parts, cluster_slopes
 from bayeslead.bayes.priors import prior_set
 from bayeslead.config import RunConfig
 from bayeslead.core.partable import build_partable
@@ -79,33 +81,78 @@ def test_cluster_parts_are_the_conditional_distribution_given_the_cluster_means(
     np.testing.assert_allclose(np.linalg.slogdet(jac.reshape(12, 12))[1], logdet, rtol=1e-10)
 
 
+def testcluster_slopes_are_the_conditional_distribution_given_the_within_scores():
+    """Three correlated slopes, two on the same outcome: u_j = P_j^-1 b_j + C_j^-T z_j with
+    P_j = C_j C_j' = Sigma_u^-1 + X_j; the log-density term is log N(u_j; 0, Sigma_u) plus the
+    log-determinant of z -> u (autodiff Jacobian)."""
+    inputs = load_inputs(_minimal_config(), need_data=False)
+    table = build_partable(inputs.spec, "std.lv", unit_residuals=True)
+    priors = prior_set({}, {q.key for q in table.free_params})
+    positions = slope_positions(inputs.spec, table, [("F1", "F2"), ("F1", "F3"), ("F2", "F3")])
+    rng = np.random.default_rng(3)
+    cluster = np.repeat(np.arange(4), [3, 5, 2, 6])
+    eta_w, residual = rng.normal(size=(16, 3)), rng.normal(size=(16, 3))
+    with pm.Model(coords={"cluster": list("abcd")}) as model:
+        slopes, logp = cluster_slopes(
+            table, priors, positions, cluster, pt.as_tensor(eta_w), pt.as_tensor(residual)
+        )
+    z = rng.normal(size=(4, 3))
+    point = make_initial_point_fn(
+        model=model,
+        overrides={"slope_sd": [0.2, 0.3, 0.25], "slope_partial": [0.7, 0.4, 0.6], "slope_free": z},
+        jitter_rvs=set(),
+        return_transformed=True,
+    )(0)
+    [values] = model.replace_rvs_by_values([slopes])
+    jacobian = pytensor.gradient.jacobian(values.ravel(), model.rvs_to_values[model["slope_free"]])
+    outs = [slopes, logp, jacobian, model["slope_sd"], model["slope_corr"]]
+    got, got_logp, jac, tau, corr = _function(model, outs)(point)
+    cov = corr * np.outer(tau, tau)
+    expected, logdet = [], 0.0
+    for j in range(4):
+        x, e = eta_w[cluster == j][:, [0, 0, 1]], residual[cluster == j][:, [1, 2, 2]]
+        same = np.array([[1, 0, 0], [0, 1, 1], [0, 1, 1]])
+        precision = np.linalg.inv(cov) + same * (x.T @ x)
+        factor = np.linalg.cholesky(precision)
+        expected.append(np.linalg.solve(precision, (x * e).sum(axis=0)))
+        expected[-1] += np.linalg.solve(factor.T, z[j])
+        logdet -= np.log(np.diag(factor)).sum()
+    expected = np.array(expected)
+    np.testing.assert_allclose(got, expected, rtol=1e-10)
+    np.testing.assert_allclose(np.linalg.slogdet(jac.reshape(12, 12))[1], logdet, rtol=1e-10)
+    prior = stats.multivariate_normal(np.zeros(3), cov).logpdf(expected).sum() + 6 * np.log(
+        2 * np.pi
+    )
+    np.testing.assert_allclose(got_logp, prior + logdet, rtol=1e-10)
+
+
 def test_relative_thresholds_leave_the_likelihood_unchanged_by_a_common_shift_of_the_scores():
     """With relative thresholds the likelihood sees only the scores' deviations from their mean,
     the stored thresholds are the sampled ones plus the item's latent response at that mean, and
     the first cut's prior applies to the stored threshold."""
-    inputs = load_inputs(_minimal_config(), need_data=False)  # two constructs x 3 items
+    inputs = load_inputs(_minimal_config(), need_data=False)  # 3 constructs, 8 items
     table = build_partable(inputs.spec, "std.lv", unit_residuals=True)
     priors = prior_set({}, {q.key for q in table.free_params})
     rng = np.random.default_rng(2)
-    x = rng.integers(1, 5, size=(40, 6)).astype(float)
+    x = rng.integers(1, 5, size=(40, 8)).astype(float)
     data = ordinal_data(x)
     with pm.Model(coords={"item": list(table.manifest)}) as model:
         theta = pt.as_tensor(np.linspace(0.5, 1.0, table.n_free))
-        scores = pm.Flat("scores", shape=(40, 2))
-        phi = pt.as_tensor(np.array([[1.3, 0.2], [0.2, 0.8]]))
+        scores = pm.Flat("scores", shape=(40, 3))
+        phi = pt.as_tensor(np.array([[1.3, 0.2, 0.1], [0.2, 0.8, 0.0], [0.1, 0.0, 1.1]]))
         pm.Potential(
             "loglik", ordinal_loglik(table, theta, data, priors, phi, scores, "probit", True)
         )
     point = model.initial_point()
-    point["scores"] = rng.normal(size=(40, 2))
-    point["threshold_first"] = np.full(6, -0.8)
+    point["scores"] = rng.normal(size=(40, 3))
+    point["threshold_first"] = np.full(8, -0.8)
     loglik = _function(model, model["loglik"])
-    shifted = {**point, "scores": point["scores"] + np.array([0.7, -0.4])}
+    shifted = {**point, "scores": point["scores"] + np.array([0.7, -0.4, 0.2])}
     assert loglik(point) == pytest.approx(loglik(shifted), rel=1e-12)
     thresholds = _function(model, model["thresholds"])(point)
     loadings = theta.eval()[[q.free for q in table.params if q.kind == "loading"]]
-    w = loadings * np.sqrt(np.repeat([1.3, 0.8], 3))
-    mean = np.repeat(point["scores"].mean(axis=0), 3)
+    w = loadings * np.sqrt(np.repeat(np.diag(phi.eval()), [3, 3, 2]))
+    mean = np.repeat(point["scores"].mean(axis=0), [3, 3, 2])
     first = np.cumsum(np.r_[0, data.n_categories - 1])[:-1]
     np.testing.assert_allclose(thresholds[first], -0.8 + w * mean / np.sqrt(1 + w**2))
     first_logp = model.logp(vars=[model["threshold_first"]], jacobian=False)
@@ -114,9 +161,10 @@ def test_relative_thresholds_leave_the_likelihood_unchanged_by_a_common_shift_of
 
 
 def _function(model: pm.Model, out):
-    """`out` (a graph of the model's variables) as a function of a point."""
-    [out] = model.replace_rvs_by_values([out])
-    return model.compile_fn(out, inputs=model.value_vars, on_unused_input="ignore")
+    """`out` (a graph of the model's variables, or a list of them) as a function of a point."""
+    outs = model.replace_rvs_by_values(out if isinstance(out, list) else [out])
+    outs = outs if isinstance(out, list) else outs[0]
+    return model.compile_fn(outs, inputs=model.value_vars, on_unused_input="ignore")
 
 
 def _minimal_config() -> RunConfig:
@@ -124,8 +172,8 @@ def _minimal_config() -> RunConfig:
         {
             "name": "tiny",
             "data": {"scale": [1, 4]},
-            "constructs": {"F1": ["a1", "a2", "a3"], "F2": ["b1", "b2", "b3"]},
-            "paths": {"F2": ["F1"]},
+            "constructs": {"F1": ["a1", "a2", "a3"], "F2": ["b1", "b2", "b3"], "F3": ["c1", "c2"]},
+            "paths": {"F2": ["F1"], "F3": ["F1", "F2"]},
         }
     )
 

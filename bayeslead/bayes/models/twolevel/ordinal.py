@@ -24,16 +24,21 @@ There is no closed-form marginal likelihood, so latent scores are sampled explic
 by s as in the single-level ordinal model (their scale stays put while the structural parameters
 move). The sampled values and why each is parameterised so:
 
-- `scores` (N x m): each respondent's total u = (eta_b + eta_w) / s, all constructs (second-order
-  ones are regressors of their dimensions). The items pin these, so they are centred.
+- `score_mean` (m) and `scores` (deviations summing to zero over respondents, sampled as N - 1
+  free rows with PyMC's zero-sum transform, an isometry): each respondent's total
+  u = (eta_b + eta_w) / s, all constructs (second-order ones are regressors of their dimensions),
+  as the sample mean plus deviations. The items pin the totals, so they are centred; the mean is
+  its own coordinate because the sampler's diagonal mass matrix cannot follow the direction in
+  which all N scores move together (threshold ESS about 200 of 4000 at N = 2000 without it).
 - `between_z` (J x m): the cluster parts u_b = G_n ubar_j + L_n z_j, the conditional distribution
   given the cluster's mean total ubar_j (see `cluster_parts`); z is then close to independent
   standard normal a posteriori, as if the cluster parts were integrated out (a centred version
   fell into a funnel as a between SD neared zero; min ESS 63 on the test design).
-- `slope_free` (J x r): the random slopes likewise from their conditional distribution given the
-  within scores (`_cluster_slopes`; stored as `slopes`). Non-centred slopes u = tau z mixed slowly
-  here (slope SD ESS about 400 of 4000, R-hat 1.015-1.02): with explicit scores each change of
-  tau had to be followed by all the scores.
+- `slope_free` (J x r): the random slopes likewise from their joint conditional distribution
+  given the within scores (`cluster_slopes`; stored as `slopes`). Non-centred slopes u = tau z
+  mixed slowly here (slope SD ESS about 400 of 4000, R-hat 1.015-1.02: with explicit scores each
+  change of tau had to be followed by all the scores), and so did the slope correlation when the
+  conditional ignored it (ESS 66 on the bench design).
 - Thresholds are sampled relative to each item's latent response at the sample mean of the
   scores (`blocks.ordinal.ordinal_loglik(relative=True)`), which removes the ridge between the scores'
   common location and the thresholds (their ESS rose from about 400 to 800).
@@ -51,6 +56,7 @@ from __future__ import annotations
 import numpy as np
 import pymc as pm
 import pytensor.tensor as pt
+from pymc.distributions.transforms import ZeroSumTransform
 
 from bayeslead.bayes.blocks.ordinal import ordinal_loglik
 from bayeslead.bayes.blocks.parameters import free_parameters, parameter_groups
@@ -67,6 +73,8 @@ from bayeslead.bayes.priors import PriorSet
 from bayeslead.bayes.start import ordinal_start
 from bayeslead.core.partable import ParameterTable
 from bayeslead.core.spec import ModelSpec
+
+ZERO_SUM = ZeroSumTransform([0])  # (N - 1, m) free values <-> (N, m) columns summing to zero
 
 
 def build_ordinal_twolevel_model(
@@ -109,7 +117,8 @@ def build_ordinal_twolevel_model(
         phi_b = ram_covariance(beta_b, psi_b, depth)
         phi = phi_w + phi_b
         scale = pm.Deterministic("latent_sd", pt.sqrt(pt.diagonal(phi)), dims="latent")
-        total = pm.Flat("scores", shape=(n, m))
+        deviations = ZERO_SUM.backward(pm.Flat("scores", shape=(n - 1, m)))
+        total = pm.Flat("score_mean", dims="latent") + deviations
         z_b = pm.Flat("between_z", dims=("cluster", "latent"))
         outer = scale[:, None] * scale[None, :]
         between, log_jacobian = cluster_parts(total, z_b, cluster, phi_w / outer, phi_b / outer)
@@ -118,7 +127,7 @@ def build_ordinal_twolevel_model(
         zeta_b = eta_b - eta_b @ beta_b.T
         zeta_w = eta_w - eta_w @ beta_w.T
         if positions:
-            slopes, slope_logp = _cluster_slopes(table, priors, positions, cluster, eta_w, zeta_w)
+            slopes, slope_logp = cluster_slopes(table, priors, positions, cluster, eta_w, zeta_w)
             zeta_w = zeta_w - (slopes[cluster] * eta_w[:, cols]) @ rows
             log_jacobian += slope_logp
         pm.Potential(
@@ -135,29 +144,64 @@ def build_ordinal_twolevel_model(
     return model
 
 
-def _cluster_slopes(table, priors, positions, cluster, eta_w, residual) -> tuple:
+def cluster_slopes(table, priors, positions, cluster, eta_w, residual) -> tuple:
     """The clusters' random slopes (J, r) and their log prior density plus log-Jacobian.
 
-    u_j,k = m_j,k + sqrt(v_j,k) z_j,k with v = 1 / (1 / tau_k^2 + sum_i x_i^2) and
-    m = v sum_i x_i e_i over the cluster's members (x the slope's predictor, e the outcome's
-    within residual without random slopes): the conditional distribution of each slope given
-    the within scores, so that the free values z (`slope_free`) are close to independent
-    standard normal a posteriori. Registers `slope_sd`, the LKJ `slope_partial` for several
-    slopes, and the deterministic `slopes`.
+    u_j = P_j^-1 b_j + C_j^-T z_j with P_j = C_j C_j' = Sigma_u^-1 + X_j: the conditional
+    distribution of the cluster's slopes given its within scores (X_j,kl = sum_i x_ik x_il for
+    slopes on the same outcome, b_j,k = sum_i x_ik e_ik; x a slope's predictor, e its outcome's
+    within residual without random slopes, unit residual variances), so that the free values z
+    (`slope_free`) are close to independent standard normal a posteriori; with weak data this is
+    a non-centred parameterisation. Registers `slope_sd`, the LKJ `slope_partial`
+    for several slopes, and the deterministic `slopes`.
     """
     tau = slope_sd(table, priors, positions)
     chol = slope_correlation(priors, len(positions))
     corr = pt.ones((1, 1)) if chol is None else chol @ chol.T
+    cov = corr * tau[:, None] * tau[None, :]
+    precision = pt.linalg.inv(cov)
+    n_clusters, r = int(cluster.max()) + 1, len(positions)
     z = pm.Flat("slope_free", dims=("cluster", "slope"))
     x = eta_w[:, [c for _, c in positions]]
-    e = residual[:, [r for r, _ in positions]]
-    sums = pt.zeros(z.shape)
-    variance = 1.0 / (1.0 / tau[None, :] ** 2 + sums[cluster].inc(x * x))
-    slopes = variance * sums[cluster].inc(x * e) + pt.sqrt(variance) * z
+    e = residual[:, [o for o, _ in positions]]
+    zeros = pt.zeros(n_clusters)
+
+    def pooled(k: int, m: int):  # P_j,km for every cluster
+        same = positions[k][0] == positions[m][0]
+        return precision[k, m] + (zeros[cluster].inc(x[:, k] * x[:, m]) if same else 0.0)
+
+    factor = _cholesky([[pooled(k, m) for m in range(r)] for k in range(r)])
+    mean = _solve(
+        factor, _solve(factor, [zeros[cluster].inc(x[:, k] * e[:, k]) for k in range(r)]), True
+    )
+    noise = _solve(factor, [z[:, k] for k in range(r)], True)
+    slopes = pt.stack([mean[k] + noise[k] for k in range(r)], axis=1)
     pm.Deterministic("slopes", slopes, dims=("cluster", "slope"))
-    cov = corr * tau[:, None] * tau[None, :]
-    n_clusters, r = int(cluster.max()) + 1, len(positions)
-    return slopes, normal_rows_logp(cov, slopes, n_clusters, r) + 0.5 * pt.sum(pt.log(variance))
+    log_jacobian = -sum(pt.sum(pt.log(factor[k][k])) for k in range(r))
+    return slopes, normal_rows_logp(cov, slopes, n_clusters, r) + log_jacobian
+
+
+def _cholesky(a: list) -> list:
+    """Lower Cholesky factor of symmetric matrices given entrywise (a[k][l] vectors over a batch),
+    unrolled into elementwise operations (r is small)."""
+    r = len(a)
+    out = [[0.0] * r for _ in range(r)]
+    for j in range(r):
+        out[j][j] = pt.sqrt(a[j][j] - sum(out[j][k] ** 2 for k in range(j)))
+        for i in range(j + 1, r):
+            out[i][j] = (a[i][j] - sum(out[i][k] * out[j][k] for k in range(j))) / out[j][j]
+    return out
+
+
+def _solve(factor: list, b: list, transpose: bool = False) -> list:
+    """Solve L x = b (or L' x = b) for a batched lower-triangular L given entrywise."""
+    r = len(b)
+    x = [None] * r
+    for i in reversed(range(r)) if transpose else range(r):
+        others = range(i + 1, r) if transpose else range(i)
+        terms = [(factor[k][i] if transpose else factor[i][k]) * x[k] for k in others]
+        x[i] = (b[i] - sum(terms)) / factor[i][i]
+    return x
 
 
 def cluster_parts(total, z, cluster: np.ndarray, within, between) -> tuple:
@@ -215,7 +259,8 @@ def ordinal_twolevel_start(
         mean = total[:, dims].mean(axis=1)
         total[:, k] = mean / mean.std()
     n_clusters = int(cluster.max()) + 1
-    initial["scores"] = total
+    initial["score_mean"] = total.mean(axis=0)
+    initial["scores"] = ZERO_SUM.forward(pt.as_tensor(total - total.mean(axis=0))).eval()
     # cluster parts at their conditional means, perturbed a little: nutpie rejects starting
     # points with an exactly zero gradient
     initial["between_z"] = 0.01 * np.random.default_rng(0).standard_normal((n_clusters, m))
