@@ -14,6 +14,7 @@ import yaml
 
 from bayeslead.config import RunConfig, config_problem, load_config
 from bayeslead.core.from_config import build_spec
+from bayeslead.core.labels import label_table
 from bayeslead.core.partable import build_partable
 from bayeslead.core.spec import ModelSpec
 from bayeslead.data import ResponseData, load_responses, quality_summary, quality_table
@@ -22,6 +23,7 @@ from bayeslead.hypotheses import Hypothesis, evaluate, parse_hypotheses
 from bayeslead.instrument import Instrument, load_instrument
 from bayeslead.report.html import build_report
 from bayeslead.report.hypotheses import hypotheses_latex, hypotheses_markdown
+from bayeslead.report.table_files import run_table_files
 from bayeslead.results import FitResult
 from bayeslead.runs import (
     RunFolder,
@@ -166,9 +168,10 @@ def fit_to_run_folder(
         folder.write_text("config.yaml", config_yaml)
         record = manifest(inputs, result, digest, quality)
         folder.write_json("manifest.json", record)
-        folder.write_text(
-            "report.html", build_report(SavedRun(folder.tmp, to_jsonable(record), config_yaml))
-        )
+        saved = SavedRun(folder.tmp, to_jsonable(record), config_yaml)
+        for name, content in run_table_files(saved).items():
+            write_file(folder, name, content)
+        folder.write_text("report.html", build_report(saved))
         record["timings"]["total_s"] = round(time.time() - started, 3)
         folder.write_json("manifest.json", record)
         path = folder.finish()
@@ -176,6 +179,14 @@ def fit_to_run_folder(
         folder.abandon()
         raise
     return path, result
+
+
+def write_file(folder: RunFolder, name: str, content: str | bytes) -> None:
+    """Text through the folder's atomic writer; bytes (e.g. .docx) into the unfinished folder."""
+    if isinstance(content, str):
+        folder.write_text(name, content)
+    else:
+        folder.file(name).write_bytes(content)
 
 
 def write_results(
@@ -200,6 +211,7 @@ def write_results(
             "hypotheses.tex", hypotheses_latex(result.extra_tables["hypotheses"], bayesian)
         )
     folder.write_csv("quality.csv", quality)
+    folder.write_csv("labels.csv", label_table(inputs.spec, inputs.instrument))
     folder.write_text("model.lav", inputs.spec.to_lavaan())
     if result.diagnostics is not None:
         folder.write_json("diagnostics.json", result.diagnostics)
@@ -265,6 +277,8 @@ def manifest(inputs: Inputs, result: FitResult, digest: str, quality: pd.DataFra
         "data_file": str(data.path),
         "data_sha256": data.sha256,
         "n_obs": data.n,
+        "n_used": int(result.info.get("n", data.n)),
+        "n_total": data.n,
         "seed": run_seed(inputs.config),
         "info": result.info,
         "data_quality": quality_summary(data, quality),

@@ -33,6 +33,7 @@ import pandas as pd
 import pymc as pm
 
 from bayeslead.bayes.gates import check_gates, gate_problems
+from bayeslead.bayes.prior_table import prior_table
 from bayeslead.bayes.priors import PriorSet, prior_set
 from bayeslead.bayes.sampling import sample
 from bayeslead.bayes.summaries import with_marker_draws
@@ -136,7 +137,9 @@ class Family(ABC):
             info=self.info(setup, prepared, graph, sampled.sampler),
             reliability=checks.reliability,
             htmt=checks.htmt,
-            extra_tables=summary.tables | checks.tables,
+            extra_tables=summary.tables
+            | checks.tables
+            | {"priors": prior_table(setup.priors, spec, settings, data.has_missing)},
             diagnostics=diagnostics,
             idata=idata,
             problems=[

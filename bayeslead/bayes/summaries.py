@@ -18,6 +18,7 @@ import xarray as xr
 from bayeslead.bayes.posterior import probability_of_direction, summarize
 from bayeslead.core.effects import defined_name, effect_draws
 from bayeslead.core.partable import ParameterTable, marker_scales, rescale
+from bayeslead.core.rsquare import endogenous, r_squared
 from bayeslead.core.spec import ModelSpec
 from bayeslead.data import ResponseData
 from bayeslead.results import EFFECT_COLUMNS, ESTIMATE_COLUMNS, POSTERIOR_COLUMNS
@@ -41,11 +42,14 @@ def marker_posterior(
 
 
 def estimates_table(table: ParameterTable, theta: np.ndarray, hdi_prob: float):
-    """One row per parameter on lavaan's metric, posterior summaries and std.all means."""
-    values = table.values(theta)
-    std = table.standardized(theta)
+    """One row per parameter on lavaan's metric, posterior summaries and std.all means, then
+    lavaan's `r2` rows: the posterior of each endogenous variable's R-squared, draw by draw."""
+    r2 = r_squared(table, theta)
+    values = np.concatenate([table.values(theta), r2], axis=-1)
+    std = np.concatenate([table.standardized(theta), r2], axis=-1)
     summary = summarize(values, hdi_prob)
-    free = np.array([p.free >= 0 for p in table.params])
+    names = list(endogenous(table))
+    free = np.array([p.free >= 0 for p in table.params] + [True] * len(names))
     summary.loc[~free, ["se", "rhat", "ess_bulk", "ess_tail", "mcse_mean"]] = [
         0.0,
         np.nan,
@@ -55,16 +59,23 @@ def estimates_table(table: ParameterTable, theta: np.ndarray, hdi_prob: float):
     ]
     rows = pd.DataFrame(
         {
-            "lhs": [p.lhs for p in table.params],
-            "op": [p.op for p in table.params],
-            "rhs": [p.rhs for p in table.params],
-            "label": [p.label for p in table.params],
+            "lhs": [p.lhs for p in table.params] + names,
+            "op": [p.op for p in table.params] + ["r2"] * len(names),
+            "rhs": [p.rhs for p in table.params] + names,
+            "label": [p.label for p in table.params] + [""] * len(names),
         }
     )
     out = pd.concat([rows, summary], axis=1)
-    out["std_est"] = std.reshape(-1, std.shape[-1]).mean(axis=0)
-    out = out[ESTIMATE_COLUMNS + POSTERIOR_COLUMNS + ["mcse_mean"]]
-    conv = out.loc[free, ["rhat", "ess_bulk", "ess_tail"]].copy()
+    flat_std = std.reshape(-1, std.shape[-1])
+    out["std_est"] = flat_std.mean(axis=0)
+    tail = (1.0 - hdi_prob) / 2.0
+    out["std_ci_lower"] = np.quantile(flat_std, tail, axis=0)
+    out["std_ci_upper"] = np.quantile(flat_std, 1.0 - tail, axis=0)
+    out["p_direction"] = probability_of_direction(values)
+    extra = ["mcse_mean", "std_ci_lower", "std_ci_upper", "p_direction"]
+    out = out[ESTIMATE_COLUMNS + POSTERIOR_COLUMNS + extra]
+    parameters = np.arange(len(out)) < len(table.params)
+    conv = out.loc[free & parameters, ["rhat", "ess_bulk", "ess_tail"]].copy()
     conv.index = [p.key for p in table.params if p.free >= 0]
     return out, conv
 

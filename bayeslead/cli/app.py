@@ -46,10 +46,10 @@ def fit(
     Example: bayeslead fit configs/tl_dc_bi_sem.yaml --seed 7
     """
     from bayeslead.pipeline import fit_to_run_folder
-    from bayeslead.report.console import print_summary
+    from bayeslead.report.summary import summary_of_run
 
     path, result = fit_to_run_folder(config, data, out, seed, progress=not quiet)
-    print_summary(result)
+    say(summary_of_run(path, compact=True))
     for problem in result.problems:
         warn(f"{problem.severity}: {problem}")
     say(str(path))
@@ -123,6 +123,24 @@ def report(run: Annotated[Path, typer.Argument(help="A run folder.")]) -> None:
     from bayeslead.report.html import write_report
 
     say(str(write_report(run).resolve()))
+
+
+@app.command()
+def summary(
+    run: Annotated[Path, typer.Argument(help="A run folder.")],
+    format: Annotated[
+        str, typer.Option("--format", help="text (aligned, as lavaan prints) or markdown.")
+    ] = "text",
+) -> None:
+    """Print a saved run as lavaan's summary(fit, standardized, fit.measures, rsquare) does.
+
+    Example: bayeslead summary outputs/tl_dc_bi_sem/20261124T095856Z-7ba112ba --format markdown
+    """
+    from bayeslead.report.summary import summary_of_run
+
+    if format not in ("text", "markdown"):
+        raise typer.BadParameter("use text or markdown", param_hint="--format")
+    say(summary_of_run(run, format))
 
 
 @app.command()

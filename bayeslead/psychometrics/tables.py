@@ -146,6 +146,18 @@ def reliability_table(
     return out[list(RELIABILITY_COLUMNS)]
 
 
+def latent_correlation_table(
+    table: ParameterTable, theta: np.ndarray, spec: ModelSpec
+) -> pd.DataFrame:
+    """Model-implied correlations of the first-order constructs (the off-diagonal of the
+    Fornell-Larcker table), one row per construct with a `construct` column first."""
+    names = [f.name for f in spec.first_order]
+    corr = _latent_correlations(table, np.asarray(theta, dtype=float), names)
+    out = pd.DataFrame(corr, columns=names)
+    out.insert(0, "construct", names)
+    return out
+
+
 def htmt_table(data: pd.DataFrame, spec: ModelSpec) -> pd.DataFrame:
     """HTMT (semTools 0.5-6 ``htmt(model, data)``: HTMT2 of absolute Pearson correlations).
 

@@ -7,38 +7,10 @@ from rich.table import Table
 from rich.tree import Tree
 
 from bayeslead.instrument import Instrument
-from bayeslead.results import FitResult
-
-FIT_KEYS = ("chisq", "df", "pvalue", "cfi", "tli", "rmsea", "srmr", "ppp")
 
 
 def _console() -> Console:
     return Console(soft_wrap=True, highlight=False)
-
-
-def print_summary(result: FitResult) -> None:
-    """Fit measures and effects of a finished fit."""
-    console = _console()
-    if "ordinal_estimator_reason" in result.info:
-        console.print(f"ordinal estimator: {result.info['ordinal_estimator_reason']}")
-    fit = [
-        f"{k}={result.fit[k]:.4g}"
-        for k in FIT_KEYS
-        if k in result.fit and result.fit[k] is not None
-    ]
-    if fit:
-        console.print("fit: " + ", ".join(fit))
-    if len(result.effects):
-        table = Table(title="effects", title_justify="left")
-        for col in ("effect", "kind", "est", "ci_lower", "ci_upper", "std_est"):
-            table.add_column(col)
-        for _, row in result.effects.iterrows():
-            table.add_row(
-                row["effect"],
-                row["kind"] + "".join(f" ({row[c]})" for c in ("level", "group") if row.get(c)),
-                *(f"{row[c]:.4f}" for c in ("est", "ci_lower", "ci_upper", "std_est")),
-            )
-        console.print(table)
 
 
 def print_instrument(instrument: Instrument, lang: str) -> None:

@@ -13,7 +13,18 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bayeslead.results import EFFECT_COLUMNS
+from bayeslead.report.journal import (
+    JournalTable,
+    discriminant_tables,
+    effects_table,
+    fit_table,
+    hypotheses_table,
+    measurement_table,
+    paths_table,
+    priors_table,
+    reliability_table,
+)
+from bayeslead.report.summary import convergence_verdict, parameter_table, view_of_run
 from bayeslead.runs import SavedRun
 
 SECTIONS = (
@@ -64,7 +75,7 @@ def _used(frame: pd.DataFrame | None, column: str) -> bool:
     """True when `frame` has `column` with at least one non-empty value."""
     if frame is None or column not in frame:
         return False
-    return bool(frame[column].fillna("").astype(str).str.strip().ne("").any())
+    return bool(frame[column].dropna().astype(str).str.strip().ne("").any())
 
 
 def _figure(run: SavedRun, name: str, caption: str) -> str:
@@ -78,21 +89,41 @@ def _figure(run: SavedRun, name: str, caption: str) -> str:
     )
 
 
+def _journal(table: JournalTable | None, heading: bool = True) -> str:
+    """A journal table with its title (as h3) and its note."""
+    if table is None or table.frame.empty:
+        return ""
+    title = f"<h3>{html.escape(table.title)}</h3>" if heading else ""
+    note = f'<p class="note">Note. {html.escape(table.note)}</p>' if table.note else ""
+    return title + _table(table.frame) + note
+
+
 def _na(text: str) -> str:
     return f'<p class="note">{html.escape(text)}</p>'
+
+
+FIT_SHOWN = {"chisq", "df", "pvalue", "cfi", "tli", "rmsea", "rmsea_ci_lower", "rmsea_ci_upper"}
+FIT_SHOWN |= {"srmr", "ppp"}
+
+
+def _value(value) -> float:
+    return float(value) if value is not None else np.nan
 
 
 def build_report(run: SavedRun) -> str:
     """The report's HTML text."""
     m = run.manifest
     bayes = run.engine == "bayes"
+    view = view_of_run(run)
     estimates = run.table("estimates")
-    effects = run.table("effects")
     fit = run.json("fit") or {}
     # level (two-level fits) and group (multi-group fits) only where they say something
     labels = [c for c in ("level", "group") if _used(estimates, c)]
     value_cols = ["lhs", "op", "rhs", *labels, "est", "se", "ci_lower", "ci_upper", "std_est"]
     value_cols += ["rhat", "ess_bulk"] if bayes else ["pvalue"]
+    n_text = f"{view.n_used}" + (
+        f" of {view.n_total} (N used of N total)" if view.n_total not in (None, view.n_used) else ""
+    )
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
@@ -100,7 +131,7 @@ def build_report(run: SavedRun) -> str:
         f"<style>{CSS}</style></head><body>",
         f"<h1>{html.escape(m['name'])}</h1>",
         f"<p>Engine: <b>{html.escape(m['engine'])}</b> ({html.escape(str(m['info'].get('estimator', '')))}); "
-        f"N = {m['n_obs']}; created {html.escape(m['created_utc'])}; status "
+        f"N = {n_text}; created {html.escape(m['created_utc'])}; status "
         f'<span class="status-{m["status"]}">{html.escape(m["status"])}</span></p>',
     ]
     if m["problems"] or m["warnings"]:
@@ -131,51 +162,46 @@ def build_report(run: SavedRun) -> str:
     parts += ["<h3>Respondent quality flags</h3>", _table(flags)]
 
     # Measurement model
-    parts += [
-        "<h2>Measurement model</h2>",
-        "<h3>Loadings</h3>",
-        _table(estimates[estimates.op == "=~"], columns=value_cols),
-    ]
+    parts += ["<h2>Measurement model</h2>", _journal(measurement_table(view))]
     thresholds = estimates[estimates.op == "|"]
     if len(thresholds):
         parts += [
             "<h3>Thresholds (standardised latent-response scale)</h3>",
             _table(thresholds, columns=value_cols),
         ]
-    reliability = run.table("reliability")
-    parts.append("<h3>Reliability and convergent validity</h3>")
+    compact = reliability_table(view)
     parts.append(
-        _table(reliability)
-        if reliability is not None
-        else _na(
+        _journal(compact)
+        if compact is not None
+        else "<h3>Reliability and convergent validity</h3>"
+        + _na(
             "Not computed for ordinal indicators (reliability coefficients here assume continuous items)."
         )
     )
-    parts += ["<h3>HTMT (heterotrait-monotrait ratio, HTMT2)</h3>", _table(run.table("htmt"))]
+    parts += [_journal(t) for t in discriminant_tables(view)]
 
     # Structural model
-    parts.append("<h2>Structural model</h2>")
-    fit_rows = pd.DataFrame(
-        {
-            "measure": list(fit),
-            "value": [float(v) if v is not None else np.nan for v in fit.values()],
-        }
-    )
-    parts += ["<h3>Model fit</h3>", _table(fit_rows)]
+    parts += ["<h2>Structural model</h2>", _journal(fit_table(view))]
+    other = {k: v for k, v in fit.items() if k not in FIT_SHOWN}
+    if other:
+        rows = pd.DataFrame({"measure": list(other), "value": [_value(v) for v in other.values()]})
+        parts += ["<h3>Other fit information</h3>", _table(rows)]
     parts += [_figure(run, "path_diagram.png", "Path diagram with standardised estimates")]
-    parts += ["<h3>Paths</h3>", _table(estimates[estimates.op == "~"], columns=value_cols)]
-    parts += [
-        "<h3>Variances and covariances</h3>",
-        _table(estimates[estimates.op == "~~"], columns=value_cols),
-    ]
+    parts.append(_journal(paths_table(view)))
+    r2 = parameter_table(view, "r2")
+    parts += ["<h3>R-squared</h3>", _table(r2)]
+    for title, kind in (("Covariances", "cov"), ("Variances", "var")):
+        parts += [f"<h3>{title}</h3>", _table(parameter_table(view, kind))]
+    if labels:
+        parts += [
+            "<h3>All parameters by level and group</h3>",
+            _table(estimates[estimates.op.isin(["~", "~~", "=~"])], columns=value_cols),
+        ]
 
     # Effects
     parts.append("<h2>Effects</h2>")
-    effect_cols = [c for c in EFFECT_COLUMNS if c != "level" or _used(effects, c)]
-    effect_cols[3:3] = ["group"] if _used(effects, "group") else []
-    effect_cols += ["p_direction"] if bayes else ["pvalue", "bc_lower", "bc_upper"]
     parts += [
-        _table(effects, columns=effect_cols),
+        _journal(effects_table(view), heading=False),
         _figure(run, "forest.png", "Paths and indirect effects with intervals"),
     ]
     parts.append(_figure(run, "effects.png", "Distribution of each indirect effect"))
@@ -195,12 +221,11 @@ def build_report(run: SavedRun) -> str:
 
     # Hypotheses
     parts.append("<h2>Hypotheses</h2>")
-    hypotheses = run.table("hypotheses")
+    hypotheses = hypotheses_table(view)
     if hypotheses is None:
         parts.append(_na("The config states no hypotheses."))
     else:
-        rule = "posterior probability at least 0.95" if bayes else "one-sided p-value below 0.05"
-        parts += [_table(hypotheses), f'<p class="note">Supported when the {rule}.</p>']
+        parts.append(_journal(hypotheses, heading=False))
 
     # Diagnostics
     parts.append("<h2>Diagnostics</h2>")
@@ -218,7 +243,9 @@ def build_report(run: SavedRun) -> str:
                 for k, g in diag.get("gates", {}).items()
             ]
         )
+        parts += [f"<p><b>Convergence:</b> {html.escape(convergence_verdict(diag))}.</p>"]
         parts += [_table(gates, digits=4)]
+        parts.append(_journal(priors_table(view)))
         for name, caption in (
             ("trace.png", "Trace plots of the structural paths"),
             ("rank.png", "Rank plots"),

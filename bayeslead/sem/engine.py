@@ -21,7 +21,7 @@ from bayeslead.core.partable import ParameterTable, build_partable
 from bayeslead.core.spec import ModelSpec
 from bayeslead.data import ResponseData
 from bayeslead.errors import InputError, Problem
-from bayeslead.psychometrics.tables import htmt_table, reliability_table
+from bayeslead.psychometrics.tables import htmt_table, latent_correlation_table, reliability_table
 from bayeslead.results import FitResult
 from bayeslead.sem import fiml
 from bayeslead.sem.bootstrap import (
@@ -29,7 +29,13 @@ from bayeslead.sem.bootstrap import (
 )
 from bayeslead.sem.fitmeasures import complete_data_fit
 from bayeslead.sem.semopy_backend import semopy_start
-from bayeslead.sem.tables import bootstrap_columns, effect_tables, estimates_table, intercept_rows
+from bayeslead.sem.tables import (
+    bootstrap_columns,
+    effect_tables,
+    estimates_table,
+    intercept_rows,
+    r2_rows,
+)
 
 
 def fit_sem(
@@ -98,8 +104,9 @@ def fit_sem(
     estimates = pd.concat([estimates, defined], ignore_index=True)
     if boot is not None:
         estimates = bootstrap_columns(estimates, table, spec, boot)
+    estimates = pd.concat([estimates, r2_rows(table, theta, boot)], ignore_index=True)
     problems += heywood_cases(table, theta)
-    reliability, htmt = _measurement_quality(spec, frame)
+    reliability, htmt, correlations = _measurement_quality(spec, frame)
     return FitResult(
         engine="sem",
         estimates=estimates,
@@ -108,6 +115,7 @@ def fit_sem(
         info=info,
         reliability=reliability,
         htmt=htmt,
+        extra_tables={} if correlations is None else {"latent_correlations": correlations},
         problems=problems,
         timings={"estimation_s": round(time.perf_counter() - started, 3)},
         theta=theta,
@@ -256,5 +264,9 @@ def _measurement_quality(spec: ModelSpec, frame: pd.DataFrame):
     cov = np.cov(complete.to_numpy(dtype=float).T, bias=True)
     solution = fit_ml(table, cov, table.start_values(cov))
     if not solution.converged:
-        return None, htmt_table(complete, spec)
-    return reliability_table(table, solution.theta, complete, cfa), htmt_table(complete, spec)
+        return None, htmt_table(complete, spec), None
+    return (
+        reliability_table(table, solution.theta, complete, cfa),
+        htmt_table(complete, spec),
+        latent_correlation_table(table, solution.theta, cfa),
+    )

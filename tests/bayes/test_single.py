@@ -35,6 +35,12 @@ def test_short_end_to_end_bayesian_fit(tmp_path):
         atol=0.01,
     )
     assert {"rhat", "ess_bulk", "ess_tail"} <= set(result.estimates.columns)
+    # posterior R-squared of the endogenous constructs near lavaan's 1 - std.all residual variance
+    r2 = result.estimates[result.estimates.op == "r2"].set_index("lhs")
+    for name in ("SENS", "SEIZ", "RECO", "BI"):
+        residual = std[(std.lhs == name) & (std.op == "~~") & (std.rhs == name)].iloc[0]
+        assert abs(r2.loc[name, "est"] - (1 - residual["est.std"])) < 0.05, name
+        assert r2.loc[name, "ci_lower"] < r2.loc[name, "est"] < r2.loc[name, "ci_upper"]
     assert result.timings["compile_s"] > 0 and result.timings["sampling_s"] > 0
     assert 0.0 < result.fit["ppp"] < 1.0 and result.fit["elpd_loo"] < 0
     manifest = json.loads((path / "manifest.json").read_text())

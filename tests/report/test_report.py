@@ -308,7 +308,9 @@ def bayes_run(tmp_path_factory):
         tmp,
         "serial_bayes",
         {
-            "engine: bayes": 'engine: bayes\nbayes: {chains: 2, draws: 300, tune: 300}\nhypotheses:\n  H1: "ind_serial > 0"'
+            "engine: bayes": "engine: bayes\nbayes: {chains: 2, draws: 300, tune: 300, priors: "
+            "{paths: 'normal(0, 2)', 'SENS ~ TL': 'normal(0, 1)'}}\n"
+            'hypotheses:\n  H1: "ind_serial > 0"'
         },
     )
     return fit_to_run_folder(config, out=tmp / "out", progress=False)[0]
@@ -379,3 +381,35 @@ def test_bayesian_comparison_by_loo(bayes_run, tmp_path):
     assert set(table.index) == {"serial_bayes", "serial_bayes_restricted"}
     assert (table["elpd_loo"] < 0).all() and table["elpd_diff"].min() == 0
     assert abs(table["elpd_loo"].diff().iloc[-1]) < 10  # nearly equivalent models (g is about 0.06)
+
+
+def test_bayesian_summary_convergence_and_priors(bayes_run):
+    """`bayeslead summary` of a saved Bayesian run: PPP, the one-line convergence verdict, posterior
+    SDs and R-hat, R-squared with intervals, and the priors (default or user-set)."""
+    from bayeslead.report.summary import summary_of_run
+
+    text = summary_of_run(bayes_run)
+    saved = json.loads((bayes_run / "diagnostics.json").read_text())
+    fit = json.loads((bayes_run / "fit.json").read_text())
+    lines = text.splitlines()
+    verdict = lines[lines.index("Convergence:") + 1]
+    assert f"max R-hat {saved['max_rhat']:.3f}" in verdict
+    assert f"min ESS bulk {saved['min_ess_bulk']:.0f}" in verdict
+    assert verdict.endswith("all gates pass" if saved["passed"] else verdict.split(": ")[-1])
+    assert f"Posterior predictive p (PPP)  {fit['ppp']:.3f}" in text
+    header = next(line for line in lines if line.strip().startswith("parameter"))
+    assert header.split()[1:] == ["estimate", "post.", "SD", "95%", "interval", "R-hat", "std.all"]
+    r2 = pd.read_csv(bayes_run / "estimates.csv").query("op == 'r2'").set_index("lhs")
+    row = next(line for line in lines[lines.index("R-Square:") :] if line.split()[0] == "SENS")
+    assert row.split()[1] == f"{r2.loc['SENS', 'est']:.3f}"
+    assert row.split()[2] == f"[{r2.loc['SENS', 'ci_lower']:.3f},"
+    priors = pd.read_csv(bayes_run / "priors.csv").set_index("parameter")
+    assert list(priors.index) == ["loadings", "first_loading", "paths", "residual_sd", "SENS ~ TL"]
+    assert priors.loc["paths", "distribution"] == "normal(0, 2)"
+    assert priors.loc["paths", "source"] == "user-set"
+    assert priors.loc["loadings", "source"] == "default"
+    assert priors.loc["SENS ~ TL", "distribution"] == "normal(0, 1)"
+    assert "Priors:" in lines and "user-set" in text
+    report = (bayes_run / "report.html").read_text()
+    assert "Prior distributions" in report and "normal(0, 2)" in report
+    assert "<b>Convergence:</b> max R-hat" in report

@@ -40,7 +40,11 @@ from bayeslead.config import BayesConfig
 from bayeslead.core.spec import ModelSpec
 from bayeslead.data import ResponseData
 from bayeslead.errors import Problem
-from bayeslead.psychometrics.tables import htmt_table, reliability_table
+from bayeslead.psychometrics.tables import (
+    htmt_table,
+    latent_correlation_table,
+    reliability_table,
+)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -170,9 +174,9 @@ class SingleLevel(Family):
             )
         reliability = None
         if cdata is not None:
-            reliability = reliability_table(
-                marker, theta.reshape(-1, theta.shape[-1]).mean(axis=0), data.frame, spec
-            )
+            mean = theta.reshape(-1, theta.shape[-1]).mean(axis=0)
+            reliability = reliability_table(marker, mean, data.frame, spec)
+            tables["latent_correlations"] = latent_correlation_table(marker, mean, spec)
         return Checks(
             fit=fit,
             tables=tables,

@@ -65,8 +65,10 @@ def level_estimates(
     b, conv_b = estimates_table(marker, between, hdi_prob)
     shared = b.op == "=~"
     if not between_residuals:
-        shared |= (b.op == "~~") & (b.lhs == b.rhs) & b.lhs.isin(marker.manifest)
-    keys = {q.key for q, drop in zip(marker.params, shared, strict=True) if not drop}
+        item = b.lhs.isin(marker.manifest)
+        shared |= (b.op.isin(["~~", "r2"])) & (b.lhs == b.rhs) & item  # R2 = 1: no residual
+    params = shared[: len(marker.params)]
+    keys = {q.key for q, drop in zip(marker.params, params, strict=True) if not drop}
     b = b[~shared].copy()
     b["level"] = "between"
     conv_b = conv_b.loc[[k for k in conv_b.index if k in keys]]
