@@ -128,6 +128,18 @@ class TruthConfig(Strict):
         return value
 
 
+class DiagramConfig(Strict):
+    """The path diagram of the report (`report.diagram`)."""
+
+    items: bool | None = None  # draw the items; default: when the model has at most 30
+
+
+class ReportConfig(Strict):
+    """What the report shows (`report:`)."""
+
+    diagram: DiagramConfig = DiagramConfig()
+
+
 class RunConfig(Strict):
     """A run: data, model, engine settings, diagnostics gates and hypotheses."""
 
@@ -146,6 +158,7 @@ class RunConfig(Strict):
     bayes: BayesConfig = BayesConfig()
     diagnostics: DiagnosticsConfig = DiagnosticsConfig()
     hypotheses: dict[str, str] = {}
+    report: ReportConfig = ReportConfig()
     truth: TruthConfig | None = None
     output: Path | None = None
     source: Path | None = Field(None, exclude=True)

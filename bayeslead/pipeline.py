@@ -224,11 +224,13 @@ def make_figures(inputs: Inputs, result: FitResult) -> dict[str, object]:
     """Every figure of a run, by file name (figure functions only build them)."""
     from bayeslead.core.effects import effect_draws
     from bayeslead.report import figures
+    from bayeslead.report.diagram import path_diagram
 
     spec = inputs.spec
     bayesian = result.engine == "bayes"
     interval = "95% credible interval" if bayesian else "95% interval"
-    out = {"path_diagram.png": figures.path_diagram(spec, result.estimates)}
+    items = inputs.config.report.diagram.items
+    out = {"path_diagram.png": path_diagram(spec, result.estimates, None, items, bayesian)}
     if (result.estimates.op == "~").any() or len(result.effects):
         out["forest.png"] = figures.forest_figure(result.estimates, result.effects, interval)
     if result.draws is not None and spec.effects:
@@ -252,10 +254,12 @@ def make_figures(inputs: Inputs, result: FitResult) -> dict[str, object]:
 
 def write_figures(folder: RunFolder, inputs: Inputs, result: FitResult) -> None:
     """Save the run's figures under figures/ (the one place figures are written)."""
+    from bayeslead.report.diagram import save_diagram
     from bayeslead.report.figures import save_figure
 
     for name, fig in make_figures(inputs, result).items():
-        save_figure(fig, folder.file(f"figures/{name}"))
+        save = save_diagram if name == "path_diagram.png" else save_figure
+        save(fig, folder.file(f"figures/{name}"))
 
 
 def manifest(inputs: Inputs, result: FitResult, digest: str, quality: pd.DataFrame) -> dict:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import html
+import re
 from pathlib import Path
 
 import numpy as np
@@ -49,7 +50,9 @@ th { background: #eaf1f8; } td:first-child, th:first-child { text-align: left; }
 .note { color: #555; font-style: italic; } figure { margin: 1em 0; } img { max-width: 100%; }
 pre { background: #f6f8fa; padding: 0.8em; overflow-x: auto; font-size: 0.85em; }
 ul.problems li { color: #b03a2e; }
+td.n { white-space: nowrap; } td.t { text-align: left; }
 """
+NUMERIC = re.compile("^[-\u2212\u2014.\\d\\[<]")  # numbers, intervals, dashes, "< .001"
 
 
 def _table(frame: pd.DataFrame | None, digits: int = 3, columns: list[str] | None = None) -> str:
@@ -66,7 +69,8 @@ def _table(frame: pd.DataFrame | None, digits: int = 3, columns: list[str] | Non
                 text = "" if np.isnan(value) else f"{value:.{digits}f}"
             else:
                 text = html.escape(str(value))
-            cells.append(f"<td>{text}</td>")
+            numeric = isinstance(value, (int, float, np.number)) or NUMERIC.match(str(value))
+            cells.append(f'<td class="{"n" if numeric else "t"}">{text}</td>')
         body.append("<tr>" + "".join(cells) + "</tr>")
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 

@@ -127,3 +127,43 @@ def test_effects_p_value_matches_the_se_beside_it(run):
     assert set(effects.se_method) == {"bootstrap"}
     z = effects.est / effects.se
     np.testing.assert_allclose(effects.pvalue, 2 * stats.norm.sf(np.abs(z)))
+
+
+def _svg_texts(path: Path) -> tuple[list[str], dict[str, str]]:
+    """Every text line of an SVG, and each construct's label lines (group `construct-ID`)
+    joined by spaces."""
+    import xml.etree.ElementTree as ET
+
+    root = ET.parse(path).getroot()
+    lines = ["".join(n.itertext()).strip() for n in root.iter() if n.tag.endswith("}text")]
+    constructs = {
+        g.get("id").removeprefix("construct-"): " ".join(
+            "".join(n.itertext()).strip() for n in g.iter() if n.tag.endswith("}text")
+        )
+        for g in root.iter()
+        if g.tag.endswith("}g") and (g.get("id") or "").startswith("construct-")
+    }
+    return lines, constructs
+
+
+def test_path_diagram_for_the_paper(run):
+    """SVG (text kept as text), PDF and 300-dpi PNG; every construct's label in the SVG, the
+    R-squared of every endogenous construct inside it, the items drawn (27 <= 30)."""
+    from PIL import Image
+
+    figures = run / "figures"
+    assert (figures / "path_diagram.pdf").read_bytes().startswith(b"%PDF")
+    assert Image.open(figures / "path_diagram.png").info["dpi"] == pytest.approx((300, 300), 0.01)
+    texts, constructs = _svg_texts(figures / "path_diagram.svg")
+    labels = pd.read_csv(run / "labels.csv")
+    r2 = pd.read_csv(run / "estimates.csv").query("op == 'r2'").set_index("lhs").est
+    for construct in labels[labels.kind == "construct"].itertuples():
+        text = constructs[construct.id]
+        assert text.startswith(construct.label), (construct.label, text)
+        if construct.id != "TL":  # every construct but the exogenous one is endogenous
+            assert text.endswith(f"R\u00b2 = {r2[construct.id]:.2f}".replace("0.", ".")), text
+        else:
+            assert "R\u00b2" not in text
+    items = labels[labels.kind == "item"].id
+    assert set(items) <= set(texts)
+    assert any(t.startswith(".56") and t.endswith("***") for t in texts)  # SENS ~ TL, p < .001

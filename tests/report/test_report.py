@@ -22,7 +22,7 @@ from bayeslead.core.partable import build_partable
 from bayeslead.errors import InputError
 from bayeslead.hypotheses import evaluate, parse_hypotheses
 from bayeslead.pipeline import fit_to_run_folder
-from bayeslead.report.figures import path_diagram
+from bayeslead.report.diagram import path_diagram
 from bayeslead.report.html import SECTIONS
 from bayeslead.report.hypotheses import hypotheses_latex
 from bayeslead.results import FitResult
@@ -203,7 +203,7 @@ def test_path_diagram_draws_every_construct_and_path():
         ]
     )
     estimates.loc[0, ["ci_lower", "ci_upper"]] = [-0.1, 0.5]  # one path whose interval includes 0
-    fig = path_diagram(spec, estimates)
+    fig = path_diagram(spec, estimates, items=False)
     patches = fig.axes[0].patches
     assert sum(isinstance(p, Ellipse) for p in patches) == 5
     arrows = [p for p in patches if isinstance(p, FancyArrowPatch)]
