@@ -232,7 +232,9 @@ def make_figures(inputs: Inputs, result: FitResult) -> dict[str, object]:
     items = inputs.config.report.diagram.items
     out = {"path_diagram.png": path_diagram(spec, result.estimates, None, items, bayesian)}
     if (result.estimates.op == "~").any() or len(result.effects):
-        out["forest.png"] = figures.forest_figure(result.estimates, result.effects, interval)
+        out["forest.png"] = figures.forest_figure(
+            result.estimates, result.effects, interval, spec.labels
+        )
     if result.draws is not None and spec.effects:
         draws = {
             d.effect.name: d.raw

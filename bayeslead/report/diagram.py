@@ -57,7 +57,7 @@ class _Layout:
     """Positions of constructs, dimensions and items: structural columns by path depth, each
     construct's measurement block (dimensions, items) under it."""
 
-    def __init__(self, spec, items: bool):
+    def __init__(self, spec, items: bool, gap: float = COLUMN_GAP):
         second = {f.name: f for f in spec.second_order}
         dims = {m for f in spec.second_order for m in f.indicators}
         structural = list(spec.structural_variables()) or [
@@ -89,7 +89,7 @@ class _Layout:
             for name, h in zip(names, heights, strict=True):
                 self._place(name, second, x + width / 2, y)
                 y -= h + ROW_GAP
-            x += width + COLUMN_GAP
+            x += width + gap
 
     def _items_width(self, name: str) -> float:
         n = len(self.items_of.get(name, []))
@@ -160,7 +160,7 @@ def path_diagram(
     what the reader sees; `items` draws the measurement part (default: up to 30 items)."""
     labels = {**spec.labels, **(labels or {})}
     items = len(spec.items) <= MAX_ITEMS if items is None else items
-    layout = _Layout(spec, items)
+    layout = _Layout(spec, items, COLUMN_GAP * (1.8 if bayesian else 1.0))  # room for intervals
     levels = _text(estimates["level"]) if "level" in estimates else pd.Series("", estimates.index)
     groups = _group_labels(estimates)
     column = _text(estimates["group"]) if groups else pd.Series("", index=estimates.index)
@@ -222,7 +222,7 @@ def path_diagram(
     for r in spec.regressions:
         if r.outcome in layout.pos and r.predictor in layout.pos:
             gap = layout.depth.get(r.outcome, 0) - layout.depth.get(r.predictor, 0)
-            rad = -0.15 if gap > 1 else 0.0
+            rad = -0.25 if gap > 1 else 0.0
             arrow(r.predictor, r.outcome, (r.outcome, "~", r.predictor), rad)
     for f in spec.factors:
         for member in f.indicators:

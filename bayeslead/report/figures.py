@@ -86,8 +86,10 @@ def _suffix(table: pd.DataFrame, k: int) -> str:
     return f" [{group}]" if group else ""
 
 
-def forest_figure(estimates, effects, interval_name: str) -> Figure:
-    """Structural paths and named effects with their intervals (dark: interval excludes 0)."""
+def forest_figure(estimates, effects, interval_name: str, labels: dict | None = None) -> Figure:
+    """Structural paths (as ``predictor -> outcome`` with `labels` for ids) and named effects
+    with their intervals (dark: interval excludes 0)."""
+    labels = labels or {}
     paths = estimates[estimates.op == "~"]
     eff = effects[effects.kind == "indirect"] if len(effects) else effects
     n_rows = len(paths) + len(eff)
@@ -102,7 +104,7 @@ def forest_figure(estimates, effects, interval_name: str) -> Figure:
         _interval_plot(
             axes[0, 0],
             [
-                f"{a} ~ {b}{_suffix(paths, k)}"
+                f"{labels.get(b, b)} \u2192 {labels.get(a, a)}{_suffix(paths, k)}"
                 for k, (a, b) in enumerate(zip(paths.lhs, paths.rhs, strict=True))
             ],
             paths.est,

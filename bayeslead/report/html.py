@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import html
-import re
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +24,7 @@ from bayeslead.report.journal import (
     priors_table,
     reliability_table,
 )
+from bayeslead.report.numbers import NUMERIC
 from bayeslead.report.summary import convergence_verdict, parameter_table, view_of_run
 from bayeslead.runs import SavedRun
 
@@ -52,7 +52,6 @@ pre { background: #f6f8fa; padding: 0.8em; overflow-x: auto; font-size: 0.85em; 
 ul.problems li { color: #b03a2e; }
 td.n { white-space: nowrap; } td.t { text-align: left; }
 """
-NUMERIC = re.compile("^[-\u2212\u2014.\\d\\[<]")  # numbers, intervals, dashes, "< .001"
 
 
 def _table(frame: pd.DataFrame | None, digits: int = 3, columns: list[str] | None = None) -> str:
@@ -195,7 +194,7 @@ def build_report(run: SavedRun) -> str:
     r2 = parameter_table(view, "r2")
     parts += ["<h3>R-squared</h3>", _table(r2)]
     for title, kind in (("Covariances", "cov"), ("Variances", "var")):
-        parts += [f"<h3>{title}</h3>", _table(parameter_table(view, kind))]
+        parts += [f"<h3>{title}</h3>", _table(parameter_table(view, kind, named=True))]
     if labels:
         parts += [
             "<h3>All parameters by level and group</h3>",

@@ -6,9 +6,11 @@ fixed parameter)."""
 from __future__ import annotations
 
 import math
+import re
 
 DASH = "\u2014"  # em dash: a fixed parameter's SE, a value that does not exist
 MINUS = "\u2212"  # the minus sign of typeset numbers
+NUMERIC = re.compile("^[-\u2212\u2014.\\d\\[<]")  # a display cell holding a number or interval
 
 
 def missing(value: object) -> bool:

@@ -16,7 +16,7 @@ import pandas as pd
 
 from bayeslead.report.labels import Labels
 from bayeslead.report.markdown import markdown_table
-from bayeslead.report.numbers import DASH, missing, p_value
+from bayeslead.report.numbers import DASH, NUMERIC, missing, p_value
 from bayeslead.results import FitResult
 from bayeslead.runs import SavedRun
 
@@ -203,11 +203,13 @@ def _rows(estimates: pd.DataFrame, kind: str) -> pd.DataFrame:
     return e[e.op == kind]
 
 
-def parameter_table(view: RunView, kind: str, grouped: bool = False) -> pd.DataFrame:
+def parameter_table(
+    view: RunView, kind: str, grouped: bool = False, named: bool = False
+) -> pd.DataFrame:
     """One section of the summary as display strings: the parameter, estimate, SE (or posterior
     SD), 95% interval, p (or probability of direction) and std.all; fixed parameters show dashes.
     `grouped` writes loadings and regressions as lavaan prints them: ``lhs op`` on a line of its
-    own, then each right-hand side indented."""
+    own, then each right-hand side indented; `named` writes labels instead of ids."""
     rows = _rows(view.estimates, kind)
     out: list[dict[str, str]] = []
     for r in rows.itertuples():
@@ -219,6 +221,8 @@ def parameter_table(view: RunView, kind: str, grouped: bool = False) -> pd.DataF
                 out[-1] |= {"95% interval": _interval(r.ci_lower, r.ci_upper)}
             continue
         name = f"{r.lhs} {r.op} {r.rhs}"
+        if named:
+            name = f"{view.labels.name(r.lhs)} {r.op} {view.labels.name(r.rhs)}"
         if grouped and kind in ("=~", "~"):
             if not out or out[-1].get("_lhs") != r.lhs:
                 out.append({"parameter": f"{r.lhs} {r.op}", "_lhs": r.lhs})
@@ -231,6 +235,7 @@ def parameter_table(view: RunView, kind: str, grouped: bool = False) -> pd.DataF
             "95% interval": DASH if fixed else _interval(r.ci_lower, r.ci_upper),
         }
         if view.bayesian:
+            entry["pd"] = DASH if fixed else _num(getattr(r, "p_direction", np.nan))
             entry["R-hat"] = DASH if fixed else _num(getattr(r, "rhat", np.nan))
         else:
             entry["p"] = DASH if fixed else p_value(getattr(r, "pvalue", np.nan))
@@ -361,13 +366,17 @@ def _markdown_block(name: str, body) -> str:
 
 
 def text_table(frame: pd.DataFrame, indent: int = 2) -> str:
-    """Columns aligned as lavaan prints them: the first left-aligned, the others right-aligned."""
+    """Columns aligned as lavaan prints them: numbers right-aligned, text left-aligned."""
     cells = [[str(c) for c in frame.columns]] + [[str(v) for v in row] for row in frame.values]
     widths = [max(len(r[k]) for r in cells) for k in range(len(cells[0]))]
+    right = [
+        k > 0 and all(NUMERIC.match(r[k]) or not r[k] for r in cells[1:])
+        for k in range(len(widths))
+    ]
     lines = []
     for row in cells:
-        parts = [row[0].ljust(widths[0])] + [
-            v.rjust(w) for v, w in zip(row[1:], widths[1:], strict=True)
+        parts = [
+            v.rjust(w) if r else v.ljust(w) for v, w, r in zip(row, widths, right, strict=True)
         ]
         lines.append(" " * indent + "  ".join(parts).rstrip())
     return "\n".join(lines) + "\n"

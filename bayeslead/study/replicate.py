@@ -197,11 +197,12 @@ def raw_data(x: np.ndarray) -> SingleData:
 
 
 def _parameter_rows(estimates: pd.DataFrame) -> dict[str, list[float]]:
-    """Free parameters: key -> [est, ci_lower, ci_upper] (fixed ones have se 0)."""
+    """Free parameters: key -> [est, ci_lower, ci_upper] (fixed ones have se 0; R-squared rows
+    are not parameters)."""
     return {
         f"{r.lhs} {r.op} {r.rhs}": [float(r.est), float(r.ci_lower), float(r.ci_upper)]
         for r in estimates.itertuples()
-        if r.op != ":=" and r.se > 0
+        if r.op not in (":=", "r2") and r.se > 0
     }
 
 

@@ -167,3 +167,36 @@ def test_path_diagram_for_the_paper(run):
     items = labels[labels.kind == "item"].id
     assert set(items) <= set(texts)
     assert any(t.startswith(".56") and t.endswith("***") for t in texts)  # SENS ~ TL, p < .001
+
+
+def test_diagram_items_follow_the_config(tmp_path):
+    """`report.diagram.items` draws or hides the measurement part; the default draws it up to
+    30 items; unknown keys are refused."""
+    from matplotlib.patches import Rectangle
+
+    from bayeslead.config import RunConfig, load_config
+    from bayeslead.core.from_config import build_spec
+    from bayeslead.errors import InputError
+    from bayeslead.report.diagram import path_diagram
+
+    constructs = {k: [f"{k.lower()}{i}" for i in range(1, 5)] for k in ["A", "B", "C"]}
+    spec = build_spec(RunConfig(name="m", constructs=constructs, paths={"B": ["A"], "C": ["B"]}))
+    rows = [
+        {"lhs": o, "op": "~", "rhs": p, "est": 0.4, "se": 0.1, "ci_lower": 0.2, "ci_upper": 0.6}
+        for o, p in (("B", "A"), ("C", "B"))
+    ]
+    estimates = pd.DataFrame(rows).assign(std_est=0.4, pvalue=0.001)
+
+    def boxes(fig):
+        return sum(isinstance(p, Rectangle) for p in fig.axes[0].patches)
+
+    assert boxes(path_diagram(spec, estimates)) == 12
+    assert boxes(path_diagram(spec, estimates, items=False)) == 0
+    wide = {k: [f"{k.lower()}{i}" for i in range(1, 12)] for k in ["A", "B", "C"]}
+    big = build_spec(RunConfig(name="m", constructs=wide, paths={"B": ["A"], "C": ["B"]}))
+    assert boxes(path_diagram(big, estimates)) == 0  # 33 items: constructs only by default
+    assert RunConfig(name="m", report={"diagram": {"items": False}}).report.diagram.items is False
+    bad = tmp_path / "c.yaml"
+    bad.write_text("name: m\nreport: {diagram: {item: true}}\n")
+    with pytest.raises(InputError, match="report.diagram"):
+        load_config(bad)

@@ -398,7 +398,8 @@ def test_bayesian_summary_convergence_and_priors(bayes_run):
     assert verdict.endswith("all gates pass" if saved["passed"] else verdict.split(": ")[-1])
     assert f"Posterior predictive p (PPP)  {fit['ppp']:.3f}" in text
     header = next(line for line in lines if line.strip().startswith("parameter"))
-    assert header.split()[1:] == ["estimate", "post.", "SD", "95%", "interval", "R-hat", "std.all"]
+    columns = ["estimate", "post.", "SD", "95%", "interval", "pd", "R-hat", "std.all"]
+    assert header.split()[1:] == columns
     r2 = pd.read_csv(bayes_run / "estimates.csv").query("op == 'r2'").set_index("lhs")
     row = next(line for line in lines[lines.index("R-Square:") :] if line.split()[0] == "SENS")
     assert row.split()[1] == f"{r2.loc['SENS', 'est']:.3f}"
