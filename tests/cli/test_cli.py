@@ -41,6 +41,11 @@ def test_fit_prints_the_run_folder_last_and_writes_the_contract(serial_run):
     folder = Path(first.stdout.strip().splitlines()[-1])
     assert folder.is_absolute() and folder.is_dir()
     assert folder.parent.name == "serial"
+    # the compact summary comes before the folder: fit, paths, constructs' R-squared, effects
+    lines = first.stdout.splitlines()
+    assert lines[0] == "bayeslead ML fit: serial"
+    for section in ("Model fit:", "Regressions:", "R-Square (constructs):", "Effects:"):
+        assert section in lines
     expected = {
         "config.yaml",
         "manifest.json",

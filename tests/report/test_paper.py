@@ -69,7 +69,7 @@ def test_summary_reads_like_lavaan(run):
     assert "## Regressions" in markdown and "| SENS ~ TL |" in markdown
 
 
-def test_fit_prints_the_compact_summary_then_the_run_folder(run, tmp_path):
+def test_summary_command_and_its_compact_form(run):
     out = subprocess.run(
         [sys.executable, "-m", "bayeslead.cli", "summary", str(run), "--format", "markdown"],
         capture_output=True,
