@@ -171,10 +171,12 @@ def _measurement(
         problems.append(
             Problem("constructs", "a list of construct ids needs an instrument; map names to items")
         )
-    if not first:
+    if not first and not config.observed:
         problems.append(
             Problem(
-                "constructs", "no constructs: give an instrument or constructs: {name: [items]}"
+                "constructs",
+                "no constructs and no observed variables: give an instrument, constructs: "
+                "{name: [items]} or observed: [columns] (a path model on observed scores)",
             )
         )
     for name, members in config.second_order.items():

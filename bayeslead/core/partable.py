@@ -119,9 +119,9 @@ class ParameterTable:
         omega = b @ s @ b.T
         fb = b[:m, :]
         free = self.free_params
-        rows = np.array([p.row for p in free])
-        cols = np.array([p.col for p in free])
-        is_a = np.array([p.matrix == "A" for p in free])
+        rows = np.array([p.row for p in free], dtype=int)
+        cols = np.array([p.col for p in free], dtype=int)
+        is_a = np.array([p.matrix == "A" for p in free], dtype=bool)
         left = fb[:, rows]  # p x q
         right = np.where(is_a[None, :], omega[cols, :m].T, fb[:, cols])
         d = np.einsum("ik,jk->kij", left, right)

@@ -16,7 +16,12 @@ import pandas as pd
 
 from bayeslead.config import SemConfig
 from bayeslead.core.effects import effect_draws
-from bayeslead.core.ml import expected_information, fit_ml, observed_information
+from bayeslead.core.ml import (
+    expected_information,
+    fit_ml,
+    observed_information,
+    positive_definite_start,
+)
 from bayeslead.core.partable import ParameterTable, build_partable
 from bayeslead.core.spec import ModelSpec
 from bayeslead.data import ResponseData
@@ -47,7 +52,8 @@ def fit_sem(
     frame = data.frame[list(spec.manifest)]
     problems: list[Problem] = []
     check_identified(spec, table)
-    use_fiml = data.has_missing and settings.missing in ("auto", "fiml")
+    # missing: fiml fits the mean structure by FIML even on complete data (lavaan's missing = "ml")
+    use_fiml = settings.missing == "fiml" or (data.has_missing and settings.missing == "auto")
     info: dict[str, object] = {"estimator": "ML", "n_input": int(len(frame))}
     if data.has_missing and not use_fiml:
         frame = frame.dropna()
@@ -130,12 +136,7 @@ def _fit_complete(spec, table, frame, x, settings, problems, info):
     n = x.shape[0]
     cov = np.cov(x.T, bias=True)
     check_sample_covariance(cov, list(table.manifest))
-    start = semopy_start(spec, table, frame)
-    info["start"] = "semopy" if start is not None else "simple"
-    solution = fit_ml(table, cov, start if start is not None else table.start_values(cov))
-    if not solution.converged and start is not None:
-        solution = fit_ml(table, cov, table.start_values(cov))
-        info["start"] = "simple (semopy's solution did not converge)"
+    solution, info["start"] = fit_from_starts(spec, table, frame, cov)
     _convergence(solution, problems, info)
     if settings.information == "expected":
         unit_info = expected_information(table, solution.theta)
@@ -144,8 +145,32 @@ def _fit_complete(spec, table, frame, x, settings, problems, info):
     info["se"] = f"standard ({settings.information} information)"
     info["missing"] = "none (complete data)" if info["n_input"] == n else "listwise"
     cov_theta = _invert_information(n * unit_info, table, problems)
-    fit = complete_data_fit(n, cov, table.sigma(solution.theta), solution.fmin, table.n_free)
+    exogenous = set(spec.exogenous())
+    fixed_x = tuple(i for i, name in enumerate(table.manifest) if name in exogenous)
+    sigma = table.sigma(solution.theta)
+    fit = complete_data_fit(n, cov, sigma, solution.fmin, table.n_free, fixed_x)
     return solution.theta, cov_theta, fit, None
+
+
+def fit_from_starts(spec: ModelSpec, table: ParameterTable, frame: pd.DataFrame, cov: np.ndarray):
+    """Fisher scoring from semopy's solution, then from lavaan-like simple starts, each with its
+    covariances damped until the implied covariance is positive definite; the first start that
+    converges wins (else the lowest F_ML, reported as not converged)."""
+    starts = [
+        ("semopy", lambda: semopy_start(spec, table, frame)),
+        ("simple", lambda: table.start_values(cov)),
+    ]
+    tried = []
+    for name, make in starts:
+        start = make()
+        if start is None:
+            continue
+        solution = fit_ml(table, cov, positive_definite_start(table, start))
+        if solution.converged:
+            return solution, name
+        tried.append((solution, name))
+    best = min(tried, key=lambda t: t[0].fmin if np.isfinite(t[0].fmin) else np.inf)
+    return best[0], f"{best[1]} (no start converged)"
 
 
 def _fit_fiml(spec, table, x, problems, info):
@@ -202,9 +227,7 @@ def check_identified(spec: ModelSpec, table: ParameterTable) -> None:
             f"{p} observed variables give only {moments} variances and covariances "
             f"(df = {moments - table.n_free}). Add indicators or fix parameters."
         )
-    cov = np.eye(p)
-    theta = table.start_values(cov)
-    theta = np.where(theta == 0, 0.3, theta)
+    theta = identification_point(table)
     info = expected_information(table, theta)
     vals, vecs = np.linalg.eigh(info)
     if vals[0] < 1e-10 * max(vals[-1], 1e-300):
@@ -218,6 +241,20 @@ def check_identified(spec: ModelSpec, table: ParameterTable) -> None:
             + ". Check constructs with fewer than 3 indicators (a 2-indicator construct needs "
             "a correlate) and second-order constructs with 2 dimensions."
         )
+
+
+def identification_point(table: ParameterTable) -> np.ndarray:
+    """A generic parameter point with a positive-definite implied covariance, for the local
+    identification check: loadings and paths in [0.5, 1], variances 1, covariances small
+    (fixed seed, so the check is reproducible)."""
+    rng = np.random.default_rng(20240614)
+    theta = np.ones(table.n_free)
+    for p in table.free_params:
+        if p.matrix == "A":
+            theta[p.free] = rng.uniform(0.5, 1.0)
+        elif p.row != p.col:
+            theta[p.free] = rng.uniform(0.05, 0.15)
+    return positive_definite_start(table, theta)
 
 
 def check_sample_covariance(cov: np.ndarray, names: list[str]) -> None:
@@ -257,7 +294,10 @@ def heywood_cases(table: ParameterTable, theta: np.ndarray) -> list[Problem]:
 
 
 def _measurement_quality(spec: ModelSpec, frame: pd.DataFrame):
-    """Reliability (from the first-order CFA, as semTools) and HTMT, on complete rows."""
+    """Reliability (from the first-order CFA, as semTools) and HTMT, on complete rows; none for
+    a path model on observed variables only."""
+    if not spec.first_order:
+        return None, None
     complete = frame[list(spec.items)].dropna()
     cfa = spec.measurement_model()
     table = build_partable(cfa)

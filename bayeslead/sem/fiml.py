@@ -5,7 +5,8 @@ variables are stacked, so one evaluation of the likelihood and its analytic grad
 batched linear-algebra calls whatever the number of respondents. The free parameters are the
 covariance-structure parameters followed by one intercept per manifest variable. Estimation
 starts from the two-stage solution (EM saturated moments, then complete-data ML) and finishes
-with L-BFGS on the exact likelihood; standard errors use the observed information (lavaan's
+with scoring steps on the exact likelihood (the complete-data expected information as the
+metric, a line search, stopped on the gradient: `core.ml.scoring`); standard errors use the observed information (lavaan's
 default with missing data); chi-square compares with the EM saturated model.
 """
 
@@ -14,9 +15,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import optimize
 
-from bayeslead.core.ml import Solution, fit_ml
+from bayeslead.core.ml import (
+    Solution,
+    expected_information,
+    fit_ml,
+    positive_definite_start,
+    scoring,
+)
 from bayeslead.core.mvnorm import LOG2PI, em_saturated, minus2_loglik
 from bayeslead.core.partable import ParameterTable
 from bayeslead.data.patterns import pattern_groups
@@ -39,7 +45,7 @@ def fit_fiml(table: ParameterTable, x: np.ndarray) -> FimlResult:
     groups = pattern_groups(x)
     mu1, sigma1, m2ll_h1 = em_saturated(x, groups)
     start = fit_ml(table, sigma1, table.start_values(sigma1))
-    phi0 = np.concatenate([start.theta, mu1])
+    phi0 = np.concatenate([positive_definite_start(table, start.theta), mu1])
 
     def objective(phi: np.ndarray) -> tuple[float, np.ndarray]:
         sigma, d_sigma = table.sigma_jacobian(phi[:q])
@@ -49,22 +55,23 @@ def fit_fiml(table: ParameterTable, x: np.ndarray) -> FimlResult:
         grad = np.concatenate([np.einsum("ij,kij->k", g_sigma, d_sigma), g_mu])
         return value / n, grad / n
 
-    result = optimize.minimize(
-        objective,
-        phi0,
-        jac=True,
-        method="L-BFGS-B",
-        options={"maxiter": 5000, "ftol": 1e-15, "gtol": 1e-9, "maxcor": 30},
-    )
-    phi = result.x
-    value, grad = objective(phi)
-    converged = bool(np.max(np.abs(grad)) < 1e-5)
-    solution = Solution(
-        phi, value, int(result.nit), converged, float(np.max(np.abs(grad))), str(result.message)
-    )
+    def value(phi: np.ndarray) -> float:
+        return minus2_loglik(table.sigma(phi[:q]), phi[q:], groups, gradient=False)[0] / n
+
+    def gradient_hessian(phi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        # the complete-data expected information: exact scoring steps without missing values,
+        # shorter ones with them (linear convergence at the rate of the missing information)
+        hessian = np.zeros((q + p, q + p))
+        hessian[:q, :q] = 2.0 * expected_information(table, phi[:q])
+        hessian[q:, q:] = 2.0 * np.linalg.inv(table.sigma(phi[:q]))
+        return objective(phi)[1], hessian
+
+    solution = scoring(value, gradient_hessian, phi0)
+    phi = solution.theta
+    value_at = objective(phi)[0]
     hessian = _numeric_hessian(objective, phi)
     information = 0.5 * n * hessian
-    m2ll = value * n
+    m2ll = value_at * n
     fit = _fiml_fit(x, groups, m2ll, m2ll_h1, sigma1, mu1, table, phi, q, n, p)
     return FimlResult(solution, information, fit, sum(len(g.n) for g in groups))
 

@@ -65,23 +65,38 @@ def srmr(cov: np.ndarray, sigma: np.ndarray) -> float:
 
 
 def complete_data_fit(
-    n: int, cov: np.ndarray, sigma: np.ndarray, fmin: float, n_free: int
+    n: int, cov: np.ndarray, sigma: np.ndarray, fmin: float, n_free: int, fixed_x: tuple = ()
 ) -> dict[str, float]:
-    """All fit measures of a complete-data ML fit (lavaan's `fitMeasures()` subset)."""
+    """All fit measures of a complete-data ML fit (lavaan's `fitMeasures()` subset).
+
+    `fixed_x` are the positions of exogenous observed variables: as lavaan's default
+    ``fixed.x = TRUE`` their (co)variances are not counted in npar (they equal the sample
+    values), the baseline model keeps their covariances free and logl is conditional on them.
+    """
     p = cov.shape[0]
+    k = len(fixed_x)
     moments = p * (p + 1) // 2
     df = moments - n_free
+    npar = n_free - k * (k + 1) // 2
     chisq = n * fmin
     _, logdet_s = np.linalg.slogdet(cov)
-    chisq_base = n * float(np.sum(np.log(np.diag(cov))) - logdet_s)
-    out = {"npar": float(n_free), "chisq": float(chisq), "df": float(df)}
-    out |= chisq_fit(chisq, df, chisq_base, moments - p, n)
+    others = [j for j in range(p) if j not in set(fixed_x)]
+    base_logdet = float(np.sum(np.log(np.diag(cov)[others])))
+    if k:
+        base_logdet += np.linalg.slogdet(cov[np.ix_(fixed_x, fixed_x)])[1]
+    chisq_base = n * (base_logdet - logdet_s)
+    df_base = moments - p - k * (k - 1) // 2
+    out = {"npar": float(npar), "chisq": float(chisq), "df": float(df)}
+    out |= chisq_fit(chisq, df, chisq_base, df_base, n)
     out["srmr"] = srmr(cov, sigma)
     logl_h1 = -0.5 * n * (p * np.log(2 * np.pi) + logdet_s + p)
     logl = logl_h1 - 0.5 * chisq
+    if k:  # lavaan's fixed.x logl is conditional on the exogenous observed variables
+        logdet_x = np.linalg.slogdet(cov[np.ix_(fixed_x, fixed_x)])[1]
+        logl += 0.5 * n * (k * np.log(2 * np.pi) + logdet_x + k)
     out["logl"] = float(logl)
-    out["aic"] = float(-2 * logl + 2 * n_free)
-    out["bic"] = float(-2 * logl + np.log(n) * n_free)
+    out["aic"] = float(-2 * logl + 2 * npar)
+    out["bic"] = float(-2 * logl + np.log(n) * npar)
     out["baseline_chisq"] = float(chisq_base)
-    out["baseline_df"] = float(moments - p)
+    out["baseline_df"] = float(df_base)
     return out
