@@ -91,6 +91,14 @@ def build_spec(config: RunConfig, instrument: Instrument | None = None) -> Model
         if getattr(config.data, key) and getattr(config.data, key) in items:
             problems.append(Problem(setting, "must be an id column, not an item"))
 
+    if config.data.cluster and config.engine != "bayes":
+        problems.append(
+            Problem(
+                "data.cluster",
+                "two-level models need engine: bayes in this version (the ML engine fits "
+                "single-level models only; drop data.cluster to fit one level)",
+            )
+        )
     if config.data.level3:
         problems += _level3_problems(config)
     if config.data.group:

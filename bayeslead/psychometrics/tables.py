@@ -67,8 +67,9 @@ def _latent_correlations(table: ParameterTable, theta: np.ndarray, names) -> np.
 
 def reliability_table(
     table: ParameterTable, theta: np.ndarray, data: pd.DataFrame, spec: ModelSpec
-) -> pd.DataFrame:
-    """Reliability and convergent/discriminant validity of each first-order construct.
+) -> pd.DataFrame | None:
+    """Reliability and convergent/discriminant validity of each first-order construct (None for
+    a path model on observed variables only).
 
     Parameters
     ----------
@@ -96,6 +97,8 @@ def reliability_table(
     """
     theta = np.asarray(theta, dtype=float)
     factors = spec.first_order
+    if not factors:
+        return None
     items = [i for f in factors for i in f.indicators]
     complete = data[items].dropna().to_numpy(dtype=float)
     sample = np.cov(complete.T, bias=True)  # lavaan's divisor-N sample covariance
@@ -148,23 +151,29 @@ def reliability_table(
 
 def latent_correlation_table(
     table: ParameterTable, theta: np.ndarray, spec: ModelSpec
-) -> pd.DataFrame:
+) -> pd.DataFrame | None:
     """Model-implied correlations of the first-order constructs (the off-diagonal of the
-    Fornell-Larcker table), one row per construct with a `construct` column first."""
+    Fornell-Larcker table), one row per construct with a `construct` column first; None
+    without constructs."""
     names = [f.name for f in spec.first_order]
+    if not names:
+        return None
     corr = _latent_correlations(table, np.asarray(theta, dtype=float), names)
     out = pd.DataFrame(corr, columns=names)
     out.insert(0, "construct", names)
     return out
 
 
-def htmt_table(data: pd.DataFrame, spec: ModelSpec) -> pd.DataFrame:
+def htmt_table(data: pd.DataFrame, spec: ModelSpec) -> pd.DataFrame | None:
     """HTMT (semTools 0.5-6 ``htmt(model, data)``: HTMT2 of absolute Pearson correlations).
 
     Rows with a missing item are dropped (semTools' ``missing = "listwise"``). Returns a DataFrame
-    with a ``construct`` column then one column per first-order construct, 1 on the diagonal.
+    with a ``construct`` column then one column per first-order construct, 1 on the diagonal;
+    None without constructs (a path model on observed variables only).
     """
     factors = spec.first_order
+    if not factors:
+        return None
     items = [i for f in factors for i in f.indicators]
     x = data[items].dropna().to_numpy(dtype=float)
     corr = np.corrcoef(x, rowvar=False)

@@ -297,7 +297,7 @@ def _measurement_quality(spec: ModelSpec, frame: pd.DataFrame):
     """Reliability (from the first-order CFA, as semTools) and HTMT, on complete rows; none for
     a path model on observed variables only."""
     if not spec.first_order:
-        return None, None
+        return None, None, None
     complete = frame[list(spec.items)].dropna()
     cfa = spec.measurement_model()
     table = build_partable(cfa)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
+
 from bayeslead.config import RunConfig
 from bayeslead.core.from_config import build_spec
+from bayeslead.errors import InputError
 from bayeslead.pipeline import load_inputs
 from tests.conftest import REFERENCE, ROOT, TESTS
 
@@ -68,3 +71,12 @@ def test_structure_queries():
     ]
     cfa = spec.measurement_model()
     assert cfa.regressions == () and len(cfa.exogenous()) == 5
+
+
+def test_two_level_ml_is_refused_with_a_statement():
+    """The ML engine fits one level: data.cluster with engine: sem is input error (exit 2)."""
+    config = RunConfig(
+        name="x", data={"cluster": "firm"}, constructs={"F": ["a", "b", "c"]}, engine="sem"
+    )
+    with pytest.raises(InputError, match="data.cluster: two-level models need engine: bayes"):
+        build_spec(config)

@@ -173,7 +173,7 @@ class SingleLevel(Family):
                 )
             )
         reliability = None
-        if cdata is not None:
+        if cdata is not None and spec.first_order:  # none for observed-variable path models
             mean = theta.reshape(-1, theta.shape[-1]).mean(axis=0)
             reliability = reliability_table(marker, mean, data.frame, spec)
             tables["latent_correlations"] = latent_correlation_table(marker, mean, spec)
