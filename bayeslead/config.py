@@ -9,13 +9,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from bayeslead.core.keys import parse_key
 from bayeslead.errors import InputError, Problem
 from bayeslead.yamlio import load_yaml, pydantic_problems
 
 NAME = r"^[A-Za-z][A-Za-z0-9_.-]*$"
+# the keys a lavaan `model:` replaces (the syntax describes the whole model)
+MODEL_KEYS = ("constructs", "second_order", "observed", "paths", "covariances", "effects")
+LAVAAN_OPERATORS = ("~", "=", "|", "<", ">", "*", "+", ";")
 
 
 class Strict(BaseModel):
@@ -147,6 +151,7 @@ class RunConfig(Strict):
     description: str = ""
     data: DataConfig = DataConfig()
     instrument: Path | None = None
+    model: str | None = None
     constructs: dict[str, list[str]] | list[str] = {}
     second_order: dict[str, list[str]] = {}
     observed: list[str] = []
@@ -162,6 +167,26 @@ class RunConfig(Strict):
     truth: TruthConfig | None = None
     output: Path | None = None
     source: Path | None = Field(None, exclude=True)
+    model_position: tuple[int, int] = Field((0, 0), exclude=True)
+
+    @model_validator(mode="after")
+    def _model_replaces_keys(self) -> RunConfig:
+        clashing = [key for key in MODEL_KEYS if getattr(self, key)]
+        if self.model is not None and clashing:
+            raise ValueError(
+                f"model: cannot be combined with {', '.join(clashing)}; the lavaan syntax "
+                "describes the whole model, so move them into it (or drop model:)"
+            )
+        if self.model is not None and not self.model.strip():
+            raise ValueError("model: is empty; give lavaan syntax or the path of a .lav file")
+        return self
+
+    @property
+    def model_file(self) -> Path | None:
+        """The `.lav` file `model:` names (None when model: is inline syntax or absent)."""
+        if self.model is None or not is_model_path(self.model):
+            return None
+        return Path(self.model.strip())
 
     @field_validator("effects")
     @classmethod
@@ -184,6 +209,8 @@ class RunConfig(Strict):
             update["output"] = (base / self.output).resolve()
         if self.instrument is not None and not self.instrument.is_absolute():
             update["instrument"] = (base / self.instrument).resolve()
+        if self.model_file is not None and not self.model_file.is_absolute():
+            update["model"] = str((base / self.model_file).resolve())
         return self.model_copy(update=update)
 
     def to_yaml_dict(self) -> dict:
@@ -204,7 +231,32 @@ def load_config(path: Path | str) -> RunConfig:
             f"Config {path} has {len(problems)} {noun}:", problems, str(path)
         ) from None
     config = config.resolve_paths(path.parent)
-    return config.model_copy(update={"source": path})
+    position = model_block_position(path) if config.model and not config.model_file else (0, 0)
+    return config.model_copy(update={"source": path, "model_position": position})
+
+
+def is_model_path(text: str) -> bool:
+    """Whether `model:` names a file: one line without any lavaan operator."""
+    text = text.strip()
+    return "\n" not in text and not any(op in text for op in LAVAAN_OPERATORS)
+
+
+def model_block_position(path: Path) -> tuple[int, int]:
+    """(line offset, column offset) of the inline `model:` text in the config file, so that
+    syntax problems are reported at the file's own lines and columns."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    root = yaml.compose("\n".join(lines))
+    node = next(
+        (v for k, v in getattr(root, "value", []) if getattr(k, "value", None) == "model"), None
+    )
+    if node is None:
+        return (0, 0)
+    start = node.start_mark
+    if node.style in ("|", ">"):
+        content = [k for k in range(start.line + 1, len(lines)) if lines[k].strip()]
+        first = lines[content[0]] if content else ""
+        return (start.line + 1, len(first) - len(first.lstrip()))
+    return (start.line, start.column + (node.style in ("'", '"')))
 
 
 def config_problem(config: RunConfig, where: str, message: str) -> InputError:

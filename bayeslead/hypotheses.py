@@ -4,8 +4,9 @@ Grammar (closed; nothing is evaluated as code)::
 
     hypothesis := term ("<" | ">") (term | number)
     term       := NAME ("~" | "=~" | "~~") NAME      a parameter, lavaan notation
-                | NAME                               a named effect (indirect), or NAME_direct,
-                                                     NAME_total
+                | NAME                               a named effect (indirect), NAME_direct,
+                                                     NAME_total, a `:=` defined parameter or a
+                                                     label of the model syntax (``a``)
 
 Examples: ``"SENS ~ TL > 0"``, ``"serial > 0"``, ``"serial > via_seizing"``,
 ``"SEIZ ~ SENS > SEIZ ~ TL"``. Effects and parameters are on lavaan's (unstandardised) metric.
@@ -58,8 +59,9 @@ def parse_hypotheses(
     """Parse and check every hypothesis; raise `InputError` listing all that cannot be read."""
     effects = {
         defined_name(e.name, k) for e in spec.effects for k in ("indirect", "direct", "total")
-    }
+    } | {d.name for d in spec.definitions}
     parameters = {p.key for p in table.params}
+    labels = {p.label: p.key for p in reversed(table.params) if p.label}  # a label: its first row
     out, problems = [], []
     for key, statement in hypotheses.items():
         where = f"hypotheses.{key}"
@@ -73,13 +75,13 @@ def parse_hypotheses(
             continue
         terms = []
         for text in (parts[0], parts[2]):
-            term = _term(text, effects, parameters)
+            term = _term(text, effects, parameters, labels)
             if term is None:
                 known = ", ".join(sorted(effects)) or "(no named effects)"
                 problems.append(
                     Problem(
                         where,
-                        f"unknown term {text!r}: use a parameter such as 'SENS ~ TL', a number, or an effect: {known}",
+                        f"unknown term {text!r}: use a parameter such as 'SENS ~ TL' (or its label), a number, or an effect or defined parameter: {known}",
                     )
                 )
             terms.append(term)
@@ -96,10 +98,14 @@ def parse_hypotheses(
     return out
 
 
-def _term(text: str, effects: set[str], parameters: set[str]) -> Term | None:
+def _term(
+    text: str, effects: set[str], parameters: set[str], labels: dict[str, str]
+) -> Term | None:
     text = text.strip()
     if _NUMBER.match(text):
         return Term("number", text)
+    if text in labels and text not in effects:  # a lavaan label ('a > 0')
+        return Term("parameter", labels[text])
     parts = parse_key(text)
     if parts:
         lhs, op, rhs = parts

@@ -17,7 +17,13 @@ from bayeslead.core.from_config import build_spec
 from bayeslead.core.labels import label_table
 from bayeslead.core.partable import build_partable
 from bayeslead.core.spec import ModelSpec
-from bayeslead.data import ResponseData, load_responses, quality_summary, quality_table
+from bayeslead.data import (
+    ResponseData,
+    load_responses,
+    quality_summary,
+    quality_table,
+    read_columns,
+)
 from bayeslead.errors import InputError
 from bayeslead.hypotheses import Hypothesis, evaluate, parse_hypotheses
 from bayeslead.instrument import Instrument, load_instrument
@@ -35,6 +41,7 @@ from bayeslead.runs import (
     to_jsonable,
 )
 from bayeslead.simulate import ItemScale
+from bayeslead.syntax import Capabilities
 
 
 @dataclass(frozen=True)
@@ -61,7 +68,7 @@ def load_inputs(
     if config.instrument is not None and not config.instrument.is_file():
         raise config_problem(config, "instrument", f"file not found: {config.instrument}")
     instrument = load_instrument(config.instrument) if config.instrument else None
-    spec = build_spec(config, instrument)
+    spec = build_spec(config, instrument, *syntax_context(config))
     hypotheses = tuple(parse_hypotheses(config.hypotheses, spec, build_partable(spec)))
     data = None
     if need_data:
@@ -83,6 +90,20 @@ def load_inputs(
             sheet=config.data.sheet,
         )
     return Inputs(config, instrument, spec, data, hypotheses)
+
+
+def syntax_context(config: RunConfig) -> tuple[list[str] | None, Capabilities | None]:
+    """What a `model:` (lavaan syntax) is checked against: the data file's columns (when it
+    exists) and the configured engine's capabilities."""
+    if config.model is None:
+        return None, None
+    if config.engine == "sem":
+        from bayeslead.sem.capabilities import CAPABILITIES
+    else:
+        from bayeslead.bayes.capabilities import CAPABILITIES
+    path = config.data.path
+    columns = read_columns(path, config.data.sheet) if path and path.is_file() else None
+    return columns, CAPABILITIES
 
 
 def item_scales(inputs: Inputs) -> dict[str, ItemScale]:
@@ -363,4 +384,4 @@ def saved_spec(run: SavedRun) -> ModelSpec:
     a spec is rebuilt from a run folder)."""
     config = saved_config(run)
     instrument = load_instrument(config.instrument) if config.instrument else None
-    return build_spec(config, instrument)
+    return build_spec(config, instrument, None, syntax_context(config)[1])

@@ -48,6 +48,7 @@ FORBIDDEN = [
     ],
     (("bayeslead.report",), ENGINES + APP[:-1], "reports render saved results"),
     (INPUTS, CORE + MODEL + ENGINES + ("bayeslead.report",) + APP, "inputs know no model"),
+    (("bayeslead.syntax",), ("bayeslead",), "lavaan syntax knows nothing else in bayeslead"),
 ]
 # third-party imports that only one module may make
 OWNERS = {

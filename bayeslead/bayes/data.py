@@ -39,14 +39,19 @@ class OrdinalData:
     proportions: list[np.ndarray]  # per item: observed category proportions
 
 
-def continuous_data(x: np.ndarray, standardize: bool = True) -> ContinuousData:
+def continuous_data(
+    x: np.ndarray, standardize: bool = True, pooled: bool = False
+) -> ContinuousData:
     """Standardise `x` (N x p, NaN = missing) and compute what the likelihood needs.
 
     `standardize=False` only centres the items (SD 1 is assumed): the likelihood is then that
-    of the raw data, as simulation-based calibration requires.
+    of the raw data, as simulation-based calibration requires. `pooled` divides every item by
+    one SD (the root mean item variance), which keeps equalities of lavaan's marker metric.
     """
     mean = np.nanmean(x, axis=0)
     sd = np.nanstd(x, axis=0, ddof=1) if standardize else np.ones(x.shape[1])
+    if pooled:
+        sd = np.full(x.shape[1], np.sqrt(np.mean(np.nanvar(x, axis=0, ddof=1))))
     z = (x - mean) / sd
     if not np.isnan(z).any():
         centred = z - z.mean(axis=0)

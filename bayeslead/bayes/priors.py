@@ -77,6 +77,11 @@ DEFAULTS = {
     "group_sd": "lognormal(0, 0.5)",
     "group_means": "normal(0, 1)",
 }
+# A constrained model samples lavaan's marker metric on items divided by one pooled SD
+# (`bayes.capabilities`): loadings are ratios of item SDs (about 0.5 to 2.5 on the tutorial
+# models), paths and latent SDs are in item units, so the standardised-scale priors of loadings
+# and paths are doubled in width.
+MARKER_DEFAULTS = DEFAULTS | {"loadings": "normal(0, 2)", "paths": "normal(0, 2)"}
 SUPPORT = {
     "loadings": "real",
     "first_loading": "positive",
@@ -149,9 +154,11 @@ class PriorSet:
         return self.parameters.get(key, self.classes[cls])
 
 
-def prior_set(overrides: dict[str, str], parameter_keys: set[str]) -> PriorSet:
+def prior_set(
+    overrides: dict[str, str], parameter_keys: set[str], defaults: dict[str, str] = DEFAULTS
+) -> PriorSet:
     """Merge config `bayes.priors` into the defaults; reject unknown classes and parameters."""
-    classes = {name: parse_prior(text, f"priors.{name}") for name, text in DEFAULTS.items()}
+    classes = {name: parse_prior(text, f"priors.{name}") for name, text in defaults.items()}
     parameters: dict[str, Prior] = {}
     problems = []
     for key, text in overrides.items():

@@ -32,16 +32,17 @@ import numpy as np
 import pandas as pd
 import pymc as pm
 
+from bayeslead.bayes.capabilities import samples_marker_metric
 from bayeslead.bayes.gates import check_gates, gate_problems
 from bayeslead.bayes.prior_table import prior_table
-from bayeslead.bayes.priors import PriorSet, prior_set
+from bayeslead.bayes.priors import MARKER_DEFAULTS, PriorSet, prior_set
 from bayeslead.bayes.sampling import sample
 from bayeslead.bayes.summaries import with_marker_draws
 from bayeslead.config import BayesConfig, DiagnosticsConfig
 from bayeslead.core.partable import ParameterTable, build_partable
 from bayeslead.core.spec import ModelSpec
 from bayeslead.data import ResponseData
-from bayeslead.errors import Problem
+from bayeslead.errors import InputError, Problem
 from bayeslead.results import FitResult
 
 
@@ -55,12 +56,21 @@ class Setup:
     marker: ParameterTable  # lavaan's marker metric: the reported one
     priors: PriorSet
 
+    @property
+    def on_marker_metric(self) -> bool:
+        """Whether the marker metric itself is sampled (a constrained model)."""
+        return self.table is self.marker
+
 
 def make_setup(spec: ModelSpec, settings: BayesConfig, unit_residuals: bool = False) -> Setup:
     """Both parameter tables and the priors (`unit_residuals`: item residual variances fixed at
-    1, the theta parameterisation of ordinal items)."""
-    table = build_partable(spec, "std.lv", unit_residuals=unit_residuals)
+    1, the theta parameterisation of ordinal items). A constrained model
+    (`samples_marker_metric`) samples the marker table itself, with the marker-metric priors."""
     marker = build_partable(spec)
+    if samples_marker_metric(spec):
+        priors = prior_set(settings.priors, {p.key for p in marker.free_params}, MARKER_DEFAULTS)
+        return Setup(spec, settings, marker, marker, priors)
+    table = build_partable(spec, "std.lv", unit_residuals=unit_residuals)
     priors = prior_set(settings.priors, {p.key for p in table.free_params})
     return Setup(spec, settings, table, marker, priors)
 
@@ -105,6 +115,9 @@ class Checks:
 class Family(ABC):
     """One model family: `fit` is the recipe, the other methods are the steps it calls, in order."""
 
+    # whether the family can sample a constrained model on the marker metric (`make_setup`)
+    marker_metric: bool = False
+
     def fit(
         self,
         spec: ModelSpec,
@@ -116,6 +129,11 @@ class Family(ABC):
         """Sample the posterior of `spec` with this family's model and summarise it on lavaan's
         metric (the recipe of the module docstring)."""
         started = time.perf_counter()
+        if samples_marker_metric(spec) and not self.marker_metric:
+            raise InputError(
+                "equality constraints, freed markers and non-zero fixed values are estimated "
+                "by engine: bayes for single-level models only (use engine: sem)"
+            )
         prepared = self.prepare(spec, data, settings)
         setup = make_setup(spec, settings, self.unit_residuals(settings))
         graph = self.build(setup, prepared)

@@ -81,6 +81,23 @@ def polychoric_start(
     return initial_values(spec, table, priors, unit_residual_theta(table, ml_table, theta_ml))
 
 
+def marker_start(
+    spec: ModelSpec, table: ParameterTable, priors: PriorSet, data: ContinuousData
+) -> dict:
+    """Initial values of a constrained model sampled on the marker metric: the ML estimates of
+    its own (constrained) table on the scaled items."""
+    if data.complete:
+        mean, cov = None, data.scatter / data.n
+    else:
+        mean, cov, _ = em_saturated(data.z, data.groups)
+    start = table.start_values(cov)
+    solution = fit_ml(table, cov, start, max_iter=300)
+    initial = initial_values(spec, table, priors, solution.theta if solution.converged else start)
+    if mean is not None:
+        initial["intercepts"] = mean
+    return initial
+
+
 def ordinal_start(
     spec: ModelSpec, table: ParameterTable, priors: PriorSet, x: np.ndarray, data: OrdinalData
 ) -> dict:

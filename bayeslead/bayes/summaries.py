@@ -41,6 +41,18 @@ def marker_posterior(
     return theta, estimates, effects, pd.concat([conv_rows, effect_conv])
 
 
+def pooled_posterior(
+    spec: ModelSpec, table: ParameterTable, theta_scaled: np.ndarray, scale: float, hdi_prob: float
+):
+    """`marker_posterior` of a constrained model sampled on the marker metric with every item
+    divided by `scale`: loadings and paths stay, every (co)variance is multiplied by scale^2."""
+    scales = np.full(len(table.variables), float(scale))
+    theta = rescale(table, table, theta_scaled, scales)
+    estimates, conv_rows = estimates_table(table, theta, hdi_prob)
+    effects, effect_conv = effects_table(spec, table, theta, hdi_prob)
+    return theta, estimates, effects, pd.concat([conv_rows, effect_conv])
+
+
 def estimates_table(table: ParameterTable, theta: np.ndarray, hdi_prob: float):
     """One row per parameter on lavaan's metric, posterior summaries and std.all means, then
     lavaan's `r2` rows: the posterior of each endogenous variable's R-squared, draw by draw."""

@@ -10,6 +10,10 @@ with the parameters on the last axis, and return arrays over the batch.
 
 Standardised values use the model-implied total SDs (lavaan's std.all): each effect times
 SD(source) / SD(target).
+
+The user's own ``:=`` definitions (`ModelSpec.definitions`) come last, kind ``defined``: the
+expression evaluated on the labels' values, and on their std.all values for `std` (lavaan's
+rule for standardised defined parameters).
 """
 
 from __future__ import annotations
@@ -20,6 +24,8 @@ import numpy as np
 
 from bayeslead.core.partable import ParameterTable
 from bayeslead.core.spec import Effect, ModelSpec
+from bayeslead.syntax import evaluate_definitions
+from bayeslead.syntax.expressions import render_expression
 
 
 @dataclass(frozen=True)
@@ -30,10 +36,13 @@ class EffectDraws:
     kind: str
     raw: np.ndarray
     std: np.ndarray
+    expression: str = ""  # a user definition's right-hand side
 
     @property
     def path(self) -> str:
-        """Human-readable path, e.g. ``TL -> SENS -> SEIZ``."""
+        """Human-readable path, e.g. ``TL -> SENS -> SEIZ`` (a definition: its expression)."""
+        if self.kind == "defined":
+            return self.expression
         if self.kind == "indirect":
             return " -> ".join(self.effect.chain)
         if self.kind == "direct":
@@ -64,7 +73,31 @@ def effect_draws(spec: ModelSpec, table: ParameterTable, theta: np.ndarray) -> l
             out.append(EffectDraws(effect, "direct", direct, direct * scale))
         tot = total[..., dst, src]
         out.append(EffectDraws(effect, "total", tot, tot * scale))
-    return out
+    return out + defined_draws(spec, table, theta)
+
+
+def defined_draws(spec: ModelSpec, table: ParameterTable, theta: np.ndarray) -> list[EffectDraws]:
+    """The user's ``:=`` definitions on raw and std.all label values (kind ``defined``)."""
+    if not spec.definitions:
+        return []
+    raw = evaluate_definitions(spec.definitions, table.label_values(theta))
+    std_values = table.standardized(theta)
+    labels: dict[str, np.ndarray] = {}
+    for k, p in enumerate(table.params):
+        if p.label:
+            labels.setdefault(p.label, std_values[..., k])
+    std = evaluate_definitions(spec.definitions, labels)
+    shape = np.shape(theta)[:-1]
+    return [
+        EffectDraws(
+            Effect(d.name, ()),
+            "defined",
+            np.broadcast_to(raw[d.name], shape).copy(),
+            np.broadcast_to(std[d.name], shape).copy(),
+            render_expression(d.expr),
+        )
+        for d in spec.definitions
+    ]
 
 
 def structural_matrix(spec: ModelSpec, table: ParameterTable, a: np.ndarray) -> np.ndarray:
@@ -78,4 +111,4 @@ def structural_matrix(spec: ModelSpec, table: ParameterTable, a: np.ndarray) -> 
 
 def defined_name(effect: str, kind: str) -> str:
     """Name of the `:=` parameter: the effect's name, with `_direct` / `_total` suffixes."""
-    return effect if kind == "indirect" else f"{effect}_{kind}"
+    return effect if kind in ("indirect", "defined") else f"{effect}_{kind}"

@@ -6,18 +6,34 @@ settings a third level or groups need.
 from __future__ import annotations
 
 import difflib
+from collections.abc import Collection
 
 from bayeslead.config import RunConfig
+from bayeslead.core.from_syntax import spec_from_syntax
 from bayeslead.core.spec import Effect, Factor, ModelSpec, Regression, find_cycle
 from bayeslead.errors import InputError, Problem
 from bayeslead.instrument import Instrument
+from bayeslead.syntax import Capabilities
 
 
-def build_spec(config: RunConfig, instrument: Instrument | None = None) -> ModelSpec:
+def build_spec(
+    config: RunConfig,
+    instrument: Instrument | None = None,
+    columns: Collection[str] | None = None,
+    capabilities: Capabilities | None = None,
+) -> ModelSpec:
     """Build the ModelSpec from a run config and (optionally) its instrument.
 
+    A config with `model:` (lavaan syntax) goes through `bayeslead.core.from_syntax`, whose
+    names are checked against the data `columns` (when given) and the engine's `capabilities`.
     Raises `InputError` naming every unknown construct, cycle and broken effect chain.
     """
+    if config.model is not None:
+        spec = spec_from_syntax(config, instrument, columns, capabilities)
+        problems = _settings_problems(config, set(spec.items), spec.observed)
+        if problems:
+            _raise(config, problems)
+        return spec
     problems: list[Problem] = []
     first, second, labels = _measurement(config, instrument, problems)
     if problems:
@@ -83,26 +99,7 @@ def build_spec(config: RunConfig, instrument: Instrument | None = None) -> Model
         if ok:
             effects.append(Effect(name, tuple(chain)))
 
-    for key, setting in (
-        ("cluster", "data.cluster"),
-        ("level3", "data.level3"),
-        ("group", "data.group"),
-    ):
-        if getattr(config.data, key) and getattr(config.data, key) in items:
-            problems.append(Problem(setting, "must be an id column, not an item"))
-
-    if config.data.cluster and config.engine != "bayes":
-        problems.append(
-            Problem(
-                "data.cluster",
-                "two-level models need engine: bayes in this version (the ML engine fits "
-                "single-level models only; drop data.cluster to fit one level)",
-            )
-        )
-    if config.data.level3:
-        problems += _level3_problems(config)
-    if config.data.group:
-        problems += _group_problems(config, items, observed)
+    problems += _settings_problems(config, items, observed)
     if any(p.severity == "error" for p in problems):
         _raise(config, problems)
     factors = [Factor(n, tuple(ind), 1, labels.get(n, "")) for n, ind in first.items()]
@@ -117,7 +114,33 @@ def build_spec(config: RunConfig, instrument: Instrument | None = None) -> Model
         level3=config.data.level3,
         group=config.data.group,
         labels=labels,
+        between_paths=config.bayes.between_paths if config.data.cluster else "",
     )
+
+
+def _settings_problems(config: RunConfig, items: set[str], observed) -> list[Problem]:
+    """Id columns that are items, and what a third level or groups need."""
+    problems = []
+    for key, setting in (
+        ("cluster", "data.cluster"),
+        ("level3", "data.level3"),
+        ("group", "data.group"),
+    ):
+        if getattr(config.data, key) and getattr(config.data, key) in items:
+            problems.append(Problem(setting, "must be an id column, not an item"))
+    if config.data.cluster and config.engine != "bayes":
+        problems.append(
+            Problem(
+                "data.cluster",
+                "two-level models need engine: bayes in this version (the ML engine fits "
+                "single-level models only; drop data.cluster to fit one level)",
+            )
+        )
+    if config.data.level3:
+        problems += _level3_problems(config)
+    if config.data.group:
+        problems += _group_problems(config, items, observed)
+    return problems
 
 
 def _level3_problems(config: RunConfig) -> list[Problem]:

@@ -6,7 +6,11 @@ constructs; `A[i, j]` is the effect of variable j on variable i (loadings, regre
 ``Omega = B S B'`` with ``B = (I - A)^-1``; the manifest block is ``Sigma``.
 
 Identification is lavaan's default: the first indicator of each construct has loading 1; latent
-(residual) variances are free; exogenous constructs covary. Both engines and the simulator read
+(residual) variances are free; exogenous constructs covary. The model syntax's settings then
+apply in lavaan's order (`bayeslead.core.spec.ParameterSetting`): ``NA*`` frees, a number fixes,
+a label names a row. Equality constraints are equality classes: every row of a class (a shared
+label, an ``equal()`` target, ``a == b``) has the same free index (lavaan's ``ceq.simple``,
+theta = K x), and ``a == 0.5`` fixes a whole class; `n_free` counts distinct indices. Both engines and the simulator read
 this table; the functions here work on one parameter vector or on a batch of them
 (leading axes), so they serve bootstrap replicates and posterior draws alike.
 """
@@ -19,6 +23,7 @@ from typing import Literal
 
 import numpy as np
 
+from bayeslead.core.constraints import apply_settings, equality_classes
 from bayeslead.core.spec import ModelSpec
 
 Kind = Literal[
@@ -45,6 +50,7 @@ class Parameter:
     free: int  # position in the free-parameter vector, or -1 when fixed
     value: float = 0.0  # the fixed value of a fixed parameter
     label: str = ""
+    start: float | None = None  # the user's start value (start(0.5)*x)
 
     @property
     def key(self) -> str:
@@ -59,11 +65,27 @@ class ParameterTable:
 
     @property
     def n_free(self) -> int:
-        return sum(p.free >= 0 for p in self.params)
+        """Number of free parameters (distinct free indices: equal rows count once)."""
+        return len({p.free for p in self.params if p.free >= 0})
 
     @property
     def free_params(self) -> list[Parameter]:
-        return sorted((p for p in self.params if p.free >= 0), key=lambda p: p.free)
+        """One row per free index (the first row of its equality class), in index order."""
+        first: dict[int, Parameter] = {}
+        for p in self.params:
+            if p.free >= 0:
+                first.setdefault(p.free, p)
+        return [first[k] for k in sorted(first)]
+
+    @property
+    def free_rows(self) -> list[Parameter]:
+        """Every free row (rows of one equality class share their index)."""
+        return [p for p in self.params if p.free >= 0]
+
+    @property
+    def constrained(self) -> bool:
+        """Whether some free index is shared by several rows (an equality constraint)."""
+        return len(self.free_rows) > self.n_free
 
     @property
     def manifest(self) -> tuple[str, ...]:
@@ -118,17 +140,21 @@ class ParameterTable:
         b = np.linalg.inv(np.eye(v) - a)
         omega = b @ s @ b.T
         fb = b[:m, :]
-        free = self.free_params
+        free = self.free_rows
         rows = np.array([p.row for p in free], dtype=int)
         cols = np.array([p.col for p in free], dtype=int)
         is_a = np.array([p.matrix == "A" for p in free], dtype=bool)
-        left = fb[:, rows]  # p x q
+        left = fb[:, rows]  # p x rows
         right = np.where(is_a[None, :], omega[cols, :m].T, fb[:, cols])
         d = np.einsum("ik,jk->kij", left, right)
         d = d + np.swapaxes(d, 1, 2)
         diag_s = (~is_a) & (rows == cols)
         d[diag_s] /= 2.0
-        return omega[:m, :m], d
+        if len(free) == self.n_free:
+            return omega[:m, :m], d
+        summed = np.zeros((self.n_free, m, m))  # K'J: rows of a class add into its index
+        np.add.at(summed, np.array([p.free for p in free]), d)
+        return omega[:m, :m], summed
 
     # --- standardisation ------------------------------------------------------------------
     def standardized(self, theta: np.ndarray) -> np.ndarray:
@@ -170,7 +196,8 @@ class ParameterTable:
         Loadings get the sign and size of their covariance with the marker item, so that
         iterative estimators (and MCMC chains) start in the right reflection mode.
         """
-        theta = np.zeros(self.n_free)
+        rows = self.free_rows
+        values = np.zeros(len(rows))
         m = self.n_manifest
         var = np.diag(cov)
         marker: dict[int, int] = {}
@@ -181,21 +208,35 @@ class ParameterTable:
         for col, row in marker.items():
             ref = _manifest_marker(row, marker, m)
             factor_var[col] = 0.5 * var[ref] if ref is not None else 0.5 * float(np.mean(var))
-        for p in self.free_params:
-            if p.kind == "loading":
+        for k, p in enumerate(rows):
+            if p.start is not None:
+                values[k] = p.start
+            elif p.kind == "loading":
                 ref = _manifest_marker(p.row, marker, m)
                 mref = _manifest_marker(marker.get(p.col, p.row), marker, m)
                 if ref is not None and mref is not None and factor_var.get(p.col, 0) > 0:
-                    theta[p.free] = cov[ref, mref] / factor_var[p.col]
+                    values[k] = cov[ref, mref] / factor_var[p.col]
                 else:
-                    theta[p.free] = 1.0
+                    values[k] = 1.0
             elif p.kind == "residual_variance":
-                theta[p.free] = 0.5 * var[p.row] if p.row < m else 0.5
+                values[k] = 0.5 * var[p.row] if p.row < m else 0.5
             elif p.kind == "latent_variance" and p.row < m:
-                theta[p.free] = var[p.row]
+                values[k] = var[p.row]
             elif p.kind == "latent_variance":
-                theta[p.free] = max(factor_var.get(p.row, 0.5), 0.05)
-        return theta
+                values[k] = max(factor_var.get(p.row, 0.5), 0.05)
+        index = np.array([p.free for p in rows], dtype=int)
+        counts = np.bincount(index, minlength=self.n_free)
+        return np.bincount(index, weights=values, minlength=self.n_free) / np.maximum(counts, 1)
+
+    def label_values(self, theta: np.ndarray) -> dict[str, np.ndarray]:
+        """Value of every labelled row (user labels and the automatic regression labels) for
+        `theta` of shape (..., n_free): what ``:=`` definitions are evaluated on."""
+        values = self.values(theta)
+        out: dict[str, np.ndarray] = {}
+        for k, p in enumerate(self.params):
+            if p.label:
+                out.setdefault(p.label, values[..., k])
+        return out
 
 
 def _manifest_marker(index: int, marker: dict[int, int], n_manifest: int) -> int | None:
@@ -248,6 +289,7 @@ def build_partable(
     for a, b in spec.covariances:
         kind = "residual_covariance" if a in items else "latent_covariance"
         add(a, "~~", b, kind, "S", b, a)
+    params = equality_classes(spec, apply_settings(spec, params))
     return ParameterTable(tuple(variables), len(spec.manifest), tuple(params))
 
 

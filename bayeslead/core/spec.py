@@ -4,11 +4,26 @@
 Both engines and the simulator read only a `ModelSpec`. It knows the constructs and their
 indicators (first and second order), the regressions among constructs (and declared observed
 variables), residual covariances and the named effect chains, and renders itself as lavaan syntax.
+A model given as lavaan syntax (`bayeslead.core.from_syntax`) adds what lavaan users write
+beyond that: labels, fixed and freed parameters (`settings`), equality constraints
+(`equalities`, `label_values`), ``:=`` definitions and intercepts.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from functools import reduce
+
+from bayeslead.syntax import (
+    Block,
+    Constraint,
+    Definition,
+    Element,
+    Modifier,
+    ParsedModel,
+    render_model,
+)
+from bayeslead.syntax.expressions import Binary, Expr, Name, Number, render_expression
 
 
 @dataclass(frozen=True)
@@ -57,6 +72,29 @@ class Effect:
 
 
 @dataclass(frozen=True)
+class ParameterSetting:
+    """What the model syntax says about one parameter (lavaan's modifiers).
+
+    `label` names the parameter (rows sharing a label are equal); `fixed` fixes it at a value;
+    `free` (``NA*x``) frees a parameter lavaan fixes by default (a marker loading); `start` is
+    a start value; `equal` (``equal("f=~x1")*x2``) names the label or lavaan key it equals.
+    """
+
+    lhs: str
+    op: str
+    rhs: str
+    label: str = ""
+    fixed: float | None = None
+    free: bool = False
+    start: float | None = None
+    equal: str = ""
+
+    @property
+    def key(self) -> str:
+        return f"{self.lhs} {self.op} {self.rhs}".rstrip()
+
+
+@dataclass(frozen=True)
 class ModelSpec:
     factors: tuple[Factor, ...]
     regressions: tuple[Regression, ...] = ()
@@ -67,6 +105,12 @@ class ModelSpec:
     level3: str | None = None
     group: str | None = None
     labels: dict[str, str] = field(default_factory=dict)
+    settings: tuple[ParameterSetting, ...] = ()
+    equalities: tuple[tuple[str, str], ...] = ()  # 'a == b'
+    label_values: tuple[tuple[str, float], ...] = ()  # 'a == 0.5'
+    definitions: tuple[Definition, ...] = ()  # ':=' beyond the named effects
+    intercepts: tuple[str, ...] = ()  # variables with a '~ 1' row (a mean structure)
+    between_paths: str = ""  # two-level models: "specific" or "shared" between-level paths
 
     # --- structure -------------------------------------------------------------------------
     @property
@@ -144,32 +188,115 @@ class ModelSpec:
         )
 
     # --- rendering -------------------------------------------------------------------------
+    def setting(self, lhs: str, op: str, rhs: str) -> ParameterSetting | None:
+        """The syntax's setting of a parameter (``~~`` either way round), if any."""
+        for s in self.settings:
+            if (s.lhs, s.op, s.rhs) == (lhs, op, rhs) or (
+                op == "~~" and (s.lhs, s.op, s.rhs) == (rhs, op, lhs)
+            ):
+                return s
+        return None
+
+    def label_of(self, lhs: str, op: str, rhs: str) -> str:
+        """The user's label of a parameter, else the automatic one of a regression (or "")."""
+        s = self.setting(lhs, op, rhs)
+        if s is not None and s.label:
+            return s.label
+        return Regression(lhs, rhs).label if op == "~" else ""
+
     def to_lavaan(self) -> str:
-        """lavaan model syntax: measurement, second order, regressions, covariances, effects."""
-        lines = [f"{f.name} =~ {' + '.join(f.indicators)}" for f in self.first_order]
-        lines += [f"{f.name} =~ {' + '.join(f.indicators)}" for f in self.second_order]
+        """lavaan model syntax (`bayeslead.syntax.render_model`): measurement, second order,
+        regressions, covariances, intercepts, settings as modifiers, constraints, effects and
+        definitions; it parses back to the same model."""
+        return render_model(self.to_parsed())
+
+    def to_parsed(self) -> ParsedModel:
+        """This model as a lavaan parse result (what `to_lavaan` renders)."""
+        rows = [
+            (f.name, "=~", i) for f in (*self.first_order, *self.second_order) for i in f.indicators
+        ]
         outcomes = dict.fromkeys(r.outcome for r in self.regressions)
-        for outcome in outcomes:
-            terms = [f"{r.label}*{r.predictor}" for r in self.regressions if r.outcome == outcome]
-            lines.append(f"{outcome} ~ {' + '.join(terms)}")
-        lines += [f"{a} ~~ {b}" for a, b in self.covariances]
+        rows += [
+            (o, "~", r.predictor) for o in outcomes for r in self.regressions if r.outcome == o
+        ]
+        rows += [(a, "~~", b) for a, b in self.covariances]
+        rows += [(name, "~1", "") for name in self.intercepts]
+        known = {(lhs, op, rhs) for lhs, op, rhs in rows}
+        rows += [(s.lhs, s.op, s.rhs) for s in self.settings if (s.lhs, s.op, s.rhs) not in known]
+        elements = tuple(
+            Element(lhs, op, rhs, self._modifiers(lhs, op, rhs)) for lhs, op, rhs in rows
+        )
+        constraints = tuple(Constraint(Name(a), "==", Name(b)) for a, b in self.equalities)
+        constraints += tuple(Constraint(Name(a), "==", Number(v)) for a, v in self.label_values)
+        definitions = []
         for effect in self.effects:
-            lines.append(f"{effect.name} := {self.effect_expression(effect, 'indirect')}")
-            if self.regression(effect.target, effect.source) is not None:
-                lines.append(f"{effect.name}_direct := {self.effect_expression(effect, 'direct')}")
-            lines.append(f"{effect.name}_total := {self.effect_expression(effect, 'total')}")
-        return "\n".join(lines) + "\n"
+            kinds = ["indirect", "direct", "total"]
+            if self.regression(effect.target, effect.source) is None:
+                kinds.remove("direct")
+            for kind in kinds:
+                name = effect.name if kind == "indirect" else f"{effect.name}_{kind}"
+                definitions.append(Definition(name, self.effect_ast(effect, kind)))
+        blocks: tuple[Block, ...] = ()
+        if self.cluster:
+            elements, blocks = self._levels(elements), (Block("level", "1"), Block("level", "2"))
+        return ParsedModel(elements, (*definitions, *self.definitions), constraints, blocks)
+
+    def _levels(self, elements: tuple[Element, ...]) -> tuple[Element, ...]:
+        """A two-level model as lavaan's level blocks: level 2 measures the same constructs by
+        the same items with the loadings labelled alike (equal across levels) and has the same
+        paths, with the level-1 labels when `between_paths` is "shared"."""
+        markers = {f.name: f.indicators[0] for f in self.factors}
+        within, between = [], []
+        for e in elements:
+            label = next((m for m in e.modifiers if m.kind == "label"), None)
+            if e.op == "=~" and markers[e.lhs] != e.rhs and label is None:
+                label = Modifier("label", (f"{e.lhs}_by_{e.rhs}",))
+                e = replace(e, modifiers=(*e.modifiers, label))
+            within.append(replace(e, block=1, level="1"))
+            if e.op == "=~" or (e.op == "~" and self.between_paths == "shared"):
+                between.append(replace(e, block=2, level="2", modifiers=(label,) if label else ()))
+            elif e.op == "~":
+                between.append(replace(e, block=2, level="2", modifiers=()))
+        return (*within, *between)
+
+    def _modifiers(self, lhs: str, op: str, rhs: str) -> tuple[Modifier, ...]:
+        s = self.setting(lhs, op, rhs)
+        out = []
+        if s is not None and (s.fixed is not None or s.free):
+            out.append(Modifier("fixed", (s.fixed,)))
+        label = self.label_of(lhs, op, rhs)
+        if label:
+            out.append(Modifier("label", (label,)))
+        if s is not None and s.equal:
+            out.append(Modifier("equal", (s.equal,)))
+        if s is not None and s.start is not None:
+            out.append(Modifier("start", (s.start,)))
+        return tuple(out)
 
     def effect_expression(self, effect: Effect, kind: str) -> str:
-        """lavaan `:=` right-hand side of an effect's indirect, direct or total value."""
-        if kind == "indirect":
-            return "*".join(r.label for r in effect.links)
+        """lavaan `:=` right-hand side of an effect's indirect, direct or total value (or of
+        the user's definition of that name, kind ``defined``)."""
+        if kind == "defined":
+            return render_expression(
+                next(d.expr for d in self.definitions if d.name == effect.name)
+            )
+        return render_expression(self.effect_ast(effect, kind))
+
+    def effect_ast(self, effect: Effect, kind: str) -> Expr:
+        """The effect's indirect (product of its links' labels), direct or total value (sum of
+        the products along every directed path) as an expression of labels."""
         if kind == "direct":
-            return self.regression(effect.target, effect.source).label
-        paths = self.directed_paths(effect.source, effect.target)
-        return " + ".join(
-            "*".join(Regression(b, a).label for a, b in zip(p, p[1:], strict=False)) for p in paths
+            return Name(self.label_of(effect.target, "~", effect.source))
+        chains = (
+            [effect.chain]
+            if kind == "indirect"
+            else self.directed_paths(effect.source, effect.target)
         )
+        products = []
+        for chain in chains:
+            names = [Name(self.label_of(b, "~", a)) for a, b in zip(chain, chain[1:], strict=False)]
+            products.append(reduce(lambda x, y: Binary("*", x, y), names))
+        return reduce(lambda x, y: Binary("+", x, y), products)
 
 
 def topological_order(regressions: tuple[Regression, ...], names: list[str]) -> list[str]:

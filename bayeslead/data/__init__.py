@@ -2,7 +2,7 @@
 
 from bayeslead.data.intake import ResponseData, load_responses
 from bayeslead.data.quality import missing_patterns, quality_summary, quality_table
-from bayeslead.data.read import RawTable, read_table
+from bayeslead.data.read import RawTable, read_columns, read_table
 
 __all__ = [
     "RawTable",
@@ -11,5 +11,6 @@ __all__ = [
     "missing_patterns",
     "quality_summary",
     "quality_table",
+    "read_columns",
     "read_table",
 ]

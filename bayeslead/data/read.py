@@ -70,3 +70,15 @@ def read_table(path: Path | str, sheet: str | int | None = None) -> RawTable:
             f"Data file {path} is empty: it has a header but no response rows", source=str(path)
         )
     return RawTable(frame, path, file_sha256(path), labels)
+
+
+def read_columns(path: Path | str, sheet: str | int | None = None) -> list[str]:
+    """The column names of a response file (a CSV's header only; other types are read whole)."""
+    path = Path(path)
+    if path.suffix.lower() in (".csv", ".txt", ".tsv") and path.is_file():
+        sep = "\t" if path.suffix.lower() == ".tsv" else None
+        try:
+            return list(pd.read_csv(path, sep=sep, engine="python", nrows=0).columns)
+        except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError):
+            pass  # read_table reports what is wrong with the file
+    return list(read_table(path, sheet).frame.columns)

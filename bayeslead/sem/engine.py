@@ -70,11 +70,9 @@ def fit_sem(
         estimate = _fit_complete(spec, table, frame, x, settings, problems, info)
     theta, cov_theta, fit, intercepts = estimate
     info["n_free"] = table.n_free
+    if intercepts is None and spec.intercepts:
+        intercepts = _saturated_means(table, theta, x, fit)
     estimates = estimates_table(table, theta, cov_theta)
-    if intercepts is not None:
-        estimates = pd.concat(
-            [estimates, intercept_rows(table, theta, *intercepts)], ignore_index=True
-        )
     draws = effect_draws(spec, table, theta)
     boot = None
     if settings.bootstrap > 0 and not use_fiml:
@@ -110,6 +108,10 @@ def fit_sem(
     estimates = pd.concat([estimates, defined], ignore_index=True)
     if boot is not None:
         estimates = bootstrap_columns(estimates, table, spec, boot)
+    if intercepts is not None:  # after the parameters (no bootstrap replicates of the means)
+        rows = intercept_rows(table, theta, *intercepts)
+        k = len(table.params)
+        estimates = pd.concat([estimates[:k], rows, estimates[k:]], ignore_index=True)
     estimates = pd.concat([estimates, r2_rows(table, theta, boot)], ignore_index=True)
     problems += heywood_cases(table, theta)
     reliability, htmt, correlations = _measurement_quality(spec, frame)
@@ -160,6 +162,8 @@ def fit_from_starts(spec: ModelSpec, table: ParameterTable, frame: pd.DataFrame,
         ("semopy", lambda: semopy_start(spec, table, frame)),
         ("simple", lambda: table.start_values(cov)),
     ]
+    if spec.settings or spec.equalities or spec.label_values:
+        starts = starts[1:]  # semopy's model has no labels or fixed values
     tried = []
     for name, make in starts:
         start = make()
@@ -171,6 +175,17 @@ def fit_from_starts(spec: ModelSpec, table: ParameterTable, frame: pd.DataFrame,
         tried.append((solution, name))
     best = min(tried, key=lambda t: t[0].fmin if np.isfinite(t[0].fmin) else np.inf)
     return best[0], f"{best[1]} (no start converged)"
+
+
+def _saturated_means(table, theta, x, fit):
+    """Item intercepts of a model with '~ 1' rows on complete data (lavaan's meanstructure):
+    saturated, so they are the sample means with SE sqrt(Sigma_ii / N); npar, AIC and BIC
+    count them, the other fit measures are unchanged."""
+    n, p = x.shape
+    fit["npar"] += p
+    fit["aic"] += 2 * p
+    fit["bic"] += np.log(n) * p
+    return x.mean(axis=0), np.sqrt(np.diag(table.sigma(theta)) / n)
 
 
 def _fit_fiml(spec, table, x, problems, info):

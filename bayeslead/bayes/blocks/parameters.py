@@ -160,7 +160,8 @@ def initial_values(
     """
     classes = parameter_classes(spec, table)
     params = table.free_params
-    variance = {p.lhs: theta[k] for k, p in enumerate(params) if p.lhs == p.rhs}
+    variance = {p.lhs: p.value for p in table.params if p.op == "~~" and p.lhs == p.rhs}
+    variance |= {p.lhs: theta[p.free] for p in table.free_rows if p.op == "~~" and p.lhs == p.rhs}
     out: dict[str, np.ndarray] = {}
     for group in parameter_groups(spec, table, priors):
         vals = []
@@ -222,7 +223,8 @@ def _correlations(spec, table, classes, priors):
 def _scale_covariances(table: ParameterTable, classes, theta):
     """Turn sampled correlations into covariances: r * SD_a * SD_b (latent SDs are 1)."""
     params = table.free_params
-    variance_of = {p.lhs: k for k, p in enumerate(params) if p.lhs == p.rhs}
+    variance_of = {p.lhs: p.free for p in table.free_rows if p.op == "~~" and p.lhs == p.rhs}
+    fixed = {p.lhs: p.value for p in table.params if p.free < 0 and p.op == "~~" and p.lhs == p.rhs}
     targets, left, right = [], [], []
     for k, c in enumerate(classes):
         if c.cls in ("latent_correlation", "residual_correlation"):
@@ -232,8 +234,10 @@ def _scale_covariances(table: ParameterTable, classes, theta):
     if not targets:
         return theta
     left, right = np.array(left), np.array(right)
-    scale = pt.where(left >= 0, pt.sqrt(theta[np.maximum(left, 0)]), 1.0) * pt.where(
-        right >= 0, pt.sqrt(theta[np.maximum(right, 0)]), 1.0
+    const_left = np.array([np.sqrt(fixed.get(params[k].lhs, 1.0)) for k in targets])
+    const_right = np.array([np.sqrt(fixed.get(params[k].rhs, 1.0)) for k in targets])
+    scale = pt.where(left >= 0, pt.sqrt(theta[np.maximum(left, 0)]), const_left) * pt.where(
+        right >= 0, pt.sqrt(theta[np.maximum(right, 0)]), const_right
     )
     targets = np.array(targets)
     return pt.set_subtensor(theta[targets], theta[targets] * scale)

@@ -12,6 +12,7 @@ import pandas as pd
 import pymc as pm
 
 from bayeslead.bayes.blocks.ordinal import check_ordinal_support
+from bayeslead.bayes.capabilities import keeps_item_scale, samples_marker_metric
 from bayeslead.bayes.data import ContinuousData, OrdinalData, continuous_data, ordinal_data
 from bayeslead.bayes.kernels.polychoric import Polychoric, polychoric
 from bayeslead.bayes.models.single.build import (
@@ -34,12 +35,17 @@ from bayeslead.bayes.models.single.summaries import (
 )
 from bayeslead.bayes.ppc import continuous_item_checks
 from bayeslead.bayes.recipe import Checks, Family, Graph, Prepared, Setup, Summary
-from bayeslead.bayes.start import continuous_start, ordinal_start, polychoric_start
-from bayeslead.bayes.summaries import defined_rows, marker_posterior, threshold_rows
+from bayeslead.bayes.start import continuous_start, marker_start, ordinal_start, polychoric_start
+from bayeslead.bayes.summaries import (
+    defined_rows,
+    marker_posterior,
+    pooled_posterior,
+    threshold_rows,
+)
 from bayeslead.config import BayesConfig
 from bayeslead.core.spec import ModelSpec
 from bayeslead.data import ResponseData
-from bayeslead.errors import Problem
+from bayeslead.errors import InputError, Problem
 from bayeslead.psychometrics.tables import (
     htmt_table,
     latent_correlation_table,
@@ -60,11 +66,20 @@ class SingleData(Prepared):
 
 
 class SingleLevel(Family):
-    """One-level SEM with continuous or ordinal indicators."""
+    """One-level SEM with continuous or ordinal indicators; a constrained model of continuous
+    items is sampled on lavaan's marker metric (`bayes.capabilities`)."""
+
+    marker_metric = True
 
     def prepare(self, spec: ModelSpec, data: ResponseData, settings: BayesConfig) -> SingleData:
+        constrained = samples_marker_metric(spec)
         if settings.indicators == "ordinal":
             check_ordinal_support(spec)
+            if constrained:
+                raise InputError(
+                    "equality constraints, freed markers and non-zero fixed values need "
+                    "continuous indicators with engine: bayes (or use engine: sem)"
+                )
         x = data.frame[list(spec.manifest)].to_numpy(dtype=float)
         if settings.indicators == "ordinal":
             odata = ordinal_data(x)
@@ -73,7 +88,9 @@ class SingleLevel(Family):
             return SingleData(
                 frame=data.frame, x=x, ordinal=odata, polychoric=pc, ordinal_reason=reason
             )
-        return SingleData(frame=data.frame, x=x, continuous=continuous_data(x))
+        scaled = not constrained or not keeps_item_scale(spec)
+        cdata = continuous_data(x, standardize=scaled, pooled=constrained)
+        return SingleData(frame=data.frame, x=x, continuous=cdata)
 
     def build(self, setup: Setup, data: SingleData, data_containers: bool = False) -> Graph:
         """With `data_containers` (continuous, complete data) the scatter matrix is a `pm.Data`
@@ -93,6 +110,8 @@ class SingleLevel(Family):
             return polychoric_start(spec, table, priors, data.polychoric.corr)
         if data.ordinal is not None:
             return ordinal_start(spec, table, priors, data.x, data.ordinal)
+        if setup.on_marker_metric:
+            return marker_start(spec, table, priors, data.continuous)
         return continuous_start(spec, table, priors, data.continuous)
 
     def stored(self, model: pm.Model) -> list[str]:
@@ -107,6 +126,12 @@ class SingleLevel(Family):
         if data.polychoric is not None:
             _adjust_limited_draws(setup, data.polychoric, idata)
         theta_std = idata.posterior["theta"].values
+        if setup.on_marker_metric:
+            theta, estimates, effects, convergence = pooled_posterior(
+                setup.spec, setup.marker, theta_std, data.continuous.sd[0], setup.settings.hdi_prob
+            )
+            rows = pd.concat([estimates, defined_rows(effects)], ignore_index=True)
+            return Summary(theta=theta, estimates=rows, effects=effects, convergence=convergence)
         if data.ordinal is not None:
             manifest_scale = 1.0 / np.sqrt(ystar_variances(setup.table, theta_std))
         else:
@@ -203,7 +228,10 @@ class SingleLevel(Family):
             "estimator": f"Bayes ({settings.indicators} indicators{likelihood})",
             **ordinal_info,
             "n": int(len(data.x)),
-            "identification": "standardised latents, first loading of each construct positive; "
+            "identification": "lavaan's marker metric with the model's constraints, items "
+            "divided by one pooled SD"
+            if setup.on_marker_metric
+            else "standardised latents, first loading of each construct positive; "
             "reported on lavaan's marker metric",
             "chains": settings.chains,
             "draws": settings.draws,
