@@ -41,7 +41,7 @@ def lavaan_fit(request):
 def test_estimates_match_lavaan(lavaan_fit):
     name, _, result = lavaan_fit
     ref = reference_table(FOLDER, f"{name}_estimates.csv")
-    ours = result.estimates
+    ours = result.estimates[result.estimates.op != "r2"]  # lavaan lists R-squared apart
     assert len(ours) == len(ref)
     for _, row in ours.iterrows():
         if row.op == ":=":
