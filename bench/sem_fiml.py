@@ -20,7 +20,8 @@ from bayeslead.sem.engine import fit_sem
 from bayeslead.simulate import ItemScale, simulate_responses
 
 
-def survey(seed: int = 1):
+def complete_survey(seed: int = 1):
+    """The survey's spec and its responses before the blanks."""
     constructs = {f"F{k}": [f"f{k}_{i}" for i in range(1, 6)] for k in range(1, 6)}
     spec = build_spec(RunConfig(name="fiml", constructs=constructs))
     truth = TruthConfig(
@@ -34,7 +35,12 @@ def survey(seed: int = 1):
         },
     )
     frame = simulate_responses(spec, truth, {i: ItemScale(1, 6) for i in spec.items}, 2800, seed)
-    data = frame[list(spec.items)].astype(float)
+    return spec, frame[list(spec.items)].astype(float)
+
+
+def survey(seed: int = 1):
+    """The survey with about 3% of the answers blank completely at random."""
+    spec, data = complete_survey(seed)
     mask = np.random.default_rng(seed + 1).random(data.shape) < 0.03
     return spec, data.mask(mask)
 

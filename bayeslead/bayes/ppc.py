@@ -90,19 +90,25 @@ def continuous_item_checks(
     """Observed vs replicated item means, SDs and inter-item correlations.
 
     `sigma` (draws, p, p) and `mu` (draws, p) are on the raw item scale; each draw replicates a
-    data set of the observed size (sample mean and covariance drawn exactly). Returns the item
-    table and the pair table with 95% predictive intervals and posterior predictive p-values
-    P(replicated >= observed).
+    data set of the observed size: complete data by its sample mean and covariance drawn
+    exactly, data with blanks by N respondents with the observed blanks, summarised as the
+    observed data are (available cases per item, pairwise-complete correlations). Returns the
+    item table and the pair table with 95% predictive intervals and posterior predictive
+    p-values P(replicated >= observed).
     """
-    n = int(np.sum(~np.isnan(x).any(axis=1))) or len(x)
     draws, p = mu.shape
-    rep_mean = np.empty((draws, p))
-    rep_cov = np.empty((draws, p, p))
-    for s in range(draws):
-        rep_mean[s] = rng.multivariate_normal(mu[s], sigma[s] / n)
-        rep_cov[s] = stats.wishart.rvs(df=n - 1, scale=sigma[s], random_state=rng) / (n - 1)
-    rep_sd = np.sqrt(np.diagonal(rep_cov, axis1=1, axis2=2))
-    rep_corr = rep_cov / (rep_sd[:, :, None] * rep_sd[:, None, :])
+    blank = np.isnan(x)
+    if blank.any():
+        rep_mean, rep_sd, rep_corr = _replicated_with_blanks(sigma, mu, ~blank, rng)
+    else:
+        n = len(x)
+        rep_mean = np.empty((draws, p))
+        rep_cov = np.empty((draws, p, p))
+        for s in range(draws):
+            rep_mean[s] = rng.multivariate_normal(mu[s], sigma[s] / n)
+            rep_cov[s] = stats.wishart.rvs(df=n - 1, scale=sigma[s], random_state=rng) / (n - 1)
+        rep_sd = np.sqrt(np.diagonal(rep_cov, axis1=1, axis2=2))
+        rep_corr = rep_cov / (rep_sd[:, :, None] * rep_sd[:, None, :])
     frame = pd.DataFrame(x, columns=items)
     obs_mean, obs_sd, obs_corr = (
         frame.mean().to_numpy(),
@@ -138,6 +144,30 @@ def continuous_item_checks(
         }
     )
     return item_table, pair_table
+
+
+def _replicated_with_blanks(
+    sigma: np.ndarray, mu: np.ndarray, seen: np.ndarray, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Item means, SDs (available cases) and pairwise-complete correlations of replicated data
+    sets with the observed blanks (`seen`: N x p, True where answered), one per draw."""
+    draws, p = mu.shape
+    mask = seen.astype(float)
+    pairs = mask.T @ mask  # respondents answering both items
+    rep_mean, rep_sd = np.empty((draws, p)), np.empty((draws, p))
+    rep_corr = np.empty((draws, p, p))
+    for s in range(draws):
+        y = rng.multivariate_normal(mu[s], sigma[s], size=len(seen)) * mask
+        sums = y.T @ mask  # [j, k]: sum of item j over respondents answering both
+        squares = (y * y).T @ mask
+        cross = y.T @ y
+        rep_mean[s] = np.diag(sums) / np.diag(pairs)
+        var = (np.diag(squares) - np.diag(sums) ** 2 / np.diag(pairs)) / (np.diag(pairs) - 1)
+        rep_sd[s] = np.sqrt(var)
+        cov = cross - sums * sums.T / pairs
+        var_j = squares - sums**2 / pairs
+        rep_corr[s] = cov / np.sqrt(var_j * var_j.T)
+    return rep_mean, rep_sd, rep_corr
 
 
 def ordinal_category_checks(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
 from bayeslead.bayes.ppc import pointwise_loglik
 from bayeslead.config import RunConfig
@@ -32,3 +33,20 @@ def test_pointwise_loglik_sums_to_lavaan_logl():
     np.testing.assert_allclose(
         f_ml_stack(table.sigma(theta), cov) * len(x), ref["chisq"], atol=0.01
     )
+
+
+def test_replicates_with_blanks_are_summarised_as_the_observed_data():
+    """With blanks, one replicated data set's item means, SDs and correlations are those pandas
+    gives (available cases, pairwise-complete correlations), as for the observed data."""
+    from bayeslead.bayes.ppc import _replicated_with_blanks
+
+    rng = np.random.default_rng(5)
+    sigma = np.array([[1.0, 0.5, 0.3], [0.5, 2.0, 0.4], [0.3, 0.4, 1.5]])
+    mu = np.array([1.0, -2.0, 0.5])
+    seen = rng.random((200, 3)) > 0.3
+    mean, sd, corr = _replicated_with_blanks(sigma[None], mu[None], seen, np.random.default_rng(1))
+    y = np.random.default_rng(1).multivariate_normal(mu, sigma, size=200)
+    frame = pd.DataFrame(np.where(seen, y, np.nan))
+    np.testing.assert_allclose(mean[0], frame.mean(), rtol=1e-12)
+    np.testing.assert_allclose(sd[0], frame.std(), rtol=1e-12)
+    np.testing.assert_allclose(corr[0], frame.corr(), rtol=1e-12)

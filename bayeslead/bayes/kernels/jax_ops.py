@@ -1,8 +1,8 @@
 """JAX implementations of the likelihood Ops, for `bayes.sampler: numpyro` (pip extra "jax").
 
 numpyro differentiates the log-density with JAX's autodiff, so only the forward computations
-are needed; the derivative outputs of `IntervalLogProb` are produced with `jax.grad` in case a
-graph uses them.
+are needed; the derivative outputs of `IntervalLogProb` and `RowsLoglik` are produced with
+`jax.grad` in case a graph uses them.
 """
 
 from __future__ import annotations
@@ -10,9 +10,12 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.scipy.linalg import solve_triangular
 from jax.scipy.special import erfc
 from pytensor.link.jax.dispatch import jax_funcify
 
+from bayeslead.bayes.kernels.missing import RowData
+from bayeslead.bayes.kernels.missing_op import RowsLoglik
 from bayeslead.bayes.kernels.ops import IntervalLogProb, PatternLoglik
 
 jax.config.update("jax_enable_x64", True)
@@ -73,3 +76,70 @@ def _jax_interval(op, node=None, **kwargs):
         return (total, *grads)
 
     return interval_log_prob
+
+
+def rows_plan(data: RowData) -> tuple[list, list]:
+    """The incomplete respondents of `data` grouped by their number of missing items k (static
+    shapes for batched factorisations): low-rank groups (rows, missing items, observed mask)
+    and direct-route groups (rows, observed items)."""
+    p = data.rows.shape[1]
+    pattern = np.repeat(np.arange(len(data.n_missing)), np.diff(data.starts))
+    lowrank, direct = [], []
+    for k in np.unique(data.n_missing):
+        for route in (0, 1):
+            members = np.flatnonzero(
+                (data.n_missing[pattern] == k) & (data.direct[pattern] == route)
+            )
+            if not len(members):
+                continue
+            order = data.order[pattern[members]]
+            rows = data.rows[members]
+            if route == 0:
+                mask = np.ones((len(members), p))
+                np.put_along_axis(mask, order[:, :k], 0.0, axis=1)
+                lowrank.append((rows, order[:, :k], mask))
+            else:
+                direct.append((rows, order[:, k:]))
+    return lowrank, direct
+
+
+def jax_rows_loglik(sigma, mu, data: RowData, plan: tuple[list, list]):
+    """`bayeslead.bayes.kernels.missing.rows_loglik`'s value (same formulas, batched over the
+    respondents with the same k); -inf if Sigma is not positive definite."""
+    p = sigma.shape[0]
+    chol = jnp.linalg.cholesky(sigma)
+    logdet = 2.0 * jnp.sum(jnp.log(jnp.diag(chol)))
+    half = solve_triangular(chol, jnp.eye(p), lower=True)
+    prec = half.T @ half
+    s_yy, s_yo, s_oo = data.stats
+    f = s_yy - s_yo * mu[None, :] - s_yo.T * mu[:, None] + s_oo * jnp.outer(mu, mu)
+    total = -0.5 * (data.count * logdet + jnp.sum(prec * f))
+    lowrank, direct = plan
+    for rows, miss, mask in lowrank:
+        r = (rows - mu[None, :]) * mask
+        low = jnp.linalg.cholesky(prec[miss[:, :, None], miss[:, None, :]])
+        v = jnp.einsum("nkp,np->nk", prec[miss], r)
+        w = solve_triangular(low, v[..., None], lower=True)[..., 0]
+        logdet_mm = 2.0 * jnp.sum(jnp.log(jnp.diagonal(low, axis1=1, axis2=2)))
+        total = total - 0.5 * (logdet_mm - jnp.sum(w * w))
+    for rows, obs in direct:
+        r = jnp.take_along_axis(rows, obs, axis=1) - mu[obs]
+        low = jnp.linalg.cholesky(sigma[obs[:, :, None], obs[:, None, :]])
+        w = solve_triangular(low, r[..., None], lower=True)[..., 0]
+        logdet_oo = 2.0 * jnp.sum(jnp.log(jnp.diagonal(low, axis1=1, axis2=2)))
+        total = total - 0.5 * (logdet_oo + jnp.sum(w * w))
+    return jnp.where(jnp.isfinite(total), total, -jnp.inf)
+
+
+@jax_funcify.register(RowsLoglik)
+def _jax_rows_loglik(op, node=None, **kwargs):
+    arrays = [np.asarray(v.data) for v in node.inputs[2:]]  # the data are graph constants
+    data = RowData(arrays[0], arrays[1], float(arrays[2]), *arrays[3:])
+    plan = rows_plan(data)
+    value_and_grad = jax.value_and_grad(jax_rows_loglik, argnums=(0, 1))
+
+    def rows_loglik_op(sigma, mu, *_data):
+        value, (g_sigma, g_mu) = value_and_grad(sigma, mu, data, plan)
+        return value, g_sigma, g_mu
+
+    return rows_loglik_op

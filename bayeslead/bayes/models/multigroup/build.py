@@ -16,8 +16,8 @@ Both are symmetric in the groups: with the reference group's latent variances fi
 its intercepts at 0 instead, the loadings, latent variances, item intercepts and latent means
 mixed slowly (R-hat up to 1.03, bulk ESS 192 from 2 x 500 draws on 2 x 600 respondents).
 Latent means are reported as differences from the reference group, the first group label in
-sorted order. Each group's likelihood is the normal likelihood of its
-items' sufficient statistics (one term per missing-data pattern), with the group's implied mean
+sorted order. Each group's likelihood is the exact normal likelihood of its
+respondents' observed items (`bayes.kernels.missing`), with the group's implied mean
 ``nu + Lambda (I - B_g)^-1 alpha_g`` and covariance. Everything is reported on lavaan's marker
 metric, per group, with posterior differences between every pair of groups.
 """
@@ -34,12 +34,11 @@ import pytensor.tensor as pt
 from bayeslead.bayes.blocks.parameters import free_parameters, rv
 from bayeslead.bayes.blocks.ram import path_depth, ram_inverse, ram_matrices
 from bayeslead.bayes.data import continuous_data
-from bayeslead.bayes.kernels.moments import PatternMoments, pattern_moments
-from bayeslead.bayes.kernels.ops import pattern_loglik
+from bayeslead.bayes.kernels.missing import RowData, row_data
+from bayeslead.bayes.kernels.missing_op import missing_loglik
 from bayeslead.bayes.priors import PriorSet
 from bayeslead.core.partable import ParameterTable
 from bayeslead.core.spec import ModelSpec
-from bayeslead.data.patterns import pattern_groups
 from bayeslead.errors import InputError, Problem
 
 SMALL_GROUP = 30  # respondents below which a group's estimates lean mostly on the pooled values
@@ -47,11 +46,11 @@ SMALL_GROUP = 30  # respondents below which a group's estimates lean mostly on t
 
 @dataclass(frozen=True)
 class GroupData:
-    """Items z-scored on the pooled sample, split into groups (pattern moments per group)."""
+    """Items z-scored on the pooled sample, split into groups (respondents' rows per group)."""
 
     labels: list[str]
     counts: np.ndarray  # respondents per group
-    moments: list[PatternMoments]
+    rows: list[RowData]  # per group, for the likelihood of its respondents
     mean: np.ndarray  # pooled raw item means (z = (x - mean) / sd)
     sd: np.ndarray
     z: np.ndarray  # all respondents' z-scores (NaN = missing)
@@ -69,7 +68,7 @@ def group_data(x: np.ndarray, groups: pd.Series, where: str) -> tuple[GroupData,
         )
     pooled = continuous_data(x)
     keep = ~np.isnan(pooled.z).all(axis=1)
-    moments, counts, problems = [], [], []
+    per_group, counts, problems = [], [], []
     for name in names:
         rows = pooled.z[(labels == name) & keep]
         counts.append(len(rows))
@@ -82,8 +81,8 @@ def group_data(x: np.ndarray, groups: pd.Series, where: str) -> tuple[GroupData,
                     "warning",
                 )
             )
-        moments.append(pattern_moments(pattern_groups(rows), x.shape[1]))
-    data = GroupData(names, np.array(counts), moments, pooled.mean, pooled.sd, pooled.z[keep])
+        per_group.append(row_data(rows))
+    data = GroupData(names, np.array(counts), per_group, pooled.mean, pooled.sd, pooled.z[keep])
     return data, problems
 
 
@@ -123,14 +122,14 @@ def build_multigroup_model(
         sd = pt.exp(_zero_sum("group_sd", priors, "lognormal"))
         shift = _zero_sum("group_means", priors, "normal")
         total = 0.0
-        for g, moments in enumerate(data.moments):
+        for g, rows in enumerate(data.rows):
             a_g = (
                 a + pt.tensordot(group_paths[g] - theta[paths], basis, axes=1) if len(paths) else a
             )
             scale = pt.concatenate([pt.ones(p), sd[:, g]])
             b = ram_inverse(a_g, depth)
             sigma = (b @ (s * scale[:, None] * scale[None, :]) @ b.T)[:p, :p]
-            total = total + pattern_loglik(sigma, nu + b[:p, p:] @ shift[:, g], moments)
+            total = total + missing_loglik(sigma, nu + b[:p, p:] @ shift[:, g], rows)
         pm.Potential("loglik", total)
     return model
 

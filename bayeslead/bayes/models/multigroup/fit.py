@@ -35,7 +35,7 @@ from bayeslead.psychometrics.tables import htmt_table, reliability_table
 
 @dataclass(frozen=True, kw_only=True)
 class MultiGroupData(Prepared):
-    """The items (N x p) and group labels of every row, and the groups' pattern moments."""
+    """The items (N x p) and group labels of every row, and the groups' rows for the likelihood."""
 
     frame: pd.DataFrame  # the responses (reliability and HTMT read the items from it)
     x: np.ndarray

@@ -7,7 +7,9 @@ loading of each construct positive, on standardised items. This removes the refl
 Continuous items: the likelihood is marginal over the latent variables. With complete data it
 uses only the scatter matrix W of the z-scored items, with the item means integrated out under a
 flat prior: ``-(N-1)/2 log|Sigma| - tr(Sigma^-1 W)/2``, so a gradient costs the same at any N.
-With missing values it is exact per missing-data pattern (item intercepts are then sampled).
+With missing values it is exact too (item intercepts are then sampled), written as low-rank
+corrections of the complete-data factorisation per respondent (`bayes.kernels.missing`), so
+scattered blanks cost about as much as complete data.
 
 Ordinal items: ordered probit (or logit) on latent responses ``y* = lambda * eta + e`` with
 Var(e) = 1 (theta parameterisation), per-item thresholds (first cut + positive gaps), and
@@ -29,7 +31,9 @@ from bayeslead.bayes.blocks.parameters import free_parameters, rv
 from bayeslead.bayes.blocks.ram import implied_covariance, path_depth, ram_covariance, ram_matrices
 from bayeslead.bayes.blocks.scores import first_order_constructs, normal_rows_logp
 from bayeslead.bayes.data import ContinuousData, OrdinalData
-from bayeslead.bayes.kernels.moments import complete_moments, pattern_moments
+from bayeslead.bayes.kernels.missing import row_data
+from bayeslead.bayes.kernels.missing_op import missing_loglik
+from bayeslead.bayes.kernels.moments import complete_moments
 from bayeslead.bayes.kernels.ops import pattern_loglik
 from bayeslead.bayes.kernels.polychoric import Polychoric
 from bayeslead.bayes.priors import PriorSet
@@ -51,23 +55,21 @@ def build_continuous_model(
     with another data set's moments (simulation studies).
     """
     p = table.n_manifest
-    moments = (
-        complete_moments(data.scatter, data.n) if data.complete else pattern_moments(data.groups, p)
-    )
     if data_containers and not data.complete:
         raise ValueError("data containers need complete data")
     with pm.Model(coords={"item": list(table.manifest)}) as model:
         theta = free_parameters(spec, table, priors)
         sigma = implied_covariance(table, theta)[:p, :p]
-        if data.complete:
-            intercepts = pt.zeros(p)
-        else:
+        if not data.complete:
             intercepts = rv("intercepts", priors.classes["intercepts"], dims="item")
+            pm.Potential("loglik", missing_loglik(sigma, intercepts, row_data(data.z)))
+            return model
+        moments = complete_moments(data.scatter, data.n)
         scatter = weight = None
         if data_containers:
             scatter = pm.Data("scatter", moments.scatter)
             weight = pm.Data("weight", moments.weight)
-        pm.Potential("loglik", pattern_loglik(sigma, intercepts, moments, scatter, weight))
+        pm.Potential("loglik", pattern_loglik(sigma, pt.zeros(p), moments, scatter, weight))
     return model
 
 

@@ -247,7 +247,7 @@ class SingleLevel(Family):
             else (
                 "none (complete data)"
                 if data.continuous.complete
-                else "exact likelihood per missing-data pattern"
+                else "exact likelihood of each respondent's observed items (FIML)"
             ),
             "sampler": sampler,
         }
