@@ -27,6 +27,7 @@ from bayeslead.data import (
 from bayeslead.errors import InputError
 from bayeslead.hypotheses import Hypothesis, evaluate, parse_hypotheses
 from bayeslead.instrument import Instrument, load_instrument
+from bayeslead.phases import Phases
 from bayeslead.report.html import build_report
 from bayeslead.report.hypotheses import hypotheses_latex, hypotheses_markdown
 from bayeslead.report.table_files import run_table_files
@@ -137,26 +138,32 @@ def with_seed(config: RunConfig, seed: int | None) -> RunConfig:
     )
 
 
-def fit(inputs: Inputs, progress: bool = True) -> FitResult:
-    """Fit the model with the config's engine, then test the config's hypotheses."""
+def fit(inputs: Inputs, progress: bool = True, phases: Phases | None = None) -> FitResult:
+    """Fit the model with the config's engine, then test the config's hypotheses; every step is
+    a phase of `phases` (shown on a terminal when `progress`)."""
     config = inputs.config
+    phases = phases or Phases(show=progress)
     if config.engine == "sem":
-        from bayeslead.sem.engine import fit_sem
-
-        result = fit_sem(inputs.spec, inputs.data, config.sem, progress=progress)
+        bootstrap = config.sem.bootstrap > 0
+        with phases.step("engine_load_s", "Loading the ML engine"):
+            from bayeslead.sem.engine import fit_sem
+        with phases.step("estimation_s", "Fitting by maximum likelihood", spinner=not bootstrap):
+            result = fit_sem(inputs.spec, inputs.data, config.sem, progress=phases.show)
     else:
-        from bayeslead.bayes.engine import family_of
+        with phases.step("engine_load_s", "Loading the Bayesian engine (PyMC)"):
+            from bayeslead.bayes.engine import family_of
 
         result = family_of(inputs.spec).fit(
-            inputs.spec, inputs.data, config.bayes, config.diagnostics, progress=progress
+            inputs.spec, inputs.data, config.bayes, config.diagnostics, phases=phases
         )
     if "level" not in result.estimates.columns:  # single-level parameters have an empty level
         result.estimates.insert(4, "level", "")
     if inputs.hypotheses:
-        table = build_partable(inputs.spec)
-        result.extra_tables["hypotheses"] = evaluate(
-            list(inputs.hypotheses), inputs.spec, table, result
-        )
+        with phases.step("hypotheses_s", "Testing the hypotheses"):
+            table = build_partable(inputs.spec)
+            result.extra_tables["hypotheses"] = evaluate(
+                list(inputs.hypotheses), inputs.spec, table, result
+            )
     return result
 
 
@@ -170,30 +177,46 @@ def fit_to_run_folder(
     out: Path | str | None = None,
     seed: int | None = None,
     progress: bool = True,
+    phases: Phases | None = None,
 ) -> tuple[Path, FitResult]:
-    """`bayeslead fit`: fit and write a new run folder; return its path and the result."""
-    started = process_start_time()
-    config = with_seed(load_config(config_path), seed)
-    inputs = load_inputs(config, data_path)
-    quality = quality_table(inputs.data)
-    result = fit(inputs, progress=progress)
-    fit_done = time.time()
-    result.timings["fit_s"] = round(fit_done - started, 3)
+    """`bayeslead fit`: fit and write a new run folder; return its path and the result.
+
+    The manifest's timings name every phase from the process start ("startup_s": interpreter
+    and libraries, then reading, fitting and writing): `fit_s` is the sum of the phases up to
+    results in hand, `total_s` that plus writing tables, figures and the report."""
+    phases = phases or Phases(show=progress, since=process_start_time())
+    if "startup_s" not in phases.seconds:
+        with phases.step("startup_s", "Starting (Python and libraries)"):
+            pass
+    with phases.step("read_s", "Reading and checking the data"):
+        config = with_seed(load_config(config_path), seed)
+        inputs = load_inputs(config, data_path)
+        quality = quality_table(inputs.data)
+    result = fit(inputs, phases=phases)
+    result.timings = phases.timings() | {"fit_s": round(phases.total(), 3)}
     root = Path(out).resolve() if out else (config.output or Path.cwd() / "outputs")
     resolved = inputs.config.to_yaml_dict()
     config_yaml = yaml.safe_dump(resolved, sort_keys=False, allow_unicode=True)
     digest = config_hash(config_yaml, inputs.data.sha256, run_seed(inputs.config))
     folder = RunFolder(root, inputs.config.name, digest)
+    fitted = list(phases.seconds)
     try:
-        write_results(folder, inputs, result, quality)
-        folder.write_text("config.yaml", config_yaml)
+        with phases.step("write_s", "Writing tables and draws"):
+            write_results(folder, inputs, result, quality)
+            folder.write_text("config.yaml", config_yaml)
+        with phases.step("figures_s", "Drawing figures"):
+            write_figures(folder, inputs, result)
         record = manifest(inputs, result, digest, quality)
-        folder.write_json("manifest.json", record)
-        saved = SavedRun(folder.tmp, to_jsonable(record), config_yaml)
-        for name, content in run_table_files(saved).items():
-            write_file(folder, name, content)
-        folder.write_text("report.html", build_report(saved))
-        record["timings"]["total_s"] = round(time.time() - started, 3)
+        with phases.step("report_s", "Writing the report and its table files"):
+            folder.write_json("manifest.json", record)
+            saved = SavedRun(folder.tmp, to_jsonable(record), config_yaml)
+            for name, content in run_table_files(saved).items():
+                write_file(folder, name, content)
+            folder.write_text("report.html", build_report(saved))
+        after = {k: v for k, v in phases.timings().items() if k not in fitted}
+        total = phases.total()
+        result.timings |= after | {"total_s": round(total, 3)}
+        record["timings"] = result.timings
         folder.write_json("manifest.json", record)
         path = folder.finish()
     except BaseException:
@@ -213,7 +236,7 @@ def write_file(folder: RunFolder, name: str, content: str | bytes) -> None:
 def write_results(
     folder: RunFolder, inputs: Inputs, result: FitResult, quality: pd.DataFrame
 ) -> None:
-    """Tables, fit measures, InferenceData and figures of one run."""
+    """Tables, fit measures and InferenceData of one run (figures: `write_figures`)."""
     folder.write_csv("estimates.csv", result.estimates)
     folder.write_csv("effects.csv", result.effects)
     folder.write_json("fit.json", result.fit)
@@ -238,7 +261,6 @@ def write_results(
         folder.write_json("diagnostics.json", result.diagnostics)
     if result.idata is not None:
         result.idata.to_netcdf(str(folder.file("idata.nc")))
-    write_figures(folder, inputs, result)
 
 
 def make_figures(inputs: Inputs, result: FitResult) -> dict[str, object]:

@@ -125,10 +125,10 @@ def designs(tmp: Path, only: set[str]) -> list[tuple[str, Path, dict[str, Path]]
         config.write_text(yaml.safe_dump(SERIAL | {"bayes": {"indicators": "ordinal"}}))
         out.append(("ordinal", config, files))
     if "cfa2800" in only:
-        spec, data = survey()
+        _, data = survey()
         _, full_data = complete_survey()
         config = tmp / "cfa2800.yaml"
-        constructs = {c.name: list(c.items) for c in spec.constructs}
+        constructs = {f"F{k}": [f"f{k}_{i}" for i in range(1, 6)] for k in range(1, 6)}
         config.write_text(
             yaml.safe_dump(
                 {

@@ -24,7 +24,6 @@ call the same `make_setup` and family steps around a compiled model.
 
 from __future__ import annotations
 
-import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 
@@ -43,6 +42,7 @@ from bayeslead.core.partable import ParameterTable, build_partable
 from bayeslead.core.spec import ModelSpec
 from bayeslead.data import ResponseData
 from bayeslead.errors import InputError, Problem
+from bayeslead.phases import Phases
 from bayeslead.results import FitResult
 
 
@@ -125,27 +125,33 @@ class Family(ABC):
         settings: BayesConfig,
         gates: DiagnosticsConfig,
         progress: bool = True,
+        phases: Phases | None = None,
     ) -> FitResult:
         """Sample the posterior of `spec` with this family's model and summarise it on lavaan's
-        metric (the recipe of the module docstring)."""
-        started = time.perf_counter()
+        metric (the recipe of the module docstring). Each step is a named phase of `phases`
+        (shown on a terminal when `progress`), and the result's timings are the phases'."""
+        phases = phases or Phases(show=progress)
         if samples_marker_metric(spec) and not self.marker_metric:
             raise InputError(
                 "equality constraints, freed markers and non-zero fixed values are estimated "
                 "by engine: bayes for single-level models only (use engine: sem)"
             )
-        prepared = self.prepare(spec, data, settings)
-        setup = make_setup(spec, settings, self.unit_residuals(settings))
-        graph = self.build(setup, prepared)
-        initial = self.start(setup, prepared, graph)
-        built = time.perf_counter()
+        with phases.step("prepare_s", "Preparing the model's data"):
+            prepared = self.prepare(spec, data, settings)
+            setup = make_setup(spec, settings, self.unit_residuals(settings))
+        with phases.step("build_s", "Building the model"):
+            graph = self.build(setup, prepared)
+        with phases.step("start_s", "Computing ML starting values"):
+            initial = self.start(setup, prepared, graph)
         sampled = sample(
-            graph.model, initial, settings, var_names=self.stored(graph.model), progress=progress
+            graph.model, initial, settings, var_names=self.stored(graph.model), phases=phases
         )
-        summary = self.summarise(setup, prepared, graph, sampled.idata)
-        diagnostics = check_gates(summary.convergence, sampled.idata.sample_stats, gates)
-        idata = with_marker_draws(sampled.idata, setup.marker, summary.theta, data, spec)
-        checks = self.check(setup, prepared, summary, idata, diagnostics)
+        with phases.step("summaries_s", "Summarising the posterior"):
+            summary = self.summarise(setup, prepared, graph, sampled.idata)
+            diagnostics = check_gates(summary.convergence, sampled.idata.sample_stats, gates)
+            idata = with_marker_draws(sampled.idata, setup.marker, summary.theta, data, spec)
+        with phases.step("checks_s", "Posterior predictive checks"):
+            checks = self.check(setup, prepared, summary, idata, diagnostics)
         flat = summary.theta.reshape(-1, summary.theta.shape[-1])
         return FitResult(
             engine="bayes",
@@ -166,7 +172,7 @@ class Family(ABC):
                 *gate_problems(diagnostics),
                 *checks.problems,
             ],
-            timings=sampled.timings(built - started),
+            timings=phases.timings(),
             theta=flat.mean(axis=0),
             draws=flat,
             draws_kind="posterior",

@@ -22,6 +22,7 @@ from pymc.initial_point import make_initial_point_fn
 
 from bayeslead.config import BayesConfig
 from bayeslead.errors import FitProblemError, InputError
+from bayeslead.phases import Phases
 
 
 @dataclass(frozen=True)
@@ -46,21 +47,35 @@ def sample(
     settings: BayesConfig,
     var_names: list[str] | None = None,
     progress: bool = True,
+    phases: Phases | None = None,
 ) -> SamplingResult:
-    """Sample `model` with the configured sampler; `var_names` limits what is stored."""
+    """Sample `model` with the configured sampler; `var_names` limits what is stored.
+    Compiling and sampling are the phases "compile_s" and "sampling_s" of `phases` (shown on a
+    terminal when `phases.show`, else when `progress`)."""
     sampler = "nutpie" if settings.sampler == "auto" else settings.sampler
     cores = settings.cores or os.cpu_count() or 1
+    phases = phases or Phases(show=progress)
+    progress = phases.show
+    drawing = f"Sampling {settings.chains} chains x {settings.tune} + {settings.draws} draws"
     if sampler == "nutpie":
         import nutpie
 
         started = time.perf_counter()
-        compiled = nutpie.compile_pymc_model(
-            model, initial_points=initial, jitter_rvs=set(), var_names=var_names
-        )
+        with phases.step("compile_s", "Compiling the model"):
+            compiled = nutpie.compile_pymc_model(
+                model, initial_points=initial, jitter_rvs=set(), var_names=var_names
+            )
         compiled_at = time.perf_counter()
-        idata = _nutpie_sample(
-            compiled, model, initial, settings, min(cores, settings.chains), settings.seed, progress
-        )
+        with phases.step("sampling_s", drawing, spinner=False):
+            idata = _nutpie_sample(
+                compiled,
+                model,
+                initial,
+                settings,
+                min(cores, settings.chains),
+                settings.seed,
+                progress,
+            )
         done = time.perf_counter()
         return SamplingResult(idata, sampler, compiled_at - started, done - compiled_at)
     kwargs = {
@@ -82,7 +97,10 @@ def sample(
                 "bayes.sampler: 'numpyro' needs JAX and numpyro: pip install 'bayeslead[jax]'"
             ) from None
     started = time.perf_counter()
-    with model:
+    with (
+        model,
+        phases.step("sampling_s", f"Compiling the model; {drawing}", spinner=False),
+    ):
         if sampler == "numpyro":
             idata = pm.sample(
                 nuts_sampler="numpyro", nuts_sampler_kwargs={"chain_method": "vectorized"}, **kwargs

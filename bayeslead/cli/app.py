@@ -39,16 +39,23 @@ def fit(
     seed: Annotated[
         int | None, typer.Option(help="Seed overriding the config's engine seed.")
     ] = None,
-    quiet: Annotated[bool, typer.Option(help="No progress bars.")] = False,
+    quiet: Annotated[
+        bool, typer.Option(help="No progress display (also off when stderr is not a terminal).")
+    ] = False,
 ) -> None:
     """Fit a model and write a new run folder; prints the folder as the last line.
 
     Example: bayeslead fit configs/tl_dc_bi_sem.yaml --seed 7
     """
-    from bayeslead.pipeline import fit_to_run_folder
-    from bayeslead.report.summary import summary_of_run
+    from bayeslead.phases import Phases
+    from bayeslead.runs import process_start_time
 
-    path, result = fit_to_run_folder(config, data, out, seed, progress=not quiet)
+    phases = Phases(show=not quiet, since=process_start_time())
+    with phases.step("startup_s", "Starting: loading bayeslead"):
+        from bayeslead.pipeline import fit_to_run_folder
+        from bayeslead.report.summary import summary_of_run
+
+    path, result = fit_to_run_folder(config, data, out, seed, phases=phases)
     say(summary_of_run(path, compact=True))
     for problem in result.problems:
         warn(f"{problem.severity}: {problem}")

@@ -227,3 +227,20 @@ def test_simulate_command(tmp_path):
         frame.shape == (50, 21)
         and frame.drop(columns="respondent_id").isin(range(1, 6)).all().all()
     )
+
+
+def test_manifest_timings_name_every_phase_and_add_up(serial_run, tmp_path):
+    """fit_s is the sum of the named phases from the process start; total_s adds writing the
+    tables, figures and report. Without a terminal (captured output) no status lines appear."""
+    first, _ = serial_run
+    manifest = json.loads(
+        (Path(first.stdout.strip().splitlines()[-1]) / "manifest.json").read_text()
+    )
+    t = manifest["timings"]
+    parts = ["startup_s", "read_s", "engine_load_s", "estimation_s"]
+    assert list(t)[: len(parts) + 1] == [*parts, "fit_s"]
+    assert abs(sum(t[k] for k in parts) - t["fit_s"]) < 0.01
+    after = ["write_s", "figures_s", "report_s"]
+    assert abs(t["fit_s"] + sum(t[k] for k in after) - t["total_s"]) < 0.01
+    loud = run("fit", str(FIXTURES / "configs" / "serial.yaml"), "--out", str(tmp_path))
+    assert loud.returncode == 0 and "Reading and checking the data" not in loud.stderr

@@ -40,6 +40,10 @@ import numpy as np
 
 from bayeslead.bayes.kernels.lanes import LANES, lane_spd_inverse
 
+# sums may be reordered (vectorised dot products); no assumption about NaN or infinity, which
+# signal a covariance matrix that is not positive definite
+FAST = {"reassoc", "contract"}
+
 
 @dataclass(frozen=True)
 class RowData:
@@ -160,7 +164,7 @@ def spd_inverse_into(a, inv, work):
     return logdet
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, fastmath=FAST)
 def rows_loglik(sigma, mu, stats, sums, count, rows, order, n_missing, starts, direct, want_grad):
     """Log-likelihood of the respondents in `RowData` (without the 2 pi constant) and, if
     `want_grad`, its gradients with respect to Sigma (p x p, entries treated as independent) and
@@ -279,7 +283,7 @@ def rows_loglik(sigma, mu, stats, sums, count, rows, order, n_missing, starts, d
         for m in range(p):
             s = 0.0
             for c in range(p):
-                s += pt_mat[j, c] * prec[c, m]
+                s += pt_mat[j, c] * prec[m, c]  # P is symmetric: rows are contiguous
             g_sigma[j, m] += 0.5 * (s - count * prec[j, m])
         s = 0.0
         for c in range(p):
@@ -288,7 +292,7 @@ def rows_loglik(sigma, mu, stats, sums, count, rows, order, n_missing, starts, d
     return value, g_sigma, g_mu, True
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, fastmath=FAST, inline="always")
 def _lowrank_pattern(
     prec, mu, rows, order, k, first, n_g, inverse, lane, t_mat, cross, e_sum, scratch
 ):

@@ -20,7 +20,7 @@ from bayeslead.bayes.kernels.missing import RowData, rows_loglik
 
 # PyTensor caches the compiled wrapper by Op type, props and this number: bump it whenever the
 # kernel (`missing.py`) or the Op's inputs or outputs change (cached wrappers inline the kernel).
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 
 
 class RowsLoglik(Op):
