@@ -37,15 +37,17 @@ class Phases:
         status = (
             self.console.status(f"{escape(label)} ...") if self.show and spinner else nullcontext()
         )
+        failed = True
         try:
             with status:
                 yield
+            failed = False
         finally:
             now = time.time()
             elapsed = now - self.last
             self.seconds[key] = self.seconds.get(key, 0.0) + elapsed
             self.last = now
-            if self.show:
+            if self.show and not failed:
                 self.console.print(
                     f"[green]done[/green] {escape(label)} ({elapsed:.1f} s)", highlight=False
                 )

@@ -47,3 +47,14 @@ def test_status_lines_on_a_terminal_only():
         with phases.step("read_s", "Reading"):
             pass
         assert console.file.getvalue() == ""
+
+
+def test_a_failing_phase_is_timed_but_not_reported_done():
+    console, out = _terminal()
+    phases = Phases(show=True, console=console)
+    try:
+        with phases.step("read_s", "Reading"):
+            raise ValueError("bad data")
+    except ValueError:
+        pass
+    assert "read_s" in phases.seconds and "done" not in out.getvalue()

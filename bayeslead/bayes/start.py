@@ -18,9 +18,7 @@ from bayeslead.core.spec import ModelSpec
 def ml_on_z(spec: ModelSpec, z: np.ndarray) -> tuple[ParameterTable, np.ndarray, np.ndarray | None]:
     """std.lv ML solution on z-scores (EM moments with missing data): table, theta, mean."""
     if np.isnan(z).any():
-        rows = z[~np.isnan(z).all(axis=1)]
-        mu, sigma = np.nanmean(rows, axis=0), np.diag(np.nanvar(rows, axis=0))
-        mean, cov, _ = em_moments(row_data(rows), mu, sigma)
+        mean, cov = saturated_moments(z)
     else:
         mean, cov = None, np.cov(z.T, bias=True)
     table, theta = ml_on_moments(spec, cov)
@@ -43,6 +41,14 @@ def ml_on_moments(spec: ModelSpec, cov: np.ndarray) -> tuple[ParameterTable, np.
     latent = np.arange(marker.n_manifest, len(marker.variables))
     scales[latent] = 1.0 / np.sqrt(np.clip(np.diag(s)[latent], 1e-3, None))
     return table, rescale(marker, table, theta, scales)
+
+
+def saturated_moments(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """ML (EM) mean and covariance of items with blanks (NaN; rows without answers dropped)."""
+    rows = z[~np.isnan(z).all(axis=1)]
+    mu, sigma = np.nanmean(rows, axis=0), np.diag(np.nanvar(rows, axis=0))
+    mean, cov, _ = em_moments(row_data(rows), mu, sigma)
+    return mean, cov
 
 
 def em_moments(
@@ -116,7 +122,7 @@ def marker_start(
     if data.complete:
         mean, cov = None, data.scatter / data.n
     else:
-        mean, cov, _ = em_saturated(data.z, data.groups)
+        mean, cov = saturated_moments(data.z)
     start = table.start_values(cov)
     solution = fit_ml(table, cov, start, max_iter=300)
     initial = initial_values(spec, table, priors, solution.theta if solution.converged else start)
