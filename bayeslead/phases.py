@@ -21,12 +21,21 @@ class Phases:
     """Named, contiguous phases of one run (seconds by name, in the order they ran)."""
 
     def __init__(
-        self, show: bool = True, since: float | None = None, console: Console | None = None
+        self,
+        show: bool = True,
+        since: float | None = None,
+        console: Console | None = None,
+        first: str | None = None,
     ):
+        """`since`: when the first phase began (default now); `first`: a phase name for the
+        time from `since` until now (e.g. "startup_s", the interpreter and imports)."""
         self.console = console or Console(stderr=True)
         self.show = show and self.console.is_terminal
         self.seconds: dict[str, float] = {}
         self.last = time.time() if since is None else since
+        if first is not None:
+            now = time.time()
+            self.seconds[first], self.last = now - self.last, now
 
     @contextmanager
     def step(self, key: str, label: str, spinner: bool = True) -> Iterator[None]:

@@ -139,15 +139,14 @@ def with_seed(config: RunConfig, seed: int | None) -> RunConfig:
 
 
 def fit(inputs: Inputs, progress: bool = True, phases: Phases | None = None) -> FitResult:
-    """Fit the model with the config's engine, then test the config's hypotheses; every step is
-    a phase of `phases` (shown on a terminal when `progress`)."""
+    """Fit with the config's engine, then test the hypotheses; each step a phase of `phases`."""
     config = inputs.config
     phases = phases or Phases(show=progress)
     if config.engine == "sem":
-        bootstrap = config.sem.bootstrap > 0
         with phases.step("engine_load_s", "Loading the ML engine"):
             from bayeslead.sem.engine import fit_sem
-        with phases.step("estimation_s", "Fitting by maximum likelihood", spinner=not bootstrap):
+        bar = config.sem.bootstrap > 0  # the bootstrap draws its own progress bar
+        with phases.step("estimation_s", "Fitting by maximum likelihood", spinner=not bar):
             result = fit_sem(inputs.spec, inputs.data, config.sem, progress=phases.show)
     else:
         with phases.step("engine_load_s", "Loading the Bayesian engine (PyMC)"):
@@ -179,15 +178,9 @@ def fit_to_run_folder(
     progress: bool = True,
     phases: Phases | None = None,
 ) -> tuple[Path, FitResult]:
-    """`bayeslead fit`: fit and write a new run folder; return its path and the result.
-
-    The manifest's timings name every phase from the process start ("startup_s": interpreter
-    and libraries, then reading, fitting and writing): `fit_s` is the sum of the phases up to
-    results in hand, `total_s` that plus writing tables, figures and the report."""
-    phases = phases or Phases(show=progress, since=process_start_time())
-    if "startup_s" not in phases.seconds:
-        with phases.step("startup_s", "Starting (Python and libraries)"):
-            pass
+    """`bayeslead fit`: fit and write a new run folder; return its path and the result. Timings
+    name every phase from the process start: `fit_s` sums those up to results in hand."""
+    phases = phases or Phases(show=progress, since=process_start_time(), first="startup_s")
     with phases.step("read_s", "Reading and checking the data"):
         config = with_seed(load_config(config_path), seed)
         inputs = load_inputs(config, data_path)
@@ -199,13 +192,13 @@ def fit_to_run_folder(
     config_yaml = yaml.safe_dump(resolved, sort_keys=False, allow_unicode=True)
     digest = config_hash(config_yaml, inputs.data.sha256, run_seed(inputs.config))
     folder = RunFolder(root, inputs.config.name, digest)
-    fitted = list(phases.seconds)
     try:
         with phases.step("write_s", "Writing tables and draws"):
             write_results(folder, inputs, result, quality)
             folder.write_text("config.yaml", config_yaml)
         with phases.step("figures_s", "Drawing figures"):
             write_figures(folder, inputs, result)
+        result.timings |= phases.timings()  # + write_s, figures_s
         record = manifest(inputs, result, digest, quality)
         with phases.step("report_s", "Writing the report and its table files"):
             folder.write_json("manifest.json", record)
@@ -213,9 +206,7 @@ def fit_to_run_folder(
             for name, content in run_table_files(saved).items():
                 write_file(folder, name, content)
             folder.write_text("report.html", build_report(saved))
-        after = {k: v for k, v in phases.timings().items() if k not in fitted}
-        total = phases.total()
-        result.timings |= after | {"total_s": round(total, 3)}
+        result.timings |= phases.timings() | {"total_s": round(phases.total(), 3)}
         record["timings"] = result.timings
         folder.write_json("manifest.json", record)
         path = folder.finish()

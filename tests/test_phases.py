@@ -58,3 +58,10 @@ def test_a_failing_phase_is_timed_but_not_reported_done():
     except ValueError:
         pass
     assert "read_s" in phases.seconds and "done" not in out.getvalue()
+
+
+def test_the_first_phase_runs_from_the_process_start():
+    phases = Phases(show=False, since=time.time() - 2.0, first="startup_s")
+    assert (
+        2.0 <= phases.seconds["startup_s"] < 2.1 and phases.total() == phases.seconds["startup_s"]
+    )

@@ -301,8 +301,8 @@ def build_report(run: SavedRun) -> str:
     versions = pd.DataFrame(
         {"package": list(m["versions"]), "version": list(m["versions"].values())}
     )
-    # total_s is known only after the report is written; the manifest records it
-    shown = {k: v for k, v in m["timings"].items() if k != "total_s"}
+    # report_s and total_s are known only after the report is written; the manifest records them
+    shown = {k: v for k, v in m["timings"].items() if k not in ("report_s", "total_s")}
     timings = pd.DataFrame({"step": list(shown), "seconds": list(shown.values())})
     parts += [
         "<h2>Provenance</h2>",
