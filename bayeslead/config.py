@@ -34,10 +34,16 @@ class DataConfig(Strict):
     cluster: str | None = None
     level3: str | None = None
     group: str | None = None
+    role: str | None = None  # informant role column (aggregate: role mean differences)
     columns: dict[str, str] = {}
     scale: tuple[int, int] | None = None
     missing_codes: list[float] = []
     sheet: str | int | None = None
+
+    @property
+    def id_columns(self) -> list[str]:
+        """Cluster, level-3, group and role columns the config names."""
+        return [c for c in (self.cluster, self.level3, self.group, self.role) if c]
 
     @field_validator("scale")
     @classmethod
@@ -56,6 +62,11 @@ class SemConfig(Strict):
     bootstrap: int = Field(1000, ge=0)
     seed: int = 1
     workers: int | None = Field(None, ge=1)
+    # two-level models (data.cluster): level-specific observed variables and across-level settings
+    within_only: list[str] = []
+    between_only: list[str] = []
+    loadings_across_levels: Literal["equal", "free"] = "equal"
+    between_residuals: Literal["free", "zero"] = "free"
 
 
 class BayesConfig(Strict):
@@ -77,6 +88,15 @@ class BayesConfig(Strict):
     between_paths: Literal["specific", "shared"] = "specific"
     cluster_effects: bool = False
     priors: dict[str, str] = {}
+
+
+class CmvConfig(Strict):
+    """Common-method variance checks (`bayeslead cmv`)."""
+
+    marker: str | None = (
+        None  # marker construct (instrument or inline constructs), not in the model
+    )
+    effect: str | None = None  # the key indirect effect (default: the first named effect)
 
 
 class DiagnosticsConfig(Strict):
@@ -101,7 +121,9 @@ class TruthConfig(Strict):
     `groups` (with data.group) names the groups and overrides the paths per group; respondents
     are split evenly across the groups in the order given. With data.level3, `level3_icc` is
     the share of each construct's variance between level-3 units (part of `icc`, the share
-    between clusters) and `level3_size` the clusters per level-3 unit.
+    between clusters) and `level3_size` the clusters per level-3 unit. `method` is the
+    standardised loading of one common method factor on every item's latent response
+    (respondent-level, independent of the constructs): common-method variance.
     """
 
     loadings: float | dict[str, float] = 0.75
@@ -114,6 +136,7 @@ class TruthConfig(Strict):
     level3_icc: float | None = Field(None, ge=0, lt=1)
     level3_size: int | None = Field(None, ge=1)
     groups: dict[str, GroupTruth] = {}
+    method: float = Field(0.0, ge=0, lt=1)  # loading of a common method factor on every item
 
     @field_validator("paths", "correlations", "random_slope_sd")
     @classmethod
@@ -162,6 +185,7 @@ class RunConfig(Strict):
     sem: SemConfig = SemConfig()
     bayes: BayesConfig = BayesConfig()
     diagnostics: DiagnosticsConfig = DiagnosticsConfig()
+    cmv: CmvConfig = CmvConfig()
     hypotheses: dict[str, str] = {}
     report: ReportConfig = ReportConfig()
     truth: TruthConfig | None = None

@@ -77,7 +77,7 @@ def load_inputs(
             raise config_problem(config, "data.path", "no data file given (or pass --data PATH)")
         if not config.data.path.is_file():
             raise config_problem(config, "data.path", f"file not found: {config.data.path}")
-        clusters = [c for c in (config.data.cluster, config.data.level3, config.data.group) if c]
+        clusters = config.data.id_columns
         data = load_responses(
             config.data.path,
             list(spec.items),
@@ -247,7 +247,7 @@ def write_results(
         )
     folder.write_csv("quality.csv", quality)
     folder.write_csv("labels.csv", label_table(inputs.spec, inputs.instrument))
-    folder.write_text("model.lav", inputs.spec.to_lavaan())
+    folder.write_text("model.lav", result.info.get("lavaan_syntax") or inputs.spec.to_lavaan())
     if result.diagnostics is not None:
         folder.write_json("diagnostics.json", result.diagnostics)
     if result.idata is not None:

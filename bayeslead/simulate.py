@@ -8,8 +8,9 @@ column, each construct is a between-cluster part (variance `icc`) plus a within 
 (variance 1 - icc) following the same standardised paths, and `random_slope_sd` lets chosen
 within-cluster paths vary across clusters. With a level-3 column, clusters are nested in
 level-3 units (`level3_size` clusters each) whose intercepts of the first-order constructs take
-`level3_icc` of the between-cluster share. Reverse-keyed items are written reverse-coded, as
-respondents would answer them. The same seed gives the same file, byte for byte.
+`level3_icc` of the between-cluster share. With `truth.method`, one method factor loads on
+every item's y* (common-method variance; a marker scale's items included). Reverse-keyed items
+are written reverse-coded, as respondents would answer them. The same seed gives the same file, byte for byte.
 """
 
 from __future__ import annotations
@@ -182,8 +183,7 @@ def simulate_responses(
             latent_part += _level3_intercepts(rng, table, a, level3, int(unit[-1]) + 1)[unit]
     else:
         latent_part = _draw(rng, structural, n) @ b.T
-    errors = rng.standard_normal((n, k)) * np.sqrt(np.diag(s)[:k])
-    ystar = latent_part[:, :k] + errors
+    ystar = latent_part[:, :k] + with_method(rng, np.diag(s)[:k], truth.method, n, spec.items)
     if id_column:
         frame[id_column] = np.arange(1, n + 1)
     thresholds = None if truth.thresholds is None else np.asarray(truth.thresholds)
@@ -203,6 +203,24 @@ def simulate_responses(
         category = scale.low + np.searchsorted(cuts, ystar[:, j], side="right")
         frame[item] = scale.low + scale.high - category if scale.reverse else category
     return frame
+
+
+def with_method(
+    rng: np.random.Generator, residual: np.ndarray, method: float, n: int, items
+) -> np.ndarray:
+    """Item residuals plus a common method factor loading `method` on every item; the
+    residual variances shrink by method^2 so that each y* keeps unit variance."""
+    left = residual - method**2
+    if np.any(left <= 0):
+        bad = [i for i, r in zip(items, left, strict=True) if r <= 0][:5]
+        raise InputError(
+            f"Config: truth.method = {method} leaves no residual variance for items "
+            f"{', '.join(bad)} (loading^2 + method^2 must stay below 1)"
+        )
+    errors = rng.standard_normal((n, len(residual))) * np.sqrt(left)
+    if method:
+        errors += method * rng.standard_normal((n, 1))
+    return errors
 
 
 def _simulate_groups(

@@ -44,6 +44,7 @@ def test_same_seed_same_file_byte_for_byte(tmp_path):
         ("tl_dc_bi_sem.yaml", 500, "tl_dc_bi_example.csv"),
         ("leading_innovation_sem.yaml", 400, "leading_innovation_example.csv"),
         ("tl_dc_bi_hierarchical.yaml", 750, "tl_dc_bi_firms_example.csv"),
+        ("tl_dc_bi_cmv.yaml", 500, "tl_dc_bi_cmv_example.csv"),
     ],
 )
 def test_bundled_example_data_is_reproducible(tmp_path, config, n, data):

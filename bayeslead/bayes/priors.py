@@ -22,6 +22,7 @@ defaults are weakly informative:
 | ``group_path_sd`` | ``lognormal(-1.5, 0.6)`` | SD of a path across groups, multi-group models (median 0.22) |
 | ``group_sd`` | ``lognormal(0, 0.5)`` | latent (residual) SDs of the groups (log SDs zero-sum over groups; lognormal(0, sd) only) |
 | ``group_means`` | ``normal(0, 1)`` | latent intercepts of the groups (zero-sum over groups; normal(0, sd) only) |
+| ``method_loading`` | ``halfnormal(0.5)`` | standardised loading of a common method factor on every item (`bayeslead cmv`; sign fixed positive) |
 
 The SDs of the cluster-level variance components have boundary-avoiding gamma(2, rate) priors
 (Chung et al. 2013): their density vanishes at 0, which keeps posterior mass off the boundary
@@ -76,6 +77,7 @@ DEFAULTS = {
     "group_path_sd": "lognormal(-1.5, 0.6)",
     "group_sd": "lognormal(0, 0.5)",
     "group_means": "normal(0, 1)",
+    "method_loading": "halfnormal(0.5)",
 }
 # A constrained model samples lavaan's marker metric on items divided by one pooled SD
 # (`bayes.capabilities`): loadings are ratios of item SDs (about 0.5 to 2.5 on the tutorial
@@ -100,6 +102,7 @@ SUPPORT = {
     "group_path_sd": "positive",
     "group_sd": "positive",
     "group_means": "real",
+    "method_loading": "positive",
 }
 _SPEC = re.compile(r"^\s*([a-z_]+)\s*\(([^()]*)\)\s*$")
 

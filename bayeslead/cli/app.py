@@ -13,6 +13,7 @@ from typing import Annotated
 import typer
 
 from bayeslead.cli.common import ConfigArg, say, warn
+from bayeslead.cli.firms import aggregate, cmv
 from bayeslead.cli.inputs import data_app, instrument_app
 from bayeslead.cli.study import study_app
 from bayeslead.errors import BayesleadError
@@ -27,6 +28,8 @@ app = typer.Typer(
 app.add_typer(instrument_app, name="instrument")
 app.add_typer(data_app, name="data")
 app.add_typer(study_app, name="study")
+app.command()(aggregate)
+app.command()(cmv)
 
 
 @app.command()

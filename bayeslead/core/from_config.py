@@ -8,7 +8,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Collection
 
-from bayeslead.config import RunConfig
+from bayeslead.config import RunConfig, config_problem
 from bayeslead.core.from_syntax import spec_from_syntax
 from bayeslead.core.spec import Effect, Factor, ModelSpec, Regression, find_cycle
 from bayeslead.errors import InputError, Problem
@@ -128,14 +128,6 @@ def _settings_problems(config: RunConfig, items: set[str], observed) -> list[Pro
     ):
         if getattr(config.data, key) and getattr(config.data, key) in items:
             problems.append(Problem(setting, "must be an id column, not an item"))
-    if config.data.cluster and config.engine != "bayes":
-        problems.append(
-            Problem(
-                "data.cluster",
-                "two-level models need engine: bayes in this version (the ML engine fits "
-                "single-level models only; drop data.cluster to fit one level)",
-            )
-        )
     if config.data.level3:
         problems += _level3_problems(config)
     if config.data.group:
@@ -269,3 +261,25 @@ def _unknown(where: str, name: str, known: set[str], kind: str = "construct") ->
     hint = difflib.get_close_matches(name, sorted(known), n=1)
     parts = [f"unknown {kind} '{name}'"] + [f"did you mean '{h}'?" for h in hint]
     return Problem(where, "; ".join([*parts, f"known: {listing}"]))
+
+
+def marker_factor(config: RunConfig, instrument: Instrument | None) -> Factor:
+    """The marker construct and its items: `cmv.marker`, else the instrument's marker scale."""
+    name = config.cmv.marker
+    if name is None and instrument is not None:
+        flagged = [c.id for c in instrument.constructs if c.marker]
+        name = flagged[0] if flagged else None
+    if name is None:
+        raise config_problem(
+            config,
+            "cmv.marker",
+            "no marker scale: flag a construct `marker: true` in the instrument (e.g. include "
+            "surveys/marker_blue.yaml) or name one here",
+        )
+    indicators = instrument.indicators() if instrument is not None else {}
+    inline = config.constructs if isinstance(config.constructs, dict) else {}
+    items = indicators.get(name) or inline.get(name)
+    if not items:
+        known = ", ".join(sorted(set(indicators) | set(inline))) or "none"
+        raise config_problem(config, "cmv.marker", f"'{name}' is not a construct (known: {known})")
+    return Factor(name, tuple(items))

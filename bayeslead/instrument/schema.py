@@ -87,6 +87,7 @@ class Construct(StrictModel):
     sources: list[str] = []
     items: list[Item] = []
     dimensions: list[Dimension] = []
+    marker: bool = False  # a scale unrelated to the model: CFA marker for common-method variance
 
 
 class AttentionCheck(StrictModel):

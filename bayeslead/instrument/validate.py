@@ -105,6 +105,13 @@ def _check_construct(
     problems = _check_sources(where, construct.sources, references)
     if zh:
         problems += _missing_zh(where, construct, ("label", "definition"))
+    if construct.marker and (construct.dimensions or not construct.sources):
+        problems.append(
+            Problem(
+                f"{where}.marker",
+                "a marker scale is first-order (items, no dimensions) and cites its source",
+            )
+        )
     if construct.items and construct.dimensions:
         problems.append(
             Problem(where, "give either items (first-order) or dimensions (second-order), not both")

@@ -145,3 +145,27 @@ def harman_single_factor_share(x: np.ndarray) -> np.ndarray:
     """
     corr = cov_to_corr(pairwise_covariance(x))
     return np.linalg.eigvalsh(corr)[..., -1] / corr.shape[-1]
+
+
+def harman_principal_axis_share(x: np.ndarray, tol: float = 0.001, max_iter: int = 50) -> float:
+    """Harman's single factor by principal-axis factoring: the share of standardized variance
+    of one unrotated common factor (``psych::fa(nfactors = 1, fm = "pa")``'s proportion of
+    variance: squared multiple correlations as starting communalities, iterated until the sum
+    of communalities changes by at most `tol`, at most `max_iter` times).
+
+    Parameters
+    ----------
+    x : array (n, k)
+        All survey items (NaN handled pairwise).
+    """
+    corr = cov_to_corr(pairwise_covariance(x))
+    reduced = corr.copy()
+    np.fill_diagonal(reduced, 1 - 1 / np.diag(np.linalg.inv(corr)))
+    communality, change, iterations = float(np.trace(reduced)), np.inf, 0
+    while change > tol and iterations < max_iter:
+        vals, vecs = np.linalg.eigh(reduced)
+        loadings = vecs[:, -1] * np.sqrt(vals[-1])
+        new = float(np.sum(loadings**2))
+        np.fill_diagonal(reduced, loadings**2)
+        change, communality, iterations = abs(communality - new), new, iterations + 1
+    return communality / corr.shape[0]

@@ -74,6 +74,13 @@ def _table(frame: pd.DataFrame | None, digits: int = 3, columns: list[str] | Non
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
 
+def table_html(
+    frame: pd.DataFrame | None, digits: int = 3, columns: list[str] | None = None
+) -> str:
+    """An HTML table in the report's style, for other report pages (e.g. `report.cmv`)."""
+    return _table(frame, digits, columns)
+
+
 def _used(frame: pd.DataFrame | None, column: str) -> bool:
     """True when `frame` has `column` with at least one non-empty value."""
     if frame is None or column not in frame:
@@ -212,6 +219,17 @@ def build_report(run: SavedRun) -> str:
     if icc is not None:
         parts += ["<h3>Latent intraclass correlations (share of variance between clusters)</h3>"]
         parts.append(_table(icc))
+    agreement = run.table("agreement")
+    if agreement is not None:
+        shown = ["construct", "n_firms", "informants_mean", "rwg_j_uniform_mean"]
+        shown += ["rwg_j_uniform_median", "rwg_j_uniform_share_gt_70", "rwg_j_slight_skew_mean"]
+        parts += [
+            "<h3>Agreement within clusters (can informants be aggregated?)</h3>",
+            _table(agreement, columns=[*shown, "awg_mean", "ICC1", "ICC2"]),
+            '<p class="note">rwg(j) against the uniform and the slightly skewed null (LeBreton &amp; '
+            "Senter 2008), share of clusters above .70; awg (Brown &amp; Hauenstein 2005); ICC(1) "
+            "and ICC(2) of the construct means (Bliese 2000), negative values kept.</p>",
+        ]
     differences = run.table("group_differences")
     if differences is not None:
         parts += [

@@ -3,4 +3,6 @@ the rest, naming the engine)."""
 
 from bayeslead.syntax import Capabilities
 
-CAPABILITIES = Capabilities(equality=True, fixed_values=True, intercepts=True, engine="engine: sem")
+CAPABILITIES = Capabilities(
+    equality=True, fixed_values=True, intercepts=True, levels=True, engine="engine: sem"
+)  # levels: two-level ML with data.cluster (bayeslead.sem.twolevel)

@@ -47,6 +47,10 @@ def fit_sem(
     spec: ModelSpec, data: ResponseData, settings: SemConfig, progress: bool = True
 ) -> FitResult:
     """Fit `spec` by ML and return estimates, effects, fit measures and reliability."""
+    if spec.cluster:
+        from bayeslead.sem.twolevel import fit_sem_twolevel
+
+        return fit_sem_twolevel(spec, data, settings)
     started = time.perf_counter()
     table = build_partable(spec)
     frame = data.frame[list(spec.manifest)]

@@ -228,12 +228,13 @@ def test_level_blocks_the_two_level_model_cannot_fit_are_refused():
     messages = " | ".join(p.message for p in err.value.problems)
     assert "label 'f1 =~ y2' as at level 1" in messages
     assert "'f2' is not measured at level 2" in messages
-    with pytest.raises(InputError, match="'level:' blocks need a two-level engine: sem"):
-        build_spec(
-            RunConfig(name="t", model=TWO_LEVEL, data={"cluster": "firm"}),
-            columns=columns,
-            capabilities=SEM,
-        )
+    # the ML engine fits the same two-level model (issue 19: lavaan's two-level ML)
+    spec = build_spec(
+        RunConfig(name="t", model=TWO_LEVEL, data={"cluster": "firm"}),
+        columns=columns,
+        capabilities=SEM,
+    )
+    assert spec.cluster == "firm"
 
 
 def test_per_group_values_as_far_as_the_multigroup_model_goes():

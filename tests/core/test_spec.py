@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import pytest
-
 from bayeslead.config import RunConfig
 from bayeslead.core.from_config import build_spec
-from bayeslead.errors import InputError
 from bayeslead.pipeline import load_inputs
 from tests.conftest import REFERENCE, ROOT, TESTS
 
@@ -73,10 +70,9 @@ def test_structure_queries():
     assert cfa.regressions == () and len(cfa.exogenous()) == 5
 
 
-def test_two_level_ml_is_refused_with_a_statement():
-    """The ML engine fits one level: data.cluster with engine: sem is input error (exit 2)."""
+def test_two_level_ml_builds_a_two_level_spec():
+    """data.cluster with engine: sem is lavaan's two-level ML (tests/sem/test_twolevel.py)."""
     config = RunConfig(
         name="x", data={"cluster": "firm"}, constructs={"F": ["a", "b", "c"]}, engine="sem"
     )
-    with pytest.raises(InputError, match="data.cluster: two-level models need engine: bayes"):
-        build_spec(config)
+    assert build_spec(config).cluster == "firm"
