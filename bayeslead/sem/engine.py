@@ -159,12 +159,13 @@ def _fit_complete(spec, table, frame, x, settings, problems, info):
 
 
 def fit_from_starts(spec: ModelSpec, table: ParameterTable, frame: pd.DataFrame, cov: np.ndarray):
-    """Fisher scoring from semopy's solution, then from lavaan-like simple starts, each with its
-    covariances damped until the implied covariance is positive definite; the first start that
-    converges wins (else the lowest F_ML, reported as not converged)."""
+    """Fisher scoring from lavaan-like simple starts, then from semopy's solution (slower: its
+    SLSQP fit costs more than ours), each with its covariances damped until the implied
+    covariance is positive definite; the first start that converges wins (else the lowest F_ML,
+    reported as not converged)."""
     starts = [
-        ("semopy", lambda: semopy_start(spec, table, frame)),
         ("simple", lambda: table.start_values(cov)),
+        ("semopy", lambda: semopy_start(spec, table, frame)),
     ]
     if spec.settings or spec.equalities or spec.label_values:
         starts = starts[1:]  # semopy's model has no labels or fixed values
