@@ -32,7 +32,6 @@ from bayeslead.config import RunConfig, SemConfig  # noqa: E402
 from bayeslead.core.from_config import build_spec  # noqa: E402
 from bayeslead.data import ResponseData  # noqa: E402
 from bayeslead.sem.engine import fit_sem  # noqa: E402
-from tests.sem.lavaan_syntax import config_keys  # noqa: E402
 
 CORPUS = ROOT / "tests" / "reference" / "ml_corpus"
 CASES = {
@@ -54,7 +53,7 @@ cat(jsonlite::toJSON(list(cpu = median(cpu), wall = median(wall),
 
 
 def bayeslead_times(folder: str, missing: str, repeats: int) -> dict:
-    spec = build_spec(RunConfig(name=folder, **config_keys(CORPUS / folder / "model.lav")))
+    spec = build_spec(RunConfig(name=folder, model=(CORPUS / folder / "model.lav").read_text()))
     frame = pd.read_csv(CORPUS / folder / "data.csv")[list(spec.manifest)].astype(float)
     data = ResponseData(frame=frame, raw=frame, path=None, sha256="", ranges={})
     settings = SemConfig(bootstrap=0, missing=missing)

@@ -168,7 +168,7 @@ def fit_from_starts(spec: ModelSpec, table: ParameterTable, frame: pd.DataFrame,
         ("semopy", lambda: semopy_start(spec, table, frame)),
     ]
     if spec.settings or spec.equalities or spec.label_values:
-        starts = starts[1:]  # semopy's model has no labels or fixed values
+        starts = starts[:1]  # semopy's model has no labels or fixed values
     tried = []
     for name, make in starts:
         start = make()

@@ -158,3 +158,38 @@ def test_multigroup_fit_recovers_a_group_difference(tmp_path):
 
     with pytest.raises(InputError, match="is a multi-group fit; PSIS-LOO from its saved draws"):
         compare_runs([folder, folder])
+
+
+@pytest.mark.slow
+def test_item_intercepts_are_on_the_reference_groups_origin(tmp_path):
+    """Holzinger-Swineford by school, equal loadings and intercepts (lavaan:
+    tests/reference/ml_corpus/hs_multigroup_intercepts, Grant-White as the reference group as in
+    bayeslead's sorted order). Implied item means per group (intercept + loading x latent mean)
+    are within one lavaan SE of lavaan's and as close to the observed means as lavaan's."""
+    folder = REFERENCE / "ml_corpus" / "hs_multigroup_intercepts"
+    config = tmp_path / "hs_groups.yaml"
+    config.write_text(
+        f"name: hs_groups\ndata: {{path: {folder / 'data.csv'}, group: school}}\n"
+        "constructs: {visual: [x1, x2, x3], textual: [x4, x5, x6], speed: [x7, x8, x9]}\n"
+        "engine: bayes\nbayes: {chains: 2, draws: 1000, tune: 1000}\n"
+    )
+    result = fit_to_run_folder(config, out=tmp_path / "out", progress=False)[1]
+    est = result.estimates
+    lavaan = pd.read_csv(folder / "estimates_ref_grant_white.csv")
+    lavaan_means = pd.read_csv(folder / "implied_means.csv").set_index(["group", "variable"])
+    items = [f"x{k}" for k in range(1, 10)]
+    item_se = lavaan[(lavaan.op == "~1") & (lavaan.group == 1) & lavaan.lhs.isin(items)]
+    item_se = item_se.set_index("lhs").se
+    intercepts = est[(est.op == "~1") & (est.group == "")].set_index("lhs").est
+    loadings = est[(est.op == "=~") & (est.group == "Grant-White")].set_index("rhs")
+    for group in ("Grant-White", "Pasteur"):
+        means = est[(est.op == "~1") & (est.group == group)].set_index("lhs").est
+        if group == "Grant-White":
+            assert np.allclose(means, 0.0)
+        for item, se in item_se.items():
+            factor = loadings.loc[item, "lhs"]
+            implied = intercepts[item] + loadings.loc[item, "est"] * means[factor]
+            ref = lavaan_means.loc[(group, item)]
+            assert abs(implied - ref.implied_mean) <= se, (group, item, implied)
+            observed_gap = abs(implied - ref.sample_mean)
+            assert observed_gap <= abs(ref.implied_mean - ref.sample_mean) + se, (group, item)

@@ -16,7 +16,6 @@ from bayeslead.core.from_config import build_spec
 from bayeslead.data import ResponseData
 from bayeslead.sem.engine import fit_sem
 from tests.conftest import REFERENCE
-from tests.sem.lavaan_syntax import config_keys
 
 CORPUS = REFERENCE / "ml_corpus"
 SLOW = pytest.mark.slow  # FIML with 20% missing responses: thousands of patterns
@@ -43,7 +42,7 @@ def corpus_fit(folder: str):
     """bayeslead's fit with lavaan's settings of this folder (missing = "ml" is FIML)."""
     options = json.loads((CORPUS / folder / "meta.json").read_text())["options"]
     missing = "fiml" if options["missing"] == "ml" else "auto"
-    spec = build_spec(RunConfig(name=folder, **config_keys(CORPUS / folder / "model.lav")))
+    spec = build_spec(RunConfig(name=folder, model=(CORPUS / folder / "model.lav").read_text()))
     frame = pd.read_csv(CORPUS / folder / "data.csv")[list(spec.manifest)].astype(float)
     data = ResponseData(frame=frame, raw=frame, path=None, sha256="", ranges={})
     return fit_sem(spec, data, SemConfig(bootstrap=0, missing=missing), progress=False)

@@ -60,9 +60,10 @@ def group_estimates(spec, table, marker, pooled, by_group, post, scales, data, h
         convs.append(conv)
     p = table.n_manifest
     latents = list(table.variables[p:])
-    item_means = data.mean + data.sd * post["intercepts"].values
+    item_shift, latent = reference_origin(marker, by_group, post, scales)
+    item_means = data.mean + data.sd * post["intercepts"].values + item_shift
     blocks = [(list(table.manifest), "", item_means, "")]
-    for label, means in zip(data.labels, latent_means(post, scales, p), strict=True):
+    for label, means in zip(data.labels, latent, strict=True):
         blocks.append((latents, label, means, ""))
     if spec.regressions:
         rows, cols = path_positions(spec, table)
@@ -111,12 +112,29 @@ def group_effects(spec, marker, pooled, by_group, data, hdi_prob):
     return effects[order], pd.concat(convs)
 
 
-def latent_means(post, scales: np.ndarray, p: int) -> list[np.ndarray]:
-    """Each group's latent intercepts minus the reference group's, on the marker metric
-    (chain, draw, latent); the reference group's are zero."""
-    shift = post["group_means"].values  # (chain, draw, latent, group), zero-sum over groups
-    scale = scales[..., p:]
-    return [(shift[..., g] - shift[..., 0]) * scale for g in range(shift.shape[-1])]
+def reference_origin(
+    marker: ParameterTable, by_group: list[np.ndarray], post, scales: np.ndarray
+) -> tuple[np.ndarray, list[np.ndarray]]:
+    """The model's means on the reference group's origin (lavaan's: its latent intercepts 0).
+
+    The sampled latent intercepts alpha_g sum to zero over the groups; moving the origin to the
+    reference group (group 0) gives item intercepts ``nu + Lambda (I - B_0)^-1 alpha_0`` and
+    latent intercepts ``alpha_g - (I - B_g)(I - B_0)^-1 alpha_0`` (zero in the reference group),
+    which leave every group's implied means unchanged. Returns the item-intercept shift on the
+    raw item metric (chain, draw, item) and each group's latent intercepts on the marker metric
+    (chain, draw, latent).
+    """
+    p = marker.n_manifest
+    alpha = post["group_means"].values * scales[..., p:, None]  # (chain, draw, latent, group)
+    eye = np.eye(len(marker.variables))
+    full = np.zeros((*alpha.shape[:2], len(eye)))
+    full[..., p:] = alpha[..., 0]
+    ref = np.linalg.solve(eye - marker.matrices(by_group[0])[0], full[..., None])[..., 0]
+    means = []
+    for g, theta in enumerate(by_group):
+        moved = (eye - marker.matrices(theta)[0]) @ ref[..., None]
+        means.append(alpha[..., g] - moved[..., p:, 0])
+    return ref[..., :p], means
 
 
 def group_differences(
@@ -132,7 +150,7 @@ def group_differences(
     paths, named effects (raw metric) and latent means."""
     p = marker.n_manifest
     latents = list(marker.variables[p:])
-    means = latent_means(post, scales, p)
+    means = reference_origin(marker, by_group, post, scales)[1]
     paths = [marker.index(r.key) for r in spec.regressions]
     effects = [effect_draws(spec, marker, theta) for theta in by_group]
     quantities = [(r.key, "path") for r in spec.regressions]

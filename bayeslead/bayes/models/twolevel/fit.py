@@ -110,6 +110,13 @@ class TwoLevel(Family):
     def prepare(self, spec: ModelSpec, data: ResponseData, settings: BayesConfig) -> TwoLevelData:
         ordinal = settings.indicators == "ordinal"
         refuse_limited_information(settings.ordinal, "two-level")
+        if spec.observed:
+            raise InputError(
+                "Config: observed: observed covariates in two-level models "
+                f"({', '.join(spec.observed)}) are not supported yet: the two-level model has "
+                "latent constructs measured by items only (remove them, or fit one level "
+                "without data.cluster)"
+            )
         if ordinal:
             check_ordinal_support(spec)
         ids, problems = check_clusters(data, spec.cluster)
