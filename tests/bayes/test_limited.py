@@ -173,3 +173,18 @@ def test_polychoric_is_refused_for_two_level_models():
     )
     with pytest.raises(InputError, match="bayes.ordinal: polychoric .* single-level models only"):
         family_of(inputs.spec).prepare(inputs.spec, inputs.data, settings)
+
+
+def test_unusable_items_are_named():
+    from bayeslead.bayes.models.single.limited import item_polychorics
+    from bayeslead.errors import InputError
+
+    rng = np.random.default_rng(0)
+    x = rng.integers(1, 5, size=(50, 3)).astype(float)
+    x[:, 1] = 2.0
+    x[:25, 0], x[25:, 2] = np.nan, np.nan
+    with pytest.raises(InputError) as caught:
+        item_polychorics(x, ["a", "b", "c"], "data.csv")
+    message = str(caught.value)
+    assert "b: has fewer than two observed categories" in message
+    assert "a, c: no respondent answered both items" in message

@@ -14,7 +14,7 @@ import pymc as pm
 from bayeslead.bayes.blocks.ordinal import check_ordinal_support
 from bayeslead.bayes.capabilities import keeps_item_scale, samples_marker_metric
 from bayeslead.bayes.data import ContinuousData, OrdinalData, continuous_data, ordinal_data
-from bayeslead.bayes.kernels.polychoric import Polychoric, polychoric
+from bayeslead.bayes.kernels.polychoric import Polychoric
 from bayeslead.bayes.models.single.build import (
     build_continuous_model,
     build_ordinal_model,
@@ -23,6 +23,7 @@ from bayeslead.bayes.models.single.build import (
 from bayeslead.bayes.models.single.limited import (
     LIMITED_INFORMATION,
     choose_ordinal_estimator,
+    item_polychorics,
     limited_fit_measures,
     sandwich_adjust,
     threshold_draws,
@@ -84,7 +85,9 @@ class SingleLevel(Family):
         if settings.indicators == "ordinal":
             odata = ordinal_data(x)
             estimator, reason = choose_ordinal_estimator(settings.ordinal, len(odata.item))
-            pc = polychoric(x) if estimator == "polychoric" else None
+            pc = None
+            if estimator == "polychoric":
+                pc = item_polychorics(x, list(spec.manifest), str(data.path))
             return SingleData(
                 frame=data.frame, x=x, ordinal=odata, polychoric=pc, ordinal_reason=reason
             )

@@ -18,9 +18,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from bayeslead.bayes.kernels.polychoric import Polychoric
+from bayeslead.bayes.kernels.polychoric import Polychoric, polychoric
 from bayeslead.core.partable import ParameterTable
-from bayeslead.errors import Problem
+from bayeslead.errors import InputError, Problem
 
 # `bayes.ordinal: auto` samples the limited-information model above this many observed ordinal
 # responses (N x items minus blanks). Full information scales with the responses: about 57 s at
@@ -50,6 +50,31 @@ def choose_ordinal_estimator(setting: str, responses: int) -> tuple[str, str]:
         f"ordinal responses (<= {AUTO_POLYCHORIC_RESPONSES:,}); set bayes.ordinal: polychoric "
         "for the faster limited-information route"
     )
+
+
+def item_polychorics(x: np.ndarray, items: list[str], source: str) -> Polychoric:
+    """Polychorics and their asymptotic covariance of the model's items `x` (N x p, NaN =
+    missing); an `InputError` names items with fewer than two observed categories and pairs
+    of items nobody answered both of (the limited-information route cannot use them)."""
+    observed = ~np.isnan(x)
+    problems = [
+        Problem(items[j], "has fewer than two observed categories")
+        for j in range(x.shape[1])
+        if len(np.unique(x[observed[:, j], j])) < 2
+    ]
+    both = observed.T.astype(float) @ observed.astype(float)
+    problems += [
+        Problem(f"{items[i]}, {items[j]}", "no respondent answered both items")
+        for i, j in zip(*np.triu_indices(x.shape[1], 1), strict=True)
+        if both[i, j] == 0
+    ]
+    if problems:
+        raise InputError(
+            f"Data file {source}: bayes.ordinal: polychoric cannot use these items:",
+            problems,
+            source,
+        )
+    return polychoric(x)
 
 
 def implied_rho(table: ParameterTable, theta: np.ndarray) -> np.ndarray:
