@@ -144,6 +144,10 @@ def build_report(run: SavedRun) -> str:
         f"N = {n_text}; created {html.escape(m['created_utc'])}; status "
         f'<span class="status-{m["status"]}">{html.escape(m["status"])}</span></p>',
     ]
+    if m["info"].get("ordinal_estimator_reason"):
+        parts.append(
+            f"<p>Ordinal estimator: {html.escape(m['info']['ordinal_estimator_reason'])}.</p>"
+        )
     if m["problems"] or m["warnings"]:
         items = "".join(f"<li>{html.escape(p)}</li>" for p in m["problems"])
         items += "".join(f'<li class="note">{html.escape(w)}</li>' for w in m["warnings"])
@@ -291,7 +295,8 @@ def build_report(run: SavedRun) -> str:
     if bayes:
         if "ppp" in fit:
             parts.append(
-                f"<p>Posterior predictive p-value of the chi-square discrepancy (PPP): <b>{fit['ppp']:.3f}</b> (values near 0 signal misfit).</p>"
+                f"<p>Posterior predictive p-value of the {html.escape(m['info'].get('ppp_discrepancy', 'chi-square discrepancy'))} "
+                f"(PPP): <b>{fit['ppp']:.3f}</b> (values near 0 signal misfit).</p>"
             )
         else:
             parts.append(

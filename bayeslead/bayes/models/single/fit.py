@@ -22,6 +22,7 @@ from bayeslead.bayes.models.single.build import (
 )
 from bayeslead.bayes.models.single.limited import (
     LIMITED_INFORMATION,
+    PPP_DISCREPANCY,
     choose_ordinal_estimator,
     item_polychorics,
     limited_fit_measures,
@@ -217,13 +218,14 @@ class SingleLevel(Family):
         settings, priors = setup.settings, setup.priors
         ordinal = data.ordinal is not None
         limited = data.polychoric is not None
+        ordinal_info: dict[str, str] = {}
         if limited:
             likelihood = f", {LIMITED_INFORMATION}"
+            ordinal_info["ppp_discrepancy"] = PPP_DISCREPANCY
         else:
             likelihood = f", ordered {settings.link}" if ordinal else ", marginal normal likelihood"
-        ordinal_info = {}
         if ordinal:
-            ordinal_info = {
+            ordinal_info |= {
                 "ordinal_estimator": "polychoric" if limited else "full",
                 "ordinal_estimator_reason": data.ordinal_reason,
             }

@@ -32,6 +32,8 @@ LIMITED_INFORMATION = (
     "DWLS (diagonal) weight, sandwich-adjusted draws"
 )
 
+PPP_DISCREPANCY = "diagonal-weight (DWLS) discrepancy of the polychoric correlations"
+
 
 def choose_ordinal_estimator(setting: str, responses: int) -> tuple[str, str]:
     """The ordinal estimator `bayes.ordinal` asks for ("full" or "polychoric") and a sentence
