@@ -188,3 +188,20 @@ def test_unusable_items_are_named():
     message = str(caught.value)
     assert "b: has fewer than two observed categories" in message
     assert "a, c: no respondent answered both items" in message
+
+
+def test_fit_measures_and_warnings_of_adjusted_draws(bfi):
+    """PPP and SRMR from the draws; draws pushed through a first loading's zero or outside a
+    correlation's range are named."""
+    from bayeslead.bayes.models.single.limited import limited_fit_measures
+
+    pc, _, table, _, theta = bfi
+    draws = np.tile(theta, (2, 50, 1))
+    fit, problems = limited_fit_measures(table, pc, draws, np.random.default_rng(0))
+    assert fit["srmr"] == pytest.approx(0.0825, abs=5e-4) and fit["ppp"] == 0.0
+    assert problems == []
+    first = table.params[[q.kind for q in table.params].index("loading")]
+    corr = next(q for q in table.free_params if q.kind == "latent_covariance")
+    draws[0, 0, first.free], draws[1, :10, corr.free] = -0.1, 1.2
+    _, problems = limited_fit_measures(table, pc, draws, np.random.default_rng(0))
+    assert [(p.where, p.message[:4]) for p in problems] == [(first.key, "1.0%"), (corr.key, "10.0")]

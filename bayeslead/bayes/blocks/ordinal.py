@@ -13,6 +13,7 @@ from bayeslead.bayes.blocks.scores import first_order_constructs, loading_column
 from bayeslead.bayes.data import OrdinalData
 from bayeslead.bayes.kernels.ops import interval_log_prob
 from bayeslead.bayes.priors import PriorSet
+from bayeslead.config import BayesConfig
 from bayeslead.core.partable import ParameterTable
 from bayeslead.core.spec import ModelSpec
 from bayeslead.errors import InputError
@@ -36,9 +37,10 @@ def check_ordinal_support(spec: ModelSpec) -> None:
         )
 
 
-def refuse_limited_information(ordinal: str, family: str) -> None:
-    """`bayes.ordinal: polychoric` is a single-level route: refuse it for other families."""
-    if ordinal == "polychoric":
+def refuse_limited_information(settings: BayesConfig, family: str) -> None:
+    """`bayes.ordinal: polychoric` is a single-level route: refuse it for other families'
+    ordinal models."""
+    if settings.indicators == "ordinal" and settings.ordinal == "polychoric":
         raise InputError(
             f"bayes.ordinal: polychoric (limited information) supports single-level models only; "
             f"{family} models are fitted with full information: set bayes.ordinal to auto or full"

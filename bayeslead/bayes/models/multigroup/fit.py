@@ -57,7 +57,7 @@ class MultiGroup(Family):
         return False  # continuous indicators only
 
     def prepare(self, spec: ModelSpec, data: ResponseData, settings: BayesConfig) -> MultiGroupData:
-        refuse_limited_information(settings.ordinal, "multi-group")
+        refuse_limited_information(settings, "multi-group")
         x = data.frame[list(spec.manifest)].to_numpy(dtype=float)
         gdata, problems = group_data(
             x,

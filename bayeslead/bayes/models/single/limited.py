@@ -167,7 +167,8 @@ def limited_fit_measures(
     table: ParameterTable, pc: Polychoric, theta: np.ndarray, rng: np.random.Generator
 ) -> tuple[dict[str, float], list[Problem]]:
     """PPP (diagonal-weight discrepancy) and posterior mean SRMR of the adjusted draws
-    (chain, draw, k); a warning when the adjustment pushed first loadings through zero."""
+    (chain, draw, k); a warning when the adjustment pushed first loadings through zero or
+    correlations of the standardised latents outside (-1, 1)."""
     rho = implied_rho(table, theta)
     fit = {"ppp": dwls_ppp(pc, rho, rng), "srmr": float(srmr_draws(pc, rho).mean())}
     problems = []
@@ -186,4 +187,16 @@ def limited_fit_measures(
                     "warning",
                 )
             )
+    for q in table.free_params:
+        if q.kind == "latent_covariance":
+            share = float(np.mean(np.abs(theta[..., q.free]) >= 1))
+            if share > 0:
+                problems.append(
+                    Problem(
+                        q.key,
+                        f"{share:.1%} of the sandwich-adjusted draws of this correlation are "
+                        "outside (-1, 1): its interval is not trustworthy",
+                        "warning",
+                    )
+                )
     return fit, problems

@@ -109,7 +109,7 @@ class TwoLevel(Family):
 
     def prepare(self, spec: ModelSpec, data: ResponseData, settings: BayesConfig) -> TwoLevelData:
         ordinal = settings.indicators == "ordinal"
-        refuse_limited_information(settings.ordinal, "two-level")
+        refuse_limited_information(settings, "two-level")
         if spec.observed:
             raise InputError(
                 "Config: observed: observed covariates in two-level models "
