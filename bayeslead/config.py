@@ -39,6 +39,8 @@ class DataConfig(Strict):
     scale: tuple[int, int] | None = None
     missing_codes: list[float] = []
     sheet: str | int | None = None
+    encoding: str | None = None  # text files: default UTF-8 (with or without a byte-order mark)
+    skip_rows: int = Field(0, ge=0)  # rows below the header to drop (Qualtrics: 2)
 
     @property
     def id_columns(self) -> list[str]:
@@ -242,10 +244,29 @@ class RunConfig(Strict):
         return self.model_dump(mode="json", exclude={"source"})
 
 
+DATA_SUFFIXES = (".csv", ".tsv", ".txt", ".xlsx", ".xls", ".sav")
+
+
 def load_config(path: Path | str) -> RunConfig:
-    """Read, validate and resolve a run config; raise `InputError` listing every problem."""
+    """Read, validate and resolve a run config; raise `InputError` listing every problem.
+
+    A data file or a survey instrument passed where a run config belongs is an `InputError`
+    saying so (not a list of unknown keys)."""
     path = Path(path).resolve()
+    if path.suffix.lower() in DATA_SUFFIXES:
+        raise InputError(
+            f"{path} is a data file, not a run config: give a run config (configs/*.yaml) "
+            "and the data with --data or data.path in the config",
+            source=str(path),
+        )
     raw = load_yaml(path, "Config")
+    if "instrument" in raw and isinstance(raw["instrument"], dict) or "scales" in raw:
+        raise InputError(
+            f"{path} is a survey instrument, not a run config: write a run config that names "
+            "it (instrument: path/to/survey.yaml) with the data and the model "
+            "(see configs/tl_dc_bi_sem.yaml)",
+            source=str(path),
+        )
     try:
         config = RunConfig.model_validate(raw)
     except ValidationError as exc:

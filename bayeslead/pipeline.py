@@ -19,6 +19,7 @@ from bayeslead.core.partable import build_partable
 from bayeslead.core.spec import ModelSpec
 from bayeslead.data import (
     ResponseData,
+    check_usable_columns,
     load_responses,
     quality_summary,
     quality_table,
@@ -89,7 +90,10 @@ def load_inputs(
             cluster_columns=clusters,
             missing_codes=config.data.missing_codes,
             sheet=config.data.sheet,
+            encoding=config.data.encoding,
+            skip_rows=config.data.skip_rows,
         )
+        check_usable_columns(data.frame[list(spec.manifest)], str(data.path))
     return Inputs(config, instrument, spec, data, hypotheses)
 
 
@@ -103,7 +107,11 @@ def syntax_context(config: RunConfig) -> tuple[list[str] | None, Capabilities | 
     else:
         from bayeslead.bayes.capabilities import CAPABILITIES
     path = config.data.path
-    columns = read_columns(path, config.data.sheet) if path and path.is_file() else None
+    columns = (
+        read_columns(path, config.data.sheet, config.data.encoding)
+        if path and path.is_file()
+        else None
+    )
     return columns, CAPABILITIES
 
 
@@ -155,6 +163,8 @@ def fit(inputs: Inputs, progress: bool = True, phases: Phases | None = None) -> 
         result = family_of(inputs.spec).fit(
             inputs.spec, inputs.data, config.bayes, config.diagnostics, phases=phases
         )
+    if inputs.data is not None:
+        result.problems.extend(inputs.data.warnings)
     if "level" not in result.estimates.columns:  # single-level parameters have an empty level
         result.estimates.insert(4, "level", "")
     if inputs.hypotheses:
@@ -309,8 +319,7 @@ def manifest(inputs: Inputs, result: FitResult, digest: str, quality: pd.DataFra
         "engine": result.engine,
         "status": "ok" if result.ok else "problems",
         "problems": errors,
-        "warnings": [str(p) for p in result.problems if p.severity == "warning"]
-        + [str(w) for w in data.warnings],
+        "warnings": [str(p) for p in result.problems if p.severity == "warning"],
         "config_file": str(inputs.config.source),
         "config_sha256": digest,
         "instrument_file": str(inputs.instrument.source) if inputs.instrument else None,

@@ -34,6 +34,7 @@ INVALID = {
     "group_with_cluster.yaml": "data.group: cannot be combined with data.cluster",
     "group_with_sem.yaml": "data.group: multi-group comparisons need engine: bayes",
     "bad_ordinal_estimator.yaml": "bayes.ordinal: 'wlsmv' is not one of: auto, full, polychoric",
+    "negative_skip_rows.yaml": "data.skip_rows: Input should be greater than or equal to 0 (got -2)",
 }
 
 

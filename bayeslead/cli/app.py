@@ -25,6 +25,26 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     help="Bayesian and ML structural equation models of survey data, from config files.",
 )
+
+
+def _version(value: bool) -> None:
+    if value:
+        from bayeslead import __version__
+
+        say(f"bayeslead {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+    ] = False,
+) -> None:
+    """Bayesian and ML structural equation models of survey data, from config files."""
+
+
 app.add_typer(instrument_app, name="instrument")
 app.add_typer(data_app, name="data")
 app.add_typer(study_app, name="study")

@@ -13,10 +13,10 @@ import numpy as np
 import pandas as pd
 
 from bayeslead.data.read import RawTable, read_table
+from bayeslead.data.values import Conversions, to_numbers
 from bayeslead.errors import InputError, Problem
 from bayeslead.instrument import Instrument
 
-MISSING_TOKENS = {"", "na", "n/a", "nan", "null", "."}
 SHOW_ROWS = 5
 
 
@@ -34,6 +34,8 @@ class ResponseData:
     clusters: pd.DataFrame | None = None  # cluster (and level-3) id columns
     attention: dict[str, int] = field(default_factory=dict)  # check id -> expected value
     warnings: tuple[Problem, ...] = ()
+    conversions: dict[str, object] = field(default_factory=dict)  # `Conversions.as_dict()`
+    first_row: int = 2  # file row of the first response row (the header is row 1)
 
     @property
     def n(self) -> int:
@@ -49,7 +51,7 @@ class ResponseData:
         ids = self.clusters[column]
         missing = ids.isna() | (ids.astype(str).str.strip() == "")
         if missing.any():
-            rows = ", ".join(str(i + 2) for i in ids.index[missing][:5])
+            rows = ", ".join(str(i + self.first_row) for i in ids.index[missing][:5])
             raise InputError(
                 f"Data file {self.path}, column '{column}': missing {what} in rows {rows} (the "
                 "header is row 1); every respondent needs one"
@@ -69,13 +71,16 @@ def load_responses(
     cluster_columns: list[str] | None = None,
     missing_codes: list[float] | None = None,
     sheet: str | int | None = None,
+    encoding: str | None = None,
+    skip_rows: int = 0,
 ) -> ResponseData:
     """Read a response file and validate the model's item and observed-variable columns.
 
     `column_map` maps item id -> column name in the file; `scale` is the response range of items
     an instrument does not describe. Observed (non-item) variables are checked to be numeric only.
+    `sheet`, `encoding` and `skip_rows` are passed to `read_table`.
     """
-    table = read_table(path, sheet=sheet)
+    table = read_table(path, sheet=sheet, encoding=encoding, skip_rows=skip_rows)
     return validate_responses(
         table,
         items,
@@ -102,7 +107,7 @@ def validate_responses(
     missing_codes: list[float],
 ) -> ResponseData:
     """Validate an already-read table; see `load_responses`."""
-    frame, where = table.frame, str(table.path)
+    frame, where, first = table.frame, table.describe(), table.first_row
     inst_items = {info.id: info for info in instrument.items()} if instrument else {}
     checks = {c.id: c for c in instrument.attention_checks} if instrument else {}
     columns = [*items, *observed]
@@ -120,7 +125,9 @@ def validate_responses(
             f"Data file {where} lacks {len(missing)} column(s) the model needs: "
             f"{', '.join(missing)}. Columns in the file: {available}"
             + (" ..." if frame.shape[1] > 30 else "")
-            + ". Map differently named columns with data.columns in the config.",
+            + ". Map differently named columns with data.columns in the config"
+            + _other_sheets(table)
+            + ".",
             source=where,
         )
     ranges: dict[str, tuple[int, int]] = {}
@@ -130,24 +137,29 @@ def validate_responses(
         elif scale is not None:
             ranges[item] = scale
     values = {}
+    conversions = Conversions()
     for item, col in wanted.items():
         labels = _label_map(item, inst_items, table.value_labels.get(col, {}))
-        values[item] = _numeric(frame[col], item, col, where, labels, missing_codes)
+        name = f"'{col}'" + (f" (item {item})" if col != item else "")
+        values[item], counts = to_numbers(frame[col], name, where, labels, missing_codes, first)
+        conversions.add(counts)
         recode = _spss_recoding(inst_items.get(item), table.value_labels.get(col, {}))
         if recode:
             values[item] = values[item].map(lambda v, r=recode: r.get(v, v))
         if item in ranges:
-            _check_range(values[item], item, col, where, ranges[item], frame[col])
+            _check_range(values[item], name, where, ranges[item], frame[col], first)
     raw = pd.DataFrame(values)
     for check_id in checks:
         if check_id in frame.columns:
-            raw[check_id] = _numeric(frame[check_id], check_id, check_id, where, {}, missing_codes)
+            raw[check_id], _ = to_numbers(
+                frame[check_id], f"'{check_id}'", where, {}, missing_codes, first
+            )
     ids = None
     if id_column:
         ids = frame[id_column].astype(str).str.strip()
         dup = ids[ids.duplicated(keep=False)]
         if len(dup):
-            rows = _rows(dup.index)
+            rows = _rows(dup.index, first)
             raise InputError(
                 f"Data file {where}, column '{id_column}': duplicate respondent ids "
                 f"{', '.join(repr(v) for v in dup.unique()[:SHOW_ROWS])} in rows {rows}",
@@ -166,6 +178,9 @@ def validate_responses(
         warnings.append(
             Problem(where, f"attention-check columns not in the file: {listing}", "warning")
         )
+    if conversions.missing_tokens:
+        tokens = ", ".join(f"'{t}' ({n})" for t, n in conversions.missing_tokens.items())
+        warnings.append(Problem(where, f"cells read as missing: {tokens}", "warning"))
     return ResponseData(
         frame=scored,
         raw=raw,
@@ -177,12 +192,25 @@ def validate_responses(
         clusters=clusters,
         attention={c.id: c.expected for c in checks.values() if c.id in frame.columns},
         warnings=tuple(warnings),
+        conversions=conversions.as_dict(),
+        first_row=first,
     )
 
 
-def _rows(index: pd.Index) -> str:
+def _other_sheets(table: RawTable) -> str:
+    """For a workbook: which sheet was read and how to choose another one."""
+    if table.sheet is None:
+        return ""
+    others = [s for s in table.sheets if s != table.sheet]
+    if not others:
+        return f"; sheet '{table.sheet}' is the only sheet of the workbook"
+    listing = ", ".join(repr(s) for s in others)
+    return f"; sheet '{table.sheet}' was read: choose another one with data.sheet ({listing})"
+
+
+def _rows(index: pd.Index, first_row: int = 2) -> str:
     """File row numbers (the header is row 1) of the first offending entries."""
-    shown = [str(int(i) + 2) for i in list(index)[:SHOW_ROWS]]
+    shown = [str(int(i) + first_row) for i in list(index)[:SHOW_ROWS]]
     more = f" and {len(index) - SHOW_ROWS} more" if len(index) > SHOW_ROWS else ""
     return ", ".join(shown) + more + " (the header is row 1)"
 
@@ -218,50 +246,21 @@ def _spss_recoding(info, spss_labels: dict[float, str]) -> dict[float, float]:
     return {k: v for k, v in mapped.items() if k != v}
 
 
-def _numeric(
-    column: pd.Series,
-    item: str,
-    col: str,
-    where: str,
-    labels: dict[str, float],
-    missing_codes: list[float],
-) -> pd.Series:
-    """Convert one column to float: missing tokens -> NaN, anchor labels -> their values."""
-    text = column.astype(object).where(column.notna(), "")
-    text = text.map(lambda v: str(v).strip())
-    is_missing = text.str.lower().isin(MISSING_TOKENS)
-    numbers = pd.to_numeric(text.where(~is_missing), errors="coerce")
-    unparsed = numbers.isna() & ~is_missing
-    if unparsed.any() and labels:
-        mapped = text[unparsed].str.lower().map(labels)
-        numbers[unparsed] = mapped
-        unparsed = numbers.isna() & ~is_missing
-    if unparsed.any():
-        bad = text[unparsed]
-        name = f"'{col}'" + (f" (item {item})" if col != item else "")
-        raise InputError(
-            f"Data file {where}, column {name}: non-numeric value {bad.iloc[0]!r} in rows "
-            f"{_rows(bad.index)}; expected numbers"
-            + (" or the scale's anchor labels" if labels else ""),
-            source=where,
-        )
-    numbers = numbers.astype(float)
-    if missing_codes:
-        numbers[numbers.isin(missing_codes)] = np.nan
-    return numbers
-
-
 def _check_range(
-    values: pd.Series, item: str, col: str, where: str, bounds: tuple[int, int], original: pd.Series
+    values: pd.Series,
+    name: str,
+    where: str,
+    bounds: tuple[int, int],
+    original: pd.Series,
+    first_row: int,
 ) -> None:
     low, high = bounds
     present = values.dropna()
     bad = present[(present < low) | (present > high) | (present != np.round(present))]
     if len(bad):
-        name = f"'{col}'" + (f" (item {item})" if col != item else "")
         raise InputError(
             f"Data file {where}, column {name}: value {_show(original[bad.index[0]])!r} outside the "
-            f"scale {low}..{high} (whole numbers) in rows {_rows(bad.index)}",
+            f"scale {low}..{high} (whole numbers) in rows {_rows(bad.index, first_row)}",
             source=where,
         )
 

@@ -121,6 +121,7 @@ def quality_summary(data: ResponseData, table: pd.DataFrame) -> dict[str, object
             k: int(v) for k, v in per_item.sort_values(ascending=False).head(3).items() if v > 0
         },
         "reversed_items": list(data.reversed_items),
+        "converted": dict(data.conversions),
         "flagged": {c[5:]: int(table[c].sum()) for c in table.columns if c.startswith("flag_")},
         "flagged_any": int(table["flagged"].sum()),
     }

@@ -44,6 +44,14 @@ def print_quality(summary: dict) -> None:
     )
     if summary["reversed_items"]:
         console.print(f"reverse-scored items: {', '.join(summary['reversed_items'])}")
+    converted = summary.get("converted") or {}
+    tokens = converted.get("missing_tokens") or {}
+    console.print(
+        f"cells converted: {converted.get('anchor_labels', 0)} anchor labels to numbers; "
+        f"{sum(tokens.values())} missing tokens to missing"
+        + (" (" + ", ".join(f"'{t}' {n}" for t, n in tokens.items()) + ")" if tokens else "")
+        + f"; {converted.get('missing_codes', 0)} missing codes to missing"
+    )
     table = Table(title="quality flags", title_justify="left")
     table.add_column("flag")
     table.add_column("respondents", justify="right")

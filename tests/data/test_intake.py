@@ -70,7 +70,7 @@ def test_anchor_labels_are_read_as_values(tmp_path):
         ),
         (
             "id,a1,a2,a3,b1,b2,b3\n1,1,2,3,4,5,6\n2,1,2,three,4,5,6\n3,1,2,x,4,5,6\n",
-            "column 'a3': non-numeric value 'three' in rows 3, 4 (the header is row 1); expected numbers",
+            "column 'a3': non-numeric values 'three' in row 3; 'x' in row 4 (the header is row 1); expected numbers",
         ),
         (
             "id,a1,a2,a3,b1,b2,b3\n1,1,2,3,4,5,6\n2,1,2,3,9,5,6\n",
