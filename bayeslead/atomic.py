@@ -1,4 +1,7 @@
-"""Atomic file writes: write to a temporary sibling, then rename over the target."""
+"""Atomic file writes: write to a temporary sibling, then rename over the target.
+
+Files end with the permissions any other new file would get (0666 minus the umask: 0644 under
+umask 022), not the 0600 of the temporary file."""
 
 from __future__ import annotations
 
@@ -19,10 +22,18 @@ def atomic_path(path: Path | str) -> Iterator[Path]:
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        os.chmod(tmp_path, 0o666 & ~current_umask())  # mkstemp makes 0600: co-authors read too
         os.replace(tmp_path, path)
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
+
+
+def current_umask() -> int:
+    """The process's file-creation mask (read by setting and restoring it)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def atomic_write_text(path: Path | str, text: str) -> Path:

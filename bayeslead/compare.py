@@ -9,6 +9,7 @@ stored them (`bayes.loo: true`) and computed from the saved draws otherwise.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -106,8 +107,15 @@ def _compare_bayes(runs: list[SavedRun], names: list[str]) -> Comparison:
             notes.append(
                 f"{name}: {bad} respondents with Pareto k > {PARETO_K}; PSIS-LOO is unreliable for them"
             )
-    table = az.compare(datasets, ic="loo")
-    waic = az.compare(datasets, ic="waic")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        table = az.compare(datasets, ic="loo")  # Pareto k: noted above
+        waic = az.compare(datasets, ic="waic")
+    if any("posterior variance of the log predictive" in str(w.message) for w in caught):
+        notes.append(
+            "WAIC is unreliable for these runs (ArviZ: for some respondents the posterior "
+            "variance of the log-likelihood exceeds 0.4); rank the models by elpd_loo"
+        )
     table["elpd_waic"] = waic.loc[table.index, "elpd_waic"]
     table = table.reset_index(names="model")
     return Comparison("loo", table, notes)

@@ -69,3 +69,7 @@ class StudyInterrupted(BayesleadError):
     """A simulation study stopped by the user; finished replicates are kept for `--resume`."""
 
     exit_code = 130
+
+
+class BayesleadWarning(UserWarning):
+    """Something the user should know that does not stop the command (printed as a warning)."""

@@ -34,6 +34,7 @@ from bayeslead.report.hypotheses import hypotheses_latex, hypotheses_markdown
 from bayeslead.report.table_files import run_table_files
 from bayeslead.results import FitResult
 from bayeslead.runs import (
+    FORMAT_VERSION,
     RunFolder,
     SavedRun,
     command_line,
@@ -312,6 +313,7 @@ def manifest(inputs: Inputs, result: FitResult, digest: str, quality: pd.DataFra
     data = inputs.data
     errors = [str(p) for p in result.problems if p.severity == "error"]
     return {
+        "format_version": FORMAT_VERSION,
         "bayeslead_version": package_versions()["bayeslead"],
         "created_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "command": command_line(),

@@ -16,6 +16,7 @@ import platform
 import shutil
 import sys
 import time
+import warnings
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import metadata
@@ -27,7 +28,7 @@ import pandas as pd
 
 from bayeslead import __version__
 from bayeslead.atomic import atomic_write_text
-from bayeslead.errors import InputError
+from bayeslead.errors import BayesleadWarning, InputError
 
 PACKAGES = (
     "numpy",
@@ -43,6 +44,13 @@ PACKAGES = (
     "pydantic",
     "matplotlib",
 )
+
+
+# The run-folder format: which files a run has and what their columns mean. Raise it (and add a
+# line to FORMAT_CHANGES) only when a saved run can no longer be read as before; any bayeslead
+# reads runs of the formats it knows, whichever version wrote them.
+FORMAT_VERSION = 1
+FORMAT_CHANGES = {1: "the first recorded format (bayeslead 0.1)"}
 
 
 def process_start_time() -> float:
@@ -152,6 +160,33 @@ def command_line() -> str:
     return " ".join([Path(sys.argv[0]).name, *sys.argv[1:]])
 
 
+def check_format(path: Path, manifest: dict[str, Any]) -> None:
+    """Refuse a run whose format this bayeslead cannot read, naming what changed; warn when a
+    readable run was written by another bayeslead version. Runs written before the format was
+    recorded are format 1."""
+    fmt = manifest.get("format_version", 1)
+    written_by = manifest.get("bayeslead_version")
+    if not isinstance(fmt, int) or fmt > FORMAT_VERSION:
+        raise InputError(
+            f"Run folder {path} has run-folder format {fmt} (written by bayeslead {written_by}); "
+            f"this is bayeslead {__version__}, which reads formats up to {FORMAT_VERSION}: "
+            "upgrade bayeslead to read it"
+        )
+    if fmt not in FORMAT_CHANGES:
+        changes = "; ".join(f"format {k}: {v}" for k, v in FORMAT_CHANGES.items() if k > fmt)
+        raise InputError(
+            f"Run folder {path} has run-folder format {fmt}, which bayeslead {__version__} no "
+            f"longer reads ({changes}): refit it with this version"
+        )
+    if written_by != __version__:
+        warnings.warn(
+            f"run folder {path} was written by bayeslead {written_by} (this is {__version__}); "
+            f"its format ({fmt}) is read unchanged",
+            BayesleadWarning,
+            stacklevel=3,
+        )
+
+
 REQUIRED = {
     "sem": ("config.yaml", "manifest.json", "estimates.csv", "effects.csv", "fit.json"),
     "bayes": (
@@ -193,8 +228,8 @@ class SavedRun:
 
 
 def load_run(path: Path | str) -> SavedRun:
-    """Read a run folder, refusing an incomplete one or one whose provenance does not check out
-    (written by another bayeslead version, or config/data/seed not matching its manifest)."""
+    """Read a run folder, refusing an incomplete one, one of a format this version cannot read,
+    or one whose provenance does not check out (config/data/seed not matching its manifest)."""
     path = Path(path).resolve()
     if not path.is_dir():
         raise InputError(f"Run folder not found: {path}")
@@ -211,11 +246,7 @@ def load_run(path: Path | str) -> SavedRun:
     ]
     if missing:
         raise InputError(f"Run folder {path} is incomplete: missing {', '.join(missing)}")
-    if manifest.get("bayeslead_version") != __version__:
-        raise InputError(
-            f"Run folder {path} was written by bayeslead {manifest.get('bayeslead_version')}; "
-            f"this is bayeslead {__version__}: refit it with this version to use it"
-        )
+    check_format(path, manifest)
     config_text = (path / "config.yaml").read_text(encoding="utf-8")
     digest = config_hash(config_text, manifest.get("data_sha256", ""), manifest.get("seed"))
     if digest != manifest.get("config_sha256"):

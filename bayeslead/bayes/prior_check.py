@@ -7,6 +7,7 @@ computed in numpy and compared with the observed data when it is available.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -68,7 +69,10 @@ def prior_check(
     else:
         model = build_continuous_model(spec, table, continuous_data(x), priors)
         names = ["theta"]
-    with model:
+    with model, warnings.catch_warnings():
+        # the Potentials are the likelihood (and exact latent-score priors): ignoring them is
+        # what a prior predictive check means, so PyMC's warning does not apply here
+        warnings.filterwarnings("ignore", message=".*Potentials.*", category=UserWarning)
         prior = pm.sample_prior_predictive(draws=draws, var_names=names, random_seed=seed).prior
     theta = prior["theta"].values.reshape(draws, -1)
     implied = table.implied(theta)

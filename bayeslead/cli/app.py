@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from bayeslead.cli.common import ConfigArg, say, warn
+from bayeslead.cli.common import ConfigArg, route_warnings, say, warn
 from bayeslead.cli.firms import aggregate, cmv
 from bayeslead.cli.inputs import data_app, instrument_app
 from bayeslead.cli.study import study_app
@@ -204,6 +204,7 @@ def main() -> None:
     debug = "--debug" in sys.argv
     if debug:
         sys.argv.remove("--debug")
+    route_warnings()
     try:
         app()  # standalone: usage errors exit 2, typer.Exit codes pass through as SystemExit
     except BayesleadError as exc:

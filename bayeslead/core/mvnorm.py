@@ -45,35 +45,32 @@ def minus2_loglik(
 
 
 def em_saturated(
-    x: np.ndarray, groups: list[PatternGroup], tol: float = 1e-10, max_iter: int = 5000
+    x: np.ndarray,
+    groups: list[PatternGroup],
+    tol: float = 1e-10,
+    max_iter: int = 5000,
+    start: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, float]:
-    """EM estimates of the unrestricted mean and covariance; returns (mu, sigma, -2logL)."""
+    """EM estimates of the unrestricted mean and covariance; returns (mu, sigma, -2logL).
+
+    `start` = (mu, sigma) to start from (default: the observed means and variances). The E-step
+    is batched over the patterns of each group (patterns with the same number observed).
+    """
     p = x.shape[1]
-    mu = np.nanmean(x, axis=0)
-    sigma = np.diag(np.nanvar(x, axis=0))
+    if start is None:
+        mu, sigma = np.nanmean(x, axis=0), np.diag(np.nanvar(x, axis=0))
+    else:
+        mu, sigma = start
     n = float(sum(g.n.sum() for g in groups))
+    missing = [_missing_columns(grp.observed, p) for grp in groups]
     last = np.inf
     for _ in range(max_iter):
         t1 = np.zeros(p)
         t2 = np.zeros((p, p))
-        for grp in groups:
-            for obs, count, mean, scatter in zip(
-                grp.observed, grp.n, grp.mean, grp.scatter, strict=True
-            ):
-                mis = np.setdiff1d(np.arange(p), obs)
-                full_mean = mu.copy()
-                full_mean[obs] = mean
-                second = np.zeros((p, p))
-                second[np.ix_(obs, obs)] = scatter
-                if mis.size:
-                    coef = np.linalg.solve(sigma[np.ix_(obs, obs)], sigma[np.ix_(obs, mis)]).T
-                    full_mean[mis] = mu[mis] + coef @ (mean - mu[obs])
-                    cond = sigma[np.ix_(mis, mis)] - coef @ sigma[np.ix_(obs, mis)]
-                    second[np.ix_(mis, obs)] = coef @ scatter
-                    second[np.ix_(obs, mis)] = second[np.ix_(mis, obs)].T
-                    second[np.ix_(mis, mis)] = coef @ scatter @ coef.T + cond
-                t1 += count * full_mean
-                t2 += count * (second + np.outer(full_mean, full_mean))
+        for grp, mis in zip(groups, missing, strict=True):
+            full_mean, second = _expected_moments(grp, mis, mu, sigma)
+            t1 += grp.n @ full_mean
+            t2 += np.einsum("g,gij->ij", grp.n, second + full_mean[:, :, None] * full_mean[:, None])
         mu = t1 / n
         sigma = t2 / n - np.outer(mu, mu)
         value, _, _ = minus2_loglik(sigma, mu, groups, gradient=False)
@@ -81,6 +78,37 @@ def em_saturated(
             break
         last = value
     return mu, sigma, value
+
+
+def _missing_columns(observed: np.ndarray, p: int) -> np.ndarray:
+    """(patterns, p - k) indices of the missing variables of each pattern."""
+    mask = np.ones((observed.shape[0], p), dtype=bool)
+    np.put_along_axis(mask, observed, False, axis=1)
+    return np.nonzero(mask)[1].reshape(observed.shape[0], -1)
+
+
+def _expected_moments(grp: PatternGroup, mis: np.ndarray, mu: np.ndarray, sigma: np.ndarray):
+    """E-step of a pattern group: expected means (g, p) and second moments about them
+    (g, p, p) of the complete rows given the observed ones."""
+    obs = grp.observed
+    g, p = obs.shape[0], len(mu)
+    rows = np.arange(g)[:, None, None]
+    full_mean = np.broadcast_to(mu, (g, p)).copy()
+    np.put_along_axis(full_mean, obs, grp.mean, axis=1)
+    second = np.zeros((g, p, p))
+    second[rows, obs[:, :, None], obs[:, None, :]] = grp.scatter
+    if mis.shape[1]:
+        s_oo = sigma[obs[:, :, None], obs[:, None, :]]
+        s_om = sigma[obs[:, :, None], mis[:, None, :]]
+        coef = np.swapaxes(np.linalg.solve(s_oo, s_om), 1, 2)  # (g, m, k)
+        shift = np.einsum("gmk,gk->gm", coef, grp.mean - mu[obs])
+        np.put_along_axis(full_mean, mis, mu[mis] + shift, axis=1)
+        cross = coef @ grp.scatter
+        second[rows, mis[:, :, None], obs[:, None, :]] = cross
+        second[rows, obs[:, :, None], mis[:, None, :]] = np.swapaxes(cross, 1, 2)
+        cond = sigma[mis[:, :, None], mis[:, None, :]] - coef @ s_om
+        second[rows, mis[:, :, None], mis[:, None, :]] = cross @ np.swapaxes(coef, 1, 2) + cond
+    return full_mean, second
 
 
 def f_ml_stack(sigma: np.ndarray, cov: np.ndarray) -> np.ndarray:

@@ -26,25 +26,40 @@ class PatternGroup:
 
 def pattern_groups(x: np.ndarray) -> list[PatternGroup]:
     """Group the rows of `x` (NaN = missing) by pattern, stacked by number observed."""
-    seen = ~np.isnan(x)
+    return stack_patterns(x, pattern_layout(~np.isnan(x)))
+
+
+Layout = list[list[tuple[np.ndarray, np.ndarray]]]  # per group: (observed columns, rows)
+
+
+def pattern_layout(seen: np.ndarray) -> Layout:
+    """Which rows share each pattern of `seen` (N x p, True = observed), patterns grouped by
+    their number of observed variables: computed once for data sets with the same blanks
+    (posterior predictive replicates)."""
     keys, inverse = np.unique(seen, axis=0, return_inverse=True)
     inverse = np.ravel(inverse)
     by_size: dict[int, list[tuple[np.ndarray, np.ndarray]]] = {}
     for g, key in enumerate(keys):
         if key.sum() == 0:
             continue
-        rows = x[inverse == g][:, key]
-        by_size.setdefault(int(key.sum()), []).append((np.flatnonzero(key), rows))
-    groups = []
-    for _, members in sorted(by_size.items()):
-        means = np.stack([rows.mean(axis=0) for _, rows in members])
-        scatter = np.stack(
-            [np.cov(rows.T, bias=True).reshape(len(obs), len(obs)) for obs, rows in members]
+        by_size.setdefault(int(key.sum()), []).append(
+            (np.flatnonzero(key), np.flatnonzero(inverse == g))
         )
+    return [members for _, members in sorted(by_size.items())]
+
+
+def stack_patterns(x: np.ndarray, layout: Layout) -> list[PatternGroup]:
+    """The pattern groups of `x` for a `pattern_layout` of its blank cells."""
+    groups = []
+    for members in layout:
+        blocks = [x[np.ix_(rows, obs)] for obs, rows in members]
+        means = np.stack([rows.mean(axis=0) for rows in blocks])
+        centred = [rows - mean for rows, mean in zip(blocks, means, strict=True)]
+        scatter = np.stack([d.T @ d / len(d) for d in centred])
         groups.append(
             PatternGroup(
                 observed=np.stack([obs for obs, _ in members]),
-                n=np.array([rows.shape[0] for _, rows in members], dtype=float),
+                n=np.array([len(rows) for _, rows in members], dtype=float),
                 mean=means,
                 scatter=scatter,
             )

@@ -1,7 +1,8 @@
-"""Nonparametric bootstrap of a complete-data ML fit, parallel over processes.
+"""Nonparametric bootstrap of an ML fit, parallel over processes.
 
 Each replicate resamples respondents with replacement, recomputes the sample covariance and
-refits by Fisher scoring from the full-sample estimates. Replicate r draws its rows from its own
+refits by Fisher scoring from the full-sample estimates; with missing responses the rows keep
+their blank cells and each replicate is refitted by FIML. Replicate r draws its rows from its own
 generator, spawned from the run seed (`numpy.random.SeedSequence(seed).spawn`), so results do not
 depend on how replicates are spread over workers. Replicates that fail to converge are counted
 and returned as NaN rows, never silently dropped.
@@ -21,6 +22,7 @@ from threadpoolctl import threadpool_limits
 
 from bayeslead.core.ml import fit_ml
 from bayeslead.core.partable import ParameterTable
+from bayeslead.sem.fiml import refit_fiml
 
 CHUNK = 50
 STEP_TOL = 1e-5  # replicate estimates to about 5 digits: far below bootstrap Monte Carlo error
@@ -30,6 +32,7 @@ STEP_TOL = 1e-5  # replicate estimates to about 5 digits: far below bootstrap Mo
 class BootstrapDraws:
     theta: np.ndarray  # (replicates, n_free), NaN rows for failed replicates
     seed: int
+    means: np.ndarray | None = None  # (replicates, p) item intercepts of FIML replicates
 
     @property
     def n_failed(self) -> int:
@@ -41,14 +44,25 @@ class BootstrapDraws:
 
 
 def _replicates(
-    table: ParameterTable, x: np.ndarray, start: np.ndarray, seeds: list[np.random.SeedSequence]
+    table: ParameterTable,
+    x: np.ndarray,
+    start: np.ndarray,
+    seeds: list[np.random.SeedSequence],
+    means: np.ndarray | None = None,
+    inverse_hessian: np.ndarray | None = None,
 ) -> np.ndarray:
-    out = np.full((len(seeds), len(start)), np.nan)
+    phi0 = None if means is None else np.concatenate([start, means])
+    out = np.full((len(seeds), len(start) if phi0 is None else len(phi0)), np.nan)
     n = x.shape[0]
     # small matrices: one BLAS thread per process, else parallel workers oversubscribe the cores
     with threadpool_limits(limits=1):
         for r, seq in enumerate(seeds):
             rows = np.random.default_rng(seq).integers(0, n, n)
+            if phi0 is not None:  # rows keep their blank cells; the replicate is refitted by FIML
+                phi = refit_fiml(table, x[rows], phi0, inverse_hessian)
+                if phi is not None:
+                    out[r] = phi
+                continue
             cov = np.cov(x[rows].T, bias=True)
             solution = fit_ml(table, cov, start, max_iter=200, step_tol=STEP_TOL)
             if solution.converged:
@@ -64,22 +78,37 @@ def bootstrap(
     seed: int,
     workers: int | None = None,
     progress: bool = True,
+    means: np.ndarray | None = None,
+    inverse_hessian: np.ndarray | None = None,
 ) -> BootstrapDraws:
-    """Refit the model on `replicates` resamples of the rows of `x` (complete data)."""
+    """Refit the model on `replicates` resamples of the rows of `x`.
+
+    Complete data: each replicate's sample covariance is refitted by Fisher scoring. With
+    `means` (the FIML intercepts) and `inverse_hessian` (of the FIML -2logL / n at the
+    estimates), `x` may hold NaN: rows are resampled with their missing cells and each
+    replicate is refitted by FIML from (`theta_hat`, `means`), as lavaan's
+    ``se = "bootstrap", missing = "ml"``.
+    """
     seeds = np.random.SeedSequence(seed).spawn(replicates)
     chunks = [(i, seeds[i : i + CHUNK]) for i in range(0, replicates, CHUNK)]
     workers = workers or os.cpu_count() or 1
-    theta = np.full((replicates, len(theta_hat)), np.nan)
+    q = len(theta_hat)
+    theta = np.full((replicates, q + (0 if means is None else len(means))), np.nan)
     bar = _progress(progress, replicates)
     if workers == 1 or len(chunks) == 1:
         for start, chunk in chunks:
-            theta[start : start + len(chunk)] = _replicates(table, x, theta_hat, chunk)
+            theta[start : start + len(chunk)] = _replicates(
+                table, x, theta_hat, chunk, means, inverse_hessian
+            )
             bar.advance(len(chunk))
     else:
         context = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
         with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
             futures = {
-                pool.submit(_replicates, table, x, theta_hat, chunk): (start, len(chunk))
+                pool.submit(_replicates, table, x, theta_hat, chunk, means, inverse_hessian): (
+                    start,
+                    len(chunk),
+                )
                 for start, chunk in chunks
             }
             for future in as_completed(futures):
@@ -87,7 +116,7 @@ def bootstrap(
                 theta[start : start + size] = future.result()
                 bar.advance(size)
     bar.close()
-    return BootstrapDraws(theta, seed)
+    return BootstrapDraws(theta[:, :q], seed, None if means is None else theta[:, q:])
 
 
 def percentile_interval(draws: np.ndarray, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:

@@ -72,23 +72,32 @@ def fit_sem(
         estimate = _fit_fiml(spec, table, x, problems, info)
     else:
         estimate = _fit_complete(spec, table, frame, x, settings, problems, info)
-    theta, cov_theta, fit, intercepts = estimate
+    theta, cov_theta, fit, intercepts, inverse_hessian = estimate
     info["n_free"] = table.n_free
     if intercepts is None and spec.intercepts:
         intercepts = _saturated_means(table, theta, x, fit)
     estimates = estimates_table(table, theta, cov_theta)
     draws = effect_draws(spec, table, theta)
     boot = None
-    if settings.bootstrap > 0 and not use_fiml:
+    if settings.bootstrap > 0:
         boot_started = time.perf_counter()
         boot = bootstrap(
-            table, x, theta, settings.bootstrap, settings.seed, settings.workers, progress
+            table,
+            x[~np.isnan(x).all(axis=1)] if use_fiml else x,
+            theta,
+            settings.bootstrap,
+            settings.seed,
+            settings.workers,
+            progress,
+            means=intercepts[0] if use_fiml else None,
+            inverse_hessian=inverse_hessian,
         )
         info["bootstrap"] = {
             "requested": settings.bootstrap,
             "failed": boot.n_failed,
             "seed": settings.seed,
             "seconds": round(time.perf_counter() - boot_started, 3),
+            "refit": "FIML (rows resampled with their missing cells)" if use_fiml else "ML",
         }
         if boot.n_failed:
             problems.append(
@@ -99,15 +108,6 @@ def fit_sem(
                     "warning",
                 )
             )
-    elif settings.bootstrap > 0:
-        problems.append(
-            Problem(
-                "sem.bootstrap",
-                "the bootstrap needs complete data; with missing values effects use delta-method "
-                "(Wald) intervals",
-                "warning",
-            )
-        )
     defined, effects = effect_tables(spec, table, theta, cov_theta, draws, boot)
     estimates = pd.concat([estimates, defined], ignore_index=True)
     if boot is not None:
@@ -155,7 +155,7 @@ def _fit_complete(spec, table, frame, x, settings, problems, info):
     fixed_x = tuple(i for i, name in enumerate(table.manifest) if name in exogenous)
     sigma = table.sigma(solution.theta)
     fit = complete_data_fit(n, cov, sigma, solution.fmin, table.n_free, fixed_x)
-    return solution.theta, cov_theta, fit, None
+    return solution.theta, cov_theta, fit, None, None
 
 
 def fit_from_starts(spec: ModelSpec, table: ParameterTable, frame: pd.DataFrame, cov: np.ndarray):
@@ -202,7 +202,9 @@ def _fit_fiml(spec, table, x, problems, info):
     q = table.n_free
     full = _invert_information(result.information, table, problems, size=len(result.solution.theta))
     means = (result.solution.theta[q:], np.sqrt(np.clip(np.diag(full)[q:], 0, None)))
-    return result.solution.theta[:q], full[:q, :q], result.fit, means
+    # inverse Hessian of -2logL / n (information = n/2 * Hessian): the bootstrap's Newton steps
+    inverse_hessian = full * info["n"] / 2
+    return result.solution.theta[:q], full[:q, :q], result.fit, means, inverse_hessian
 
 
 def _convergence(solution, problems, info) -> None:

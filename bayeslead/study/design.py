@@ -8,6 +8,7 @@ need bayeslead installed but not the config, instrument or data files.
 from __future__ import annotations
 
 import hashlib
+import warnings
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Literal
@@ -26,10 +27,11 @@ from bayeslead.core.effects import defined_name, effect_draws
 from bayeslead.core.ml import fit_ml
 from bayeslead.core.partable import build_partable
 from bayeslead.core.spec import ModelSpec
-from bayeslead.errors import InputError
+from bayeslead.errors import BayesleadWarning, InputError
 from bayeslead.hypotheses import Hypothesis
 from bayeslead.pipeline import Inputs, item_scales, load_inputs
 from bayeslead.simulate import ItemScale, standardized_matrices
+from bayeslead.study.summary import too_few_replicates
 
 Kind = Literal["power", "recovery", "sbc"]
 SBC_DRAWS = 99  # posterior draws kept (evenly thinned) per SBC replicate: ranks 0..99
@@ -190,6 +192,9 @@ def _check_request(inputs: Inputs, kind, sizes, reps, engine, responses, cluster
         raise InputError(f"--n: sample sizes must be at least 10, got {sizes}")
     if reps < 1:
         raise InputError(f"--reps: need at least 1 replicate, got {reps}")
+    few = too_few_replicates(kind, reps)
+    if few:
+        warnings.warn(few, BayesleadWarning, stacklevel=2)
     if engine not in ("sem", "bayes"):
         raise InputError(f"--engine: expected 'sem' or 'bayes', got {engine!r}")
     if responses not in ("likert", "continuous"):

@@ -23,6 +23,7 @@ from bayeslead.study.summary import (
     recovery_table,
     sbc_table,
     timing_summary,
+    too_few_replicates,
 )
 
 
@@ -57,6 +58,9 @@ def write_study_outputs(
     counts = outcome_counts(records)
     timing = timing_summary(records)
     warnings: list[str] = []
+    few = too_few_replicates(design.kind, design.reps)
+    if few:
+        warnings.append(few)
     if design.kind == "power":
         table = power_table(records)
         warnings += [
@@ -71,7 +75,7 @@ def write_study_outputs(
     else:
         table = sbc_table(records, SBC_DRAWS)
         failing = list(table.parameter[~table.passes]) if not table.empty else []
-        if failing:
+        if failing and not few:
             warnings.append("ranks not uniform (Bonferroni 0.01/k) for: " + ", ".join(failing))
         if not table.empty:
             save_figure(sbc_rank_figure(records, SBC_DRAWS, table), folder / "sbc_ranks.png")

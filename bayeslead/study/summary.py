@@ -9,6 +9,23 @@ import pandas as pd
 from scipy import stats
 
 SBC_BINS = 10  # rank histogram bins (ranks 0..99 -> 10 bins of 10)
+# Fewest replicates per sample size for which the Monte Carlo summaries mean something: the
+# normal-approximation SE sqrt(p(1 - p)/R) of a power or a coverage (R = 1 gives SE 0), and the
+# chi-square test of SBC ranks (expected count >= 5 in each of the 10 bins).
+MIN_REPLICATES = {"power": 20, "recovery": 20, "sbc": 5 * SBC_BINS}
+
+
+def too_few_replicates(kind: str, reps: int) -> str | None:
+    """The warning for a study with fewer replicates than `MIN_REPLICATES[kind]`, else None."""
+    least = MIN_REPLICATES[kind]
+    if reps >= least:
+        return None
+    what = "the SBC rank test" if kind == "sbc" else "Monte Carlo standard errors"
+    return (
+        f"--reps {reps} is below {least}, the fewest for {what}: they are not available (NaN"
+        + (", and no parameter passes" if kind == "sbc" else "")
+        + f"); use --reps {least} or more (200 for a paper)"
+    )
 
 
 def ok_records(records: list[dict]) -> list[dict]:
@@ -41,7 +58,7 @@ def outcome_counts(records: list[dict]) -> pd.DataFrame:
 def _proportion_row(n: int, target: str, name: str, hits: list[bool], extra: dict) -> dict:
     r = len(hits)
     p = float(np.mean(hits)) if r else np.nan
-    mcse = float(np.sqrt(p * (1 - p) / r)) if r else np.nan
+    mcse = float(np.sqrt(p * (1 - p) / r)) if r >= MIN_REPLICATES["power"] else np.nan
     return {
         "n": n,
         "target": target,
@@ -109,7 +126,9 @@ def recovery_table(records: list[dict], true_values: dict[str, float]) -> pd.Dat
                     "rel_bias": float((est.mean() - true) / true) if true != 0 else np.nan,
                     "rmse": float(np.sqrt(np.mean((est - true) ** 2))),
                     "coverage": coverage,
-                    "coverage_mcse": float(np.sqrt(coverage * (1 - coverage) / len(values))),
+                    "coverage_mcse": float(np.sqrt(coverage * (1 - coverage) / len(values)))
+                    if len(values) >= MIN_REPLICATES["recovery"]
+                    else np.nan,
                     "replicates": len(values),
                 }
             )
@@ -129,6 +148,8 @@ def sbc_table(records: list[dict], draws: int, alpha: float = 0.01) -> pd.DataFr
         ranks = np.array([r["ranks"][key] for r in good])
         counts = rank_histogram(ranks, draws)
         chisq, pvalue = stats.chisquare(counts)
+        if len(ranks) < MIN_REPLICATES["sbc"]:
+            chisq = pvalue = np.nan
         rows.append(
             {
                 "parameter": key,

@@ -5,12 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from bayeslead.bayes.ppc import pointwise_loglik
+from bayeslead.bayes.ppc import missing_chisq_ppp, pointwise_loglik
 from bayeslead.config import RunConfig
 from bayeslead.core.from_config import build_spec
 from bayeslead.core.ml import fit_ml
 from bayeslead.core.mvnorm import f_ml_stack
 from bayeslead.core.partable import build_partable
+from bayeslead.sem.fiml import fit_fiml
 from tests.conftest import reference_table
 
 SERIAL = {k: [f"{k.lower()}{i}" for i in range(1, 5)] for k in ["TL", "SENS", "SEIZ", "RECO", "BI"]}
@@ -50,3 +51,38 @@ def test_replicates_with_blanks_are_summarised_as_the_observed_data():
     np.testing.assert_allclose(mean[0], frame.mean(), rtol=1e-12)
     np.testing.assert_allclose(sd[0], frame.std(), rtol=1e-12)
     np.testing.assert_allclose(corr[0], frame.corr(), rtol=1e-12)
+
+
+def test_missing_data_ppp_against_the_em_saturated_model():
+    """With blank cells the discrepancy is -2logL(model) - -2logL(EM saturated): at lavaan's
+    FIML estimates it is lavaan's FIML chi-square (bootstrap_fiml: 20.857, df 24). Replicates
+    with the same blank cells drawn at fixed parameters are not refitted, so their discrepancy
+    is chi-square with as many df as saturated moments (9 means + 45 covariances = 54)."""
+    spec = build_spec(
+        RunConfig(
+            name="m",
+            constructs={"X": ["x1", "x2", "x3"], "M": ["m1", "m2", "m3"], "Y": ["y1", "y2", "y3"]},
+            paths={"M": ["X"], "Y": ["M", "X"]},
+        )
+    )
+    table = build_partable(spec)
+    x = reference_table("bootstrap_fiml", "data.csv")[list(spec.manifest)].to_numpy(float)
+    phi = fit_fiml(table, x).solution.theta
+    sigma = np.repeat(table.sigma(phi[: table.n_free])[None], 400, axis=0)
+    mu = np.repeat(phi[table.n_free :][None], 400, axis=0)
+    result = missing_chisq_ppp(sigma, mu, x, np.random.default_rng(7))
+    ref = dict(reference_table("bootstrap_fiml", "fit_fiml.csv").itertuples(index=False))
+    np.testing.assert_allclose(result["chisq_observed_mean"], ref["chisq"], atol=0.01)
+    assert result["ppp_draws"] == 400 and result["ppp_saturated"] == "EM (missing data)"
+    assert abs(result["chisq_replicated_mean"] - 54) < 2.5  # SD of the mean 0.52
+    assert result["ppp"] > 0.99
+
+
+def test_missing_data_ppp_on_complete_data_is_the_ml_discrepancy():
+    spec = build_spec(RunConfig(name="s", constructs=SERIAL, paths=PATHS))
+    table = build_partable(spec)
+    x = reference_table("serial_mediation", "data.csv")[list(spec.manifest)].to_numpy(float)
+    cov = np.cov(x.T, bias=True)
+    sigma = table.sigma(fit_ml(table, cov, table.start_values(cov)).theta)
+    result = missing_chisq_ppp(sigma[None], x.mean(axis=0)[None], x, np.random.default_rng(1))
+    np.testing.assert_allclose(result["chisq_observed_mean"], len(x) * f_ml_stack(sigma, cov))

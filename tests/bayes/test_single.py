@@ -95,3 +95,21 @@ def test_serial_mediation_posterior_ordinal(tmp_path):
     np.testing.assert_allclose(row.std_est, 0.0615139966126264, atol=0.01)
     truth = json.loads((REFERENCE / "serial_mediation" / "truth.json").read_text())
     assert row.std_ci_lower <= truth["indirect_serial_std"] <= row.std_ci_upper
+
+
+def test_missing_responses_get_the_ppp_against_the_em_saturated_model(tmp_path):
+    """Blank cells (bootstrap_fiml: 5% MCAR, a true model): the fit reports the chi-square PPP
+    as complete data do, against the EM saturated model, in fit.json."""
+    config = tmp_path / "m.yaml"
+    config.write_text(
+        f"name: m\ndata: {{path: {REFERENCE / 'bootstrap_fiml' / 'data.csv'}}}\n"
+        "constructs: {X: [x1, x2, x3], M: [m1, m2, m3], Y: [y1, y2, y3]}\n"
+        "paths: {M: [X], Y: [M, X]}\neffects: {ind: [X, M, Y]}\n"
+        "engine: bayes\nbayes: {chains: 2, draws: 300, tune: 300}\n"
+    )
+    path, result = fit_to_run_folder(config, out=tmp_path / "out", progress=False)
+    saved = json.loads((path / "fit.json").read_text())
+    assert saved["ppp_saturated"] == "EM (missing data)" and saved["ppp_draws"] == 500
+    assert 0.05 < saved["ppp"] < 0.95
+    # a posterior spread adds about npar (39) to the minimum chi-square (20.9, df 24)
+    assert 40 < saved["chisq_observed_mean"] < 85

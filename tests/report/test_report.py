@@ -19,14 +19,14 @@ from scipy import stats
 from bayeslead.config import RunConfig
 from bayeslead.core.from_config import build_spec
 from bayeslead.core.partable import build_partable
-from bayeslead.errors import InputError
+from bayeslead.errors import BayesleadWarning, InputError
 from bayeslead.hypotheses import evaluate, parse_hypotheses
 from bayeslead.pipeline import fit_to_run_folder
 from bayeslead.report.diagram import path_diagram
 from bayeslead.report.html import SECTIONS
 from bayeslead.report.hypotheses import hypotheses_latex
 from bayeslead.results import FitResult
-from bayeslead.runs import load_run
+from bayeslead.runs import FORMAT_VERSION, load_run
 from tests.conftest import REFERENCE, TESTS, reference_row, reference_table
 
 FIXTURES = TESTS / "fixtures" / "configs"
@@ -179,8 +179,47 @@ def test_saved_runs_check_their_provenance(ml_runs, tmp_path):
     manifest = json.loads((old / "manifest.json").read_text())
     manifest["bayeslead_version"] = "0.0.1"
     (old / "manifest.json").write_text(json.dumps(manifest))
-    with pytest.raises(InputError, match="written by bayeslead 0.0.1"):
+    with pytest.warns(BayesleadWarning, match="written by bayeslead 0.0.1 .this is 0.1.0.; its "):
+        assert load_run(old).manifest["bayeslead_version"] == "0.0.1"  # same format: read
+    del manifest["format_version"]  # runs written before the format was recorded: format 1
+    (old / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.warns(BayesleadWarning):
         load_run(old)
+    manifest["format_version"] = FORMAT_VERSION + 1
+    (old / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(
+        InputError, match=f"format {FORMAT_VERSION + 1} .written by bayeslead 0.0.1"
+    ):
+        load_run(old)
+    manifest["format_version"] = 0
+    (old / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(
+        InputError, match="format 0, which bayeslead 0.1.0 no longer reads .format 1:"
+    ):
+        load_run(old)
+
+
+def test_run_files_follow_the_umask(ml_runs):
+    """Co-authors on a shared server can read a run: 0644 files under umask 022 (the suite's
+    umask is whatever the shell has, so compare with it)."""
+    from bayeslead.atomic import current_umask
+
+    expected = 0o666 & ~current_umask()
+    run = Path(ml_runs[0])
+    for name in ("manifest.json", "estimates.csv", "report.html", "figures/path_diagram.png"):
+        assert (run / name).stat().st_mode & 0o777 == expected, name
+
+
+def test_atomic_writes_use_the_umask(tmp_path):
+    from bayeslead.atomic import atomic_write_text
+
+    old = os.umask(0o022)
+    try:
+        assert atomic_write_text(tmp_path / "a.txt", "x").stat().st_mode & 0o777 == 0o644
+        os.umask(0o077)
+        assert atomic_write_text(tmp_path / "b.txt", "x").stat().st_mode & 0o777 == 0o600
+    finally:
+        os.umask(old)
 
 
 def test_path_diagram_draws_every_construct_and_path():

@@ -139,6 +139,7 @@ def test_bootstrap_matches_lavaan(serial):
         "failed": 0,
         "seed": 1,
         "seconds": serial.info["bootstrap"]["seconds"],
+        "refit": "ML",
     }
     for (effect, kind), theirs in [
         (("ind_serial", "indirect"), "ind_serial"),

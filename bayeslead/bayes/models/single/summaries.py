@@ -4,11 +4,18 @@ latent-response variances that put ordinal items on the y* scale."""
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import xarray as xr
 
-from bayeslead.bayes.ppc import chisq_ppp, ordinal_category_checks, pointwise_loglik
+from bayeslead.bayes.ppc import (
+    chisq_ppp,
+    missing_chisq_ppp,
+    ordinal_category_checks,
+    pointwise_loglik,
+)
 from bayeslead.core.partable import ParameterTable
 from bayeslead.errors import Problem
 
@@ -46,7 +53,7 @@ def ordinal_checks(table, theta_std, subset, idata, odata, spec, rng) -> pd.Data
 
 
 def predictive_checks(table, theta_std, cdata, settings, idata):
-    """Chi-square PPP (complete data) and, on request, pointwise log-likelihoods with PSIS-LOO
+    """Chi-square PPP (against the EM saturated model with missing data) and, on request, pointwise log-likelihoods with PSIS-LOO
     and WAIC. Returns fit measures and problems worth reporting."""
     import arviz as az
 
@@ -55,12 +62,13 @@ def predictive_checks(table, theta_std, cdata, settings, idata):
     flat = theta_std.reshape(-1, theta_std.shape[-1])
     sigma = table.sigma(flat)
     rng = np.random.default_rng(settings.seed)
+    mu = None
     if cdata.complete:
         fit |= chisq_ppp(sigma, cdata.scatter, cdata.n, rng)
+    else:
+        mu = idata.posterior["intercepts"].values.reshape(len(flat), -1)
+        fit |= missing_chisq_ppp(sigma, mu, cdata.z, rng)
     if settings.loo:
-        mu = None
-        if not cdata.complete:
-            mu = idata.posterior["intercepts"].values.reshape(len(flat), -1)
         loglik = pointwise_loglik(cdata.z, sigma, mu)
         loglik -= np.nansum(np.where(np.isnan(cdata.z), 0.0, np.log(cdata.sd)), axis=1)[None, :]
         shape = theta_std.shape[:2]
@@ -71,9 +79,21 @@ def predictive_checks(table, theta_std, cdata, settings, idata):
                 )
             }
         )
-        loo = az.loo(idata, pointwise=True)
-        waic = az.waic(idata)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            loo = az.loo(idata, pointwise=True)  # its Pareto k warning: counted below
+            waic = az.waic(idata)
         bad = int(np.sum(loo.pareto_k.values > 0.7))
+        if any("posterior variance of the log predictive" in str(w.message) for w in caught):
+            problems.append(
+                Problem(
+                    "waic",
+                    "WAIC is unreliable for this run (ArviZ: for some respondents the posterior "
+                    "variance of the log-likelihood exceeds 0.4); compare models with PSIS-LOO "
+                    "(elpd_loo) instead",
+                    "warning",
+                )
+            )
         fit |= {
             "elpd_loo": float(loo.elpd_loo),
             "se_elpd_loo": float(loo.se),
