@@ -260,24 +260,28 @@ def load_config(path: Path | str) -> RunConfig:
             source=str(path),
         )
     raw = load_yaml(path, "Config")
+    config = config_from_mapping(raw, path.parent, str(path))
+    position = model_block_position(path) if config.model and not config.model_file else (0, 0)
+    return config.model_copy(update={"source": path, "model_position": position})
+
+
+def config_from_mapping(raw: dict, base: Path, source: str = "config") -> RunConfig:
+    """Validate a config given as a mapping (a parsed YAML file or a Python dict); relative
+    paths are resolved against `base`. `InputError` lists every problem with its key path."""
     if "instrument" in raw and isinstance(raw["instrument"], dict) or "scales" in raw:
         raise InputError(
-            f"{path} is a survey instrument, not a run config: write a run config that names "
+            f"{source} is a survey instrument, not a run config: write a run config that names "
             "it (instrument: path/to/survey.yaml) with the data and the model "
             "(see configs/tl_dc_bi_sem.yaml)",
-            source=str(path),
+            source=source,
         )
     try:
         config = RunConfig.model_validate(raw)
     except ValidationError as exc:
         problems = pydantic_problems(exc, RunConfig)
         noun = "problem" if len(problems) == 1 else "problems"
-        raise InputError(
-            f"Config {path} has {len(problems)} {noun}:", problems, str(path)
-        ) from None
-    config = config.resolve_paths(path.parent)
-    position = model_block_position(path) if config.model and not config.model_file else (0, 0)
-    return config.model_copy(update={"source": path, "model_position": position})
+        raise InputError(f"Config {source} has {len(problems)} {noun}:", problems, source) from None
+    return config.resolve_paths(base)
 
 
 def is_model_path(text: str) -> bool:

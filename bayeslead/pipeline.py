@@ -59,11 +59,17 @@ class Inputs:
 
 
 def load_inputs(
-    config: RunConfig | Path | str, data_path: Path | str | None = None, need_data: bool = True
+    config: RunConfig | Path | str,
+    data_path: Path | str | pd.DataFrame | None = None,
+    need_data: bool = True,
 ) -> Inputs:
-    """Load the config, its instrument, build the ModelSpec and read the responses."""
+    """Load the config, its instrument, build the ModelSpec and read the responses (from
+    `data_path` or a DataFrame when given, else data.path)."""
     if not isinstance(config, RunConfig):
         config = load_config(config)
+    frame = data_path if isinstance(data_path, pd.DataFrame) else None
+    if frame is not None:
+        data_path = None
     if data_path is not None:
         config = config.model_copy(
             update={"data": config.data.model_copy(update={"path": Path(data_path).resolve()})}
@@ -75,13 +81,13 @@ def load_inputs(
     hypotheses = tuple(parse_hypotheses(config.hypotheses, spec, build_partable(spec)))
     data = None
     if need_data:
-        if config.data.path is None:
+        if frame is None and config.data.path is None:
             raise config_problem(config, "data.path", "no data file given (or pass --data PATH)")
-        if not config.data.path.is_file():
+        if frame is None and not config.data.path.is_file():
             raise config_problem(config, "data.path", f"file not found: {config.data.path}")
         clusters = config.data.id_columns
         data = load_responses(
-            config.data.path,
+            config.data.path if frame is None else frame,
             list(spec.items),
             observed=list(spec.observed),
             instrument=instrument,
@@ -94,7 +100,8 @@ def load_inputs(
             encoding=config.data.encoding,
             skip_rows=config.data.skip_rows,
         )
-        check_usable_columns(data.frame[list(spec.manifest)], str(data.path))
+        where = str(data.path) if data.path is not None else "(DataFrame)"
+        check_usable_columns(data.frame[list(spec.manifest)], where)
     return Inputs(config, instrument, spec, data, hypotheses)
 
 
@@ -198,11 +205,18 @@ def fit_to_run_folder(
         quality = quality_table(inputs.data)
     result = fit(inputs, phases=phases)
     result.timings = phases.timings() | {"fit_s": round(phases.total(), 3)}
+    return save_run(inputs, result, quality, out, phases), result
+
+
+def save_run(inputs: Inputs, result: FitResult, quality: pd.DataFrame, out, phases=None) -> Path:
+    """A new run folder under `out` (or the config's output, or ./outputs); its write phases."""
+    phases = phases or Phases(show=False)
+    config = inputs.config
     root = Path(out).resolve() if out else (config.output or Path.cwd() / "outputs")
-    resolved = inputs.config.to_yaml_dict()
+    resolved = config.to_yaml_dict()
     config_yaml = yaml.safe_dump(resolved, sort_keys=False, allow_unicode=True)
-    digest = config_hash(config_yaml, inputs.data.sha256, run_seed(inputs.config))
-    folder = RunFolder(root, inputs.config.name, digest)
+    digest = config_hash(config_yaml, inputs.data.sha256, run_seed(config))
+    folder = RunFolder(root, config.name, digest)
     try:
         with phases.step("write_s", "Writing tables and draws"):
             write_results(folder, inputs, result, quality)
@@ -220,11 +234,10 @@ def fit_to_run_folder(
         result.timings |= phases.timings() | {"total_s": round(phases.total(), 3)}
         record["timings"] = result.timings
         folder.write_json("manifest.json", record)
-        path = folder.finish()
+        return folder.finish()
     except BaseException:
         folder.abandon()
         raise
-    return path, result
 
 
 def write_file(folder: RunFolder, name: str, content: str | bytes) -> None:
@@ -325,7 +338,7 @@ def manifest(inputs: Inputs, result: FitResult, digest: str, quality: pd.DataFra
         "config_file": str(inputs.config.source),
         "config_sha256": digest,
         "instrument_file": str(inputs.instrument.source) if inputs.instrument else None,
-        "data_file": str(data.path),
+        "data_file": str(data.path) if data.path is not None else "(DataFrame)",
         "data_sha256": data.sha256,
         "n_obs": data.n,
         "n_used": int(result.info.get("n", data.n)),

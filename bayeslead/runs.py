@@ -26,9 +26,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bayeslead import __version__
 from bayeslead.atomic import atomic_write_text
 from bayeslead.errors import BayesleadWarning, InputError
+from bayeslead.version import __version__
 
 PACKAGES = (
     "numpy",

@@ -29,7 +29,7 @@ app = typer.Typer(
 
 def _version(value: bool) -> None:
     if value:
-        from bayeslead import __version__
+        from bayeslead.version import __version__
 
         say(f"bayeslead {__version__}")
         raise typer.Exit()

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bayeslead.data.read import RawTable, read_table
+from bayeslead.data.read import RawTable, frame_table, read_table
 from bayeslead.data.values import Conversions, to_numbers
 from bayeslead.errors import InputError, Problem
 from bayeslead.instrument import Instrument
@@ -60,7 +60,7 @@ class ResponseData:
 
 
 def load_responses(
-    path: Path | str,
+    path: Path | str | pd.DataFrame,
     items: list[str],
     *,
     observed: list[str] | None = None,
@@ -78,9 +78,13 @@ def load_responses(
 
     `column_map` maps item id -> column name in the file; `scale` is the response range of items
     an instrument does not describe. Observed (non-item) variables are checked to be numeric only.
-    `sheet`, `encoding` and `skip_rows` are passed to `read_table`.
+    `sheet`, `encoding` and `skip_rows` are passed to `read_table`; `path` may also be a
+    DataFrame (the Python API).
     """
-    table = read_table(path, sheet=sheet, encoding=encoding, skip_rows=skip_rows)
+    if isinstance(path, pd.DataFrame):
+        table = frame_table(path)
+    else:
+        table = read_table(path, sheet=sheet, encoding=encoding, skip_rows=skip_rows)
     return validate_responses(
         table,
         items,

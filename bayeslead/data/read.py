@@ -20,7 +20,7 @@ class RawTable:
     """A response file as read: the frame, its value labels (SPSS) and its sha256."""
 
     frame: pd.DataFrame
-    path: Path
+    path: Path | None  # None: a DataFrame passed to the Python API
     sha256: str
     value_labels: dict[str, dict[float, str]] = field(default_factory=dict)
     first_row: int = 2  # file row number of the frame's first row (the header is row 1)
@@ -29,6 +29,8 @@ class RawTable:
 
     def describe(self) -> str:
         """The file, and for a spreadsheet the sheet read: how error messages name the source."""
+        if self.path is None:
+            return "(DataFrame)"
         if self.sheet is None:
             return str(self.path)
         return f"{self.path} (sheet '{self.sheet}')"
@@ -119,6 +121,17 @@ def read_columns(
         except (pd.errors.ParserError, UnicodeError, LookupError, pd.errors.EmptyDataError):
             pass  # read_table reports what is wrong with the file
     return list(read_table(path, sheet, encoding).frame.columns)
+
+
+def frame_table(frame: pd.DataFrame) -> RawTable:
+    """A DataFrame given to the Python API, as if read from a file (its sha256 is that of its
+    CSV text, so the same data give the same run hash)."""
+    if frame.shape[0] == 0:
+        raise InputError("The DataFrame passed as data has no rows")
+    frame = frame.copy()
+    frame.columns = [str(c).strip() for c in frame.columns]
+    text = frame.to_csv(index=False, lineterminator="\n").encode()
+    return RawTable(frame.reset_index(drop=True), None, hashlib.sha256(text).hexdigest())
 
 
 def decode_text(path: Path, encoding: str | None) -> str:
