@@ -13,6 +13,8 @@ PYTEST_ARGS ?=
 .DEFAULT_GOAL := env
 .PHONY: demo test test-slow bench env clean
 
+space := $(subst ,, )
+comma := ,
 python_version = $(shell $(1) -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)
 
 # Before any target that uses .venv: rebuild a .venv whose Python is broken or unsupported (or
@@ -33,7 +35,7 @@ ifneq ($(filter-out clean,$(or $(MAKECMDGOALS),$(.DEFAULT_GOAL))),)
   ifeq ($(wildcard $(BIN)/python),)
     PYTHON_VERSION := $(call python_version,$(PYTHON))
     ifeq ($(filter $(PYTHON_VERSION),$(SUPPORTED)),)
-      $(error bayeslead needs Python $(SUPPORTED) (the versions its numerical stack supports), but '$(PYTHON)' is $(or $(PYTHON_VERSION),not found). Point make at a supported interpreter, e.g. `make demo PYTHON=python3.12` or `make demo PYTHON=/usr/bin/python3.11`)
+      $(error bayeslead needs Python $(subst $(space),$(comma) ,$(SUPPORTED)) (the versions its numerical stack supports), but '$(PYTHON)' is $(or $(PYTHON_VERSION),not found). Point make at a supported interpreter, e.g. `make demo PYTHON=python3.12` or `make demo PYTHON=/usr/bin/python3.11`)
     endif
   endif
 endif

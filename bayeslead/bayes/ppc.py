@@ -91,7 +91,6 @@ def missing_chisq_ppp(
         "chisq_observed_mean": float(observed.mean()),
         "chisq_replicated_mean": float(replicated.mean()),
         "ppp_draws": len(take),
-        "ppp_saturated": "EM (missing data)",
     }
 
 
