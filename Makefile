@@ -55,8 +55,8 @@ $(DEV): $(RUNTIME)
 env: $(RUNTIME)
 
 demo: $(RUNTIME)
+	@echo "bayeslead is installed in $(VENV): 'source $(VENV)/bin/activate' puts the bayeslead command on PATH (or call $(BIN)/bayeslead)"
 	$(BIN)/bayeslead fit configs/tl_dc_bi_sem.yaml
-	@echo "bayeslead is installed in $(VENV): run 'source $(VENV)/bin/activate' to use the bayeslead command, or call $(BIN)/bayeslead"
 
 test: $(DEV)
 	$(BIN)/ruff check .
