@@ -14,11 +14,15 @@ from typing import Any
 import pandas as pd
 
 from bayeslead.config import RunConfig, config_from_mapping, load_config
+from bayeslead.core.labels import label_table
 from bayeslead.data import quality_table
 from bayeslead.pipeline import Inputs, load_inputs, save_run, with_seed
 from bayeslead.pipeline import fit as fit_inputs
-from bayeslead.report.console import FIT_KEYS, print_summary
+from bayeslead.report.labels import Labels
+from bayeslead.report.summary import render_summary, view_of_result
 from bayeslead.results import FitResult
+
+FIT_KEYS = ("chisq", "df", "pvalue", "cfi", "tli", "rmsea", "srmr", "ppp")  # the one-line repr
 
 
 def fit(
@@ -119,9 +123,13 @@ class Result:
     def config(self) -> RunConfig:
         return self.inputs.config
 
-    def summary(self) -> None:
-        """Print what `bayeslead fit` prints: fit measures, effects, then the problems."""
-        print_summary(self.fit_result)
+    def summary(self, full: bool = False) -> None:
+        """Print what `bayeslead fit` prints (the compact summary, then the problems); with
+        `full`, what `bayeslead summary RUN` prints (lavaan's summary with fit measures,
+        standardized values and R-squared)."""
+        labels = Labels(label_table(self.inputs.spec, self.inputs.instrument))
+        view = view_of_result(self.fit_result, self.config.name, labels)
+        print(render_summary(view, compact=not full))
         for problem in self.problems:
             print(problem)
 

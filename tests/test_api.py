@@ -29,7 +29,7 @@ def test_readme_example_runs(tmp_path, monkeypatch, capsys):
     result, sensing = namespace["result"], namespace["sensing"]
     printed = capsys.readouterr().out
     assert printed.startswith("<bayeslead.Result 'tl_dc_bi_sem': ML, N = 500; chisq ")
-    assert len(printed.splitlines()[0]) < 250 and "effects" in printed and "serial" in printed
+    assert len(printed.splitlines()[0]) < 250 and "Effects:" in printed and "serial" in printed
     assert len(namespace["serial"]) == 1 and result.ok and result.idata is None
     assert namespace["run_folder"].parent == tmp_path / "tl_dc_bi_sem"
     assert (namespace["run_folder"] / "report.html").exists()
@@ -56,6 +56,23 @@ def test_dataframe_and_dict_match_the_cli_run_folder(tmp_path):
     assert files == sorted(p.relative_to(cli_folder).as_posix() for p in cli_folder.rglob("*"))
     for name in ("estimates.csv", "effects.csv", "fit.json", "reliability.csv", "quality.csv"):
         assert (api_folder / name).read_text() == (cli_folder / name).read_text(), name
+
+
+def test_summary_prints_what_the_cli_prints(tmp_path, capsys):
+    """`Result.summary()` in memory = `summary_of_run` of its saved folder (what `bayeslead
+    fit` prints before the folder) followed by the problems; `full=True` = `bayeslead summary`."""
+    from bayeslead.report.summary import summary_of_run
+
+    result = bayeslead.fit(ROOT / "configs" / "leading_innovation_sem.yaml", seed=3)
+    folder = result.save(tmp_path)
+    capsys.readouterr()
+    result.summary()
+    shown = capsys.readouterr().out
+    expected = summary_of_run(folder, compact=True) + "\n"
+    expected += "".join(f"{p}\n" for p in result.problems)
+    assert shown == expected
+    result.summary(full=True)
+    assert capsys.readouterr().out.startswith(summary_of_run(folder))
 
 
 def test_bad_dict_config_lists_every_problem():
