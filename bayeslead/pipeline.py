@@ -46,6 +46,8 @@ from bayeslead.runs import (
 from bayeslead.simulate import ItemScale
 from bayeslead.syntax import Capabilities
 
+DataSource = Path | str | pd.DataFrame | None  # responses: a file, or a DataFrame (Python API)
+
 
 @dataclass(frozen=True)
 class Inputs:
@@ -59,18 +61,13 @@ class Inputs:
 
 
 def load_inputs(
-    config: RunConfig | Path | str,
-    data_path: Path | str | pd.DataFrame | None = None,
-    need_data: bool = True,
+    config: RunConfig | Path | str, data_path: DataSource = None, need_data: bool = True
 ) -> Inputs:
-    """Load the config, its instrument, build the ModelSpec and read the responses (from
-    `data_path` or a DataFrame when given, else data.path)."""
+    """Config, instrument, ModelSpec and responses (`data_path`: a file or DataFrame, else data.path)."""
     if not isinstance(config, RunConfig):
         config = load_config(config)
     frame = data_path if isinstance(data_path, pd.DataFrame) else None
-    if frame is not None:
-        data_path = None
-    if data_path is not None:
+    if data_path is not None and frame is None:
         config = config.model_copy(
             update={"data": config.data.model_copy(update={"path": Path(data_path).resolve()})}
         )
@@ -100,8 +97,7 @@ def load_inputs(
             encoding=config.data.encoding,
             skip_rows=config.data.skip_rows,
         )
-        where = str(data.path) if data.path is not None else "(DataFrame)"
-        check_usable_columns(data.frame[list(spec.manifest)], where)
+        check_usable_columns(data.frame[list(spec.manifest)], str(data.path or "(DataFrame)"))
     return Inputs(config, instrument, spec, data, hypotheses)
 
 
@@ -114,12 +110,8 @@ def syntax_context(config: RunConfig) -> tuple[list[str] | None, Capabilities | 
         from bayeslead.sem.capabilities import CAPABILITIES
     else:
         from bayeslead.bayes.capabilities import CAPABILITIES
-    path = config.data.path
-    columns = (
-        read_columns(path, config.data.sheet, config.data.encoding)
-        if path and path.is_file()
-        else None
-    )
+    path, sheet, encoding = config.data.path, config.data.sheet, config.data.encoding
+    columns = read_columns(path, sheet, encoding) if path and path.is_file() else None
     return columns, CAPABILITIES
 
 
@@ -171,8 +163,7 @@ def fit(inputs: Inputs, progress: bool = True, phases: Phases | None = None) -> 
         result = family_of(inputs.spec).fit(
             inputs.spec, inputs.data, config.bayes, config.diagnostics, phases=phases
         )
-    if inputs.data is not None:
-        result.problems.extend(inputs.data.warnings)
+    result.problems.extend(inputs.data.warnings if inputs.data is not None else ())
     if "level" not in result.estimates.columns:  # single-level parameters have an empty level
         result.estimates.insert(4, "level", "")
     if inputs.hypotheses:
