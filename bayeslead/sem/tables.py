@@ -191,9 +191,6 @@ def bootstrap_columns(estimates, table, spec, boot: BootstrapDraws) -> pd.DataFr
     ok = boot.theta[boot.ok]
     values = table.values(ok)
     columns = np.column_stack([values, *[d.raw for d in effect_draws(spec, table, ok)]])
-    if boot.means is not None:  # FIML: the `~1` rows sit between parameters and `:=` rows
-        k = len(table.params)
-        columns = np.column_stack([columns[:, :k], boot.means[boot.ok], columns[:, k:]])
     lo, hi = percentile_interval(columns)
     out = estimates.copy()
     out["se_boot"] = np.std(columns, axis=0, ddof=1)

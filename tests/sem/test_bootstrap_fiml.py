@@ -64,8 +64,6 @@ def _check(result) -> None:
                 [row.ci_lower, row.ci_upper], [ref["ci.lower"], ref["ci.upper"]], atol=tol
             )
             np.testing.assert_allclose(row.se, ref.boot_sd, rtol=0.10)
-    intercepts = result.estimates[result.estimates.op == "~1"]
-    assert intercepts.se_boot.notna().all() and (intercepts.boot_lower < intercepts.est).all()
     assert not any("Wald" in str(p) for p in result.problems)
 
 

@@ -79,7 +79,9 @@ def test_power_table_counts_intervals_excluding_zero_with_monte_carlo_error():
     table = power_table(records).set_index(["target", "name"])
     row = table.loc["effect", "ind"]
     assert row.replicates == 4 and row.power == 0.5
-    assert_allclose(row.mcse, np.sqrt(0.25 / 4))
+    assert np.isnan(row.mcse)  # 4 replicates: below MIN_REPLICATES, no Monte Carlo SE
+    enough = power_table(records[:4] * 5).set_index(["target", "name"]).loc["effect", "ind"]
+    assert_allclose(enough.mcse, np.sqrt(0.25 / 20))
     hypothesis = table.loc["hypothesis", "H1"]  # the failed replicate is not counted
     assert hypothesis.replicates == 4 and hypothesis.power == 0.75
 
