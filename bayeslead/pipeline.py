@@ -371,37 +371,6 @@ def simulate_to_file(config_path: Path | str, n: int, seed: int, output: Path | 
     return output
 
 
-def check_data(
-    config_path: Path | str | None,
-    data_path: Path | str | None,
-    instrument_path: Path | str | None,
-) -> tuple[dict, pd.DataFrame]:
-    """`bayeslead data check`: validate responses, return the quality summary and flags table."""
-    if instrument_path is not None:
-        instrument = load_instrument(instrument_path)
-        data = load_responses(data_path, [i.id for i in instrument.items()], instrument=instrument)
-    else:
-        data = load_inputs(config_path, data_path).data
-    table = quality_table(data)
-    return quality_summary(data, table), table
-
-
-def prior_check_to_file(
-    config_path: Path | str, output: Path | str | None, draws: int, seed: int
-) -> tuple[Path, pd.DataFrame]:
-    """`bayeslead prior-check`: draw from the priors, save the figure, return its summary."""
-    from bayeslead.bayes.prior_check import prior_check
-    from bayeslead.report.figures import prior_check_figure, save_figure
-
-    inputs = load_inputs(config_path)
-    check = prior_check(inputs.spec, inputs.config.bayes, inputs.data, draws=draws, seed=seed)
-    if output is None:
-        root = inputs.config.output or Path.cwd() / "outputs"
-        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-        output = root / inputs.config.name / f"prior-check-{stamp}.png"
-    return save_figure(prior_check_figure(check), output).resolve(), check.summary()
-
-
 def saved_config(run: SavedRun) -> RunConfig:
     """The resolved config a saved run was fitted with (its config.yaml)."""
     return RunConfig.model_validate(yaml.safe_load(run.config_text))

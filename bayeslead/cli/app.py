@@ -117,7 +117,7 @@ def prior_check(
 
     Example: bayeslead prior-check configs/tl_dc_bi_bayes.yaml -o prior_check.png
     """
-    from bayeslead.pipeline import prior_check_to_file
+    from bayeslead.commands import prior_check_to_file
     from bayeslead.report.markdown import markdown_table
 
     path, summary = prior_check_to_file(config, output, draws, seed)

@@ -94,7 +94,7 @@ def data_check(
     Examples: bayeslead data check configs/tl_dc_bi_sem.yaml
               bayeslead data check --instrument surveys/tl_dc_bi.yaml responses.csv
     """
-    from bayeslead.pipeline import check_data
+    from bayeslead.commands import check_data
     from bayeslead.report.console import print_quality
 
     if instrument is not None:
