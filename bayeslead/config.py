@@ -183,6 +183,7 @@ class RunConfig(Strict):
     paths: dict[str, list[str]] = {}
     covariances: list[tuple[str, str]] = []
     effects: dict[str, list[str]] = {}
+    moderator_percentiles: list[float] = []  # latent interactions: default mean and +-1 SD
     engine: Literal["sem", "bayes"] = "sem"
     sem: SemConfig = SemConfig()
     bayes: BayesConfig = BayesConfig()
@@ -223,6 +224,14 @@ class RunConfig(Strict):
                     f"effect '{name}' needs a chain of at least 3 constructs "
                     f"(start, mediator(s), end), got {chain}"
                 )
+        return value
+
+    @field_validator("moderator_percentiles")
+    @classmethod
+    def _percentiles(cls, value: list[float]) -> list[float]:
+        bad = [v for v in value if not 0 < v < 100]
+        if bad:
+            raise ValueError(f"percentiles must lie strictly between 0 and 100, got {bad}")
         return value
 
     def resolve_paths(self, base: Path) -> RunConfig:

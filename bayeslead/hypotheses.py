@@ -9,7 +9,8 @@ Grammar (closed; nothing is evaluated as code)::
                                                      label of the model syntax (``a``)
 
 Examples: ``"SENS ~ TL > 0"``, ``"serial > 0"``, ``"serial > via_seizing"``,
-``"SEIZ ~ SENS > SEIZ ~ TL"``. Effects and parameters are on lavaan's (unstandardised) metric.
+``"SEIZ ~ SENS > SEIZ ~ TL"``, ``"BI ~ RECO:ENV > 0"``, ``"imm_serial > 0"`` (an index of moderated
+mediation). Effects and parameters are on lavaan's (unstandardised) metric.
 
 Bayesian fits report the posterior probability that the inequality holds; a hypothesis is
 supported when that probability is at least 0.95. ML fits report the one-sided p-value of the
@@ -26,6 +27,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from bayeslead.core.conditional import imm_draws
 from bayeslead.core.effects import defined_name, effect_draws
 from bayeslead.core.keys import parse_key
 from bayeslead.core.partable import ParameterTable
@@ -57,9 +59,11 @@ def parse_hypotheses(
     hypotheses: dict[str, str], spec: ModelSpec, table: ParameterTable
 ) -> list[Hypothesis]:
     """Parse and check every hypothesis; raise `InputError` listing all that cannot be read."""
-    effects = {
-        defined_name(e.name, k) for e in spec.effects for k in ("indirect", "direct", "total")
-    } | {d.name for d in spec.definitions}
+    effects = (
+        {defined_name(e.name, k) for e in spec.effects for k in ("indirect", "direct", "total")}
+        | {d.name for d in spec.definitions}
+        | {imm.name for imm in spec.moderated_mediations()}
+    )
     parameters = {p.key for p in table.params}
     labels = {p.label: p.key for p in reversed(table.params) if p.label}  # a label: its first row
     out, problems = [], []
@@ -124,6 +128,9 @@ def _values(term: Term, spec: ModelSpec, table: ParameterTable, theta: np.ndarra
     if term.kind == "parameter":
         row = next(k for k, p in enumerate(table.params) if p.key == term.text)
         return table.values(theta)[:, row]
+    indices = imm_draws(spec, table, theta) if spec.interactions else {}
+    if term.text in indices:
+        return indices[term.text]
     for d in effect_draws(spec, table, theta):
         if defined_name(d.effect.name, d.kind) == term.text:
             return d.raw

@@ -291,6 +291,14 @@ def make_figures(inputs: Inputs, result: FitResult) -> dict[str, object]:
             if d.kind == "indirect"
         }
         out["effects.png"] = figures.effect_distribution_figure(draws, result.draws_kind)
+    if "conditional_effects" in result.extra_tables:
+        from bayeslead.report.conditional_figures import johnson_neyman_figure, simple_slopes_figure
+
+        tables = result.extra_tables
+        out["simple_slopes.png"] = simple_slopes_figure(
+            tables["conditional_effects"], result.estimates
+        )
+        out["johnson_neyman.png"] = johnson_neyman_figure(tables["johnson_neyman"], interval)
     if bayesian:
         paths = [f"{r.outcome} ~ {r.predictor}" for r in spec.regressions][:8]
         keys = paths or [p.key for p in build_partable(spec).free_params][:6]

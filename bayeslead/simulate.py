@@ -9,8 +9,12 @@ column, each construct is a between-cluster part (variance `icc`) plus a within 
 within-cluster paths vary across clusters. With a level-3 column, clusters are nested in
 level-3 units (`level3_size` clusters each) whose intercepts of the first-order constructs take
 `level3_icc` of the between-cluster share. With `truth.method`, one method factor loads on
-every item's y* (common-method variance; a marker scale's items included). Reverse-keyed items
-are written reverse-coded, as respondents would answer them. The same seed gives the same file, byte for byte.
+every item's y* (common-method variance; a marker scale's items included). A latent interaction
+`"BI ~ RECO:ENV": 0.15` multiplies the product of the standardised components (Wen, Marsh & Hau
+2010); the product's variance ``Var(l) Var(r) + Cov(l, r)^2`` counts in its outcome's explained
+variance, and the constructs are drawn one equation at a time in causal order. Reverse-keyed items
+are written reverse-coded, as respondents would answer them. The same seed gives the same file,
+byte for byte.
 """
 
 from __future__ import annotations
@@ -69,7 +73,7 @@ def standardized_matrices(
             if key not in indicators:
                 problems.append(Problem(f"truth.loadings.{key}", "not an indicator of the model"))
     paths = {_normalise(k): v for k, v in truth.paths.items()}
-    model_paths = {r.key for r in spec.regressions}
+    model_paths = {r.key for r in spec.regressions} | {q.key for q in spec.interactions}
     for key in paths:
         if key not in model_paths:
             problems.append(Problem(f"truth.paths.{key}", "not a path of the model"))
@@ -96,10 +100,17 @@ def standardized_matrices(
             continue
         s[pos[x], pos[y]] = s[pos[y], pos[x]] = value
     b = np.linalg.inv(np.eye(v) - a)
-    for i in _parents_first(a):
+    products = {product: (left, right) for product, left, right in table.products}
+    problems += _nested_products(table, a, products)
+    for i in _parents_first(a, products):
         if i in exogenous:
             continue
-        explained = (b @ s @ b.T)[i, i]
+        omega = b @ s @ b.T
+        if i in products:
+            left, right = products[i]
+            s[i, i] = omega[left, left] * omega[right, right] + omega[left, right] ** 2
+            continue
+        explained = omega[i, i]
         if explained >= 1.0 - 1e-9:
             name = table.variables[i]
             problems.append(
@@ -115,22 +126,63 @@ def standardized_matrices(
 
 def _normalise(key: str) -> str:
     lhs, rhs = (t.strip() for t in key.split("~", 1))
-    return f"{lhs} ~ {rhs}"
+    return f"{lhs} ~ {rhs.replace(' ', '')}"
 
 
-def _parents_first(a: np.ndarray) -> list[int]:
+def _parents_first(a: np.ndarray, products: dict[int, tuple[int, int]] | None = None) -> list[int]:
+    """Variables ordered causes first (a product after its two components)."""
     order: list[int] = []
+    products = products or {}
 
     def visit(i: int) -> None:
         if i in order:
             return
-        for j in np.flatnonzero(a[i]):
+        for j in products.get(i, np.flatnonzero(a[i])):
             visit(int(j))
         order.append(i)
 
     for i in range(a.shape[0]):
         visit(i)
     return order
+
+
+def _nested_products(table: ParameterTable, a: np.ndarray, products: dict) -> list[Problem]:
+    """A component downstream of another product would need fourth moments: refused."""
+    problems = []
+    b = np.linalg.inv(np.eye(a.shape[0]) - a)
+    for product, (left, right) in products.items():
+        for other in products:
+            if other != product and (b[left, other] != 0 or b[right, other] != 0):
+                problems.append(
+                    Problem(
+                        "truth.paths",
+                        f"{table.variables[product]}: a component depends on the interaction "
+                        f"{table.variables[other]} (not simulated)",
+                    )
+                )
+    return problems
+
+
+def _draw_latents(
+    rng: np.random.Generator, table: ParameterTable, a: np.ndarray, structural: np.ndarray, n: int
+) -> np.ndarray:
+    """Latent scores (n, variables): one draw of N(0, structural) mapped through (I - A)^-1,
+    or, with interactions, one equation at a time with each product formed from its scores."""
+    if not table.products:
+        return _draw(rng, structural, n) @ np.linalg.inv(np.eye(a.shape[0]) - a).T
+    products = {product: (left, right) for product, left, right in table.products}
+    shocks_cov = structural.copy()
+    for i in products:
+        shocks_cov[i, :] = shocks_cov[:, i] = 0.0
+    shocks = _draw(rng, shocks_cov, n)
+    eta = np.zeros_like(shocks)
+    for i in _parents_first(a, products):
+        if i in products:
+            left, right = products[i]
+            eta[:, i] = eta[:, left] * eta[:, right]
+        else:
+            eta[:, i] = eta @ a[i] + shocks[:, i]
+    return eta
 
 
 def simulate_responses(
@@ -182,7 +234,7 @@ def simulate_responses(
             frame.insert(0, spec.level3, unit + 1)
             latent_part += _level3_intercepts(rng, table, a, level3, int(unit[-1]) + 1)[unit]
     else:
-        latent_part = _draw(rng, structural, n) @ b.T
+        latent_part = _draw_latents(rng, table, a, structural, n)
     ystar = latent_part[:, :k] + with_method(rng, np.diag(s)[:k], truth.method, n, spec.items)
     if id_column:
         frame[id_column] = np.arange(1, n + 1)

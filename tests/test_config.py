@@ -35,6 +35,9 @@ INVALID = {
     "group_with_sem.yaml": "data.group: multi-group comparisons need engine: bayes",
     "bad_ordinal_estimator.yaml": "bayes.ordinal: 'wlsmv' is not one of: auto, full, polychoric",
     "negative_skip_rows.yaml": "data.skip_rows: Input should be greater than or equal to 0 (got -2)",
+    "interaction_unknown.yaml": "paths.Y[2]: unknown construct 'WW'; did you mean 'W'?",
+    "interaction_main_effect.yaml": "paths.Y[1]: 'M:W' needs both main effects: add 'W' to paths.Y",
+    "bad_percentiles.yaml": "moderator_percentiles: percentiles must lie strictly between 0 and 100, got [100.0]",
 }
 
 

@@ -20,6 +20,7 @@ CAPABILITIES = Capabilities(
     intercepts=False,
     thresholds=True,
     levels=True,
+    interactions=True,
     engine="engine: bayes",
 )
 

@@ -8,6 +8,7 @@ defaults are weakly informative:
 | --- | --- | --- |
 | ``loadings`` | ``normal(0, 1)`` (first loading: ``halfnormal(1)``) | a latent SD moves an item by a few SDs at most |
 | ``paths`` | ``normal(0, 1)`` | coefficients between standardised latents rarely exceed 2 |
+| ``interactions`` | ``normal(0, 1)`` | coefficient of a latent product (`BI ~ RECO:ENV`); standardised interactions rarely exceed 0.3 |
 | ``residual_sd`` | ``halfnormal(1)`` | item residual SDs below about 2 (items have SD 1) |
 | ``latent_correlation`` | ``lkj(2)`` | exogenous construct correlations, mild shrinkage to 0 |
 | ``residual_correlation`` | ``beta(2, 2)`` on (r + 1) / 2 | correlated residuals of items |
@@ -63,6 +64,7 @@ DEFAULTS = {
     "loadings": "normal(0, 1)",
     "first_loading": "halfnormal(1)",
     "paths": "normal(0, 1)",
+    "interactions": "normal(0, 1)",
     "residual_sd": "halfnormal(1)",
     "latent_correlation": "lkj(2)",
     "residual_correlation": "beta(2, 2)",
@@ -88,6 +90,7 @@ SUPPORT = {
     "loadings": "real",
     "first_loading": "positive",
     "paths": "real",
+    "interactions": "real",
     "residual_sd": "positive",
     "latent_correlation": "lkj",
     "residual_correlation": "unit",

@@ -88,6 +88,7 @@ class Graph:
 
     model: pm.Model
     problems: list[Problem] = field(default_factory=list)
+    low_rank_mass_matrix: bool = False  # nutpie's low-rank metric (see `bayes.sampling`)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -144,7 +145,12 @@ class Family(ABC):
         with phases.step("start_s", "Computing ML starting values"):
             initial = self.start(setup, prepared, graph)
         sampled = sample(
-            graph.model, initial, settings, var_names=self.stored(graph.model), phases=phases
+            graph.model,
+            initial,
+            settings,
+            var_names=self.stored(graph.model),
+            phases=phases,
+            low_rank=graph.low_rank_mass_matrix,
         )
         with phases.step("summaries_s", "Summarising the posterior"):
             summary = self.summarise(setup, prepared, graph, sampled.idata)

@@ -3,10 +3,13 @@ reflection mode and warm-up is short)."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 from scipy import stats
 
 from bayeslead.bayes.blocks.parameters import initial_values
+from bayeslead.bayes.blocks.scores import product_components
 from bayeslead.bayes.data import ContinuousData, OrdinalData
 from bayeslead.bayes.kernels.missing import RowData, row_data, rows_loglik
 from bayeslead.bayes.priors import PriorSet
@@ -92,12 +95,13 @@ def unit_residual_theta(
     table: ParameterTable, ml_table: ParameterTable, theta_ml: np.ndarray
 ) -> np.ndarray:
     """An std.lv ML solution moved to the theta parameterisation of `table` (item residual
-    variances 1): each loading divided by its item's residual SD."""
+    variances 1): each loading divided by its item's residual SD; parameters the solution does
+    not have (the coefficients of latent interactions) start at 0."""
     _, s = ml_table.matrices(theta_ml)
     p = table.n_manifest
     residual_sd = np.sqrt(np.clip(np.diag(s)[:p], 0.05, None))
     by_key = {q.key: theta_ml[q.free] for q in ml_table.free_params}
-    theta = np.array([by_key[q.key] for q in table.free_params])
+    theta = np.array([by_key.get(q.key, 0.0) for q in table.free_params])
     for q in table.free_params:
         if q.op == "=~" and q.row < p:
             theta[q.free] = by_key[q.key] / residual_sd[q.row]
@@ -141,7 +145,8 @@ def ordinal_start(
     the standardised latent scores start at the standardised regression factor scores.
     """
     z = (x - np.nanmean(x, axis=0)) / np.nanstd(x, axis=0, ddof=1)
-    ml_table, theta_ml, _ = ml_on_z(spec, z)
+    # interaction coefficients start at 0; ML of the linear part is consistent for the rest
+    ml_table, theta_ml, _ = ml_on_z(dataclasses.replace(spec, interactions=()), z)
     p = table.n_manifest
     initial = initial_values(spec, table, priors, unit_residual_theta(table, ml_table, theta_ml))
     first, gaps = [], []
@@ -160,4 +165,38 @@ def ordinal_start(
     scores /= np.sqrt(np.diag(z_implied)[first_order])  # standardised scores
     # a small fixed perturbation: nutpie rejects starting points with an exactly zero gradient
     initial["scores"] = scores + 0.01 * np.random.default_rng(0).standard_normal(scores.shape)
+    return initial
+
+
+def interaction_start(
+    spec: ModelSpec, table: ParameterTable, priors: PriorSet, data: ContinuousData
+) -> dict:
+    """Initial values of the latent-interaction model.
+
+    ML of the linear part on the z-scored items is consistent for the linear parameters (a
+    product of zero-mean normal constructs is uncorrelated with every normal variable, so the
+    items' covariance is the linear model's with inflated outcome residuals); the sampled
+    scores start at the regression factor scores and each interaction coefficient at the
+    factor-score regression of its outcome on its predictors and the product.
+    """
+    linear = dataclasses.replace(spec, interactions=())
+    ml_table, theta_ml, _ = ml_on_z(linear, data.z)
+    by_key = {q.key: theta_ml[q.free] for q in ml_table.free_params}
+    implied = ml_table.implied(theta_ml)
+    p = table.n_manifest
+    z = data.z - data.z.mean(axis=0)
+    scores = z @ np.linalg.solve(implied[:p, :p], implied[:p, p:])  # every latent, std.lv
+    column = {name: k for k, name in enumerate(ml_table.variables[p:])}
+    for q in spec.interactions:
+        predictors = [r.predictor for r in spec.regressions if r.outcome == q.outcome]
+        x = [scores[:, column[name]] for name in predictors]
+        x.append(scores[:, column[q.left]] * scores[:, column[q.right]])
+        x = np.column_stack([np.ones(len(z)), *x])
+        by_key[q.key] = np.linalg.lstsq(x, scores[:, column[q.outcome]], rcond=None)[0][-1]
+    theta = np.array([by_key[q.key] for q in table.free_params])
+    initial = initial_values(spec, table, priors, theta)
+    components, _, _ = product_components(table)
+    start = scores[:, [column[table.variables[k]] for k in components]]
+    # a small fixed perturbation: nutpie rejects starting points with an exactly zero gradient
+    initial["scores"] = start + 0.01 * np.random.default_rng(0).standard_normal(start.shape)
     return initial

@@ -16,6 +16,13 @@ import pandas as pd
 import xarray as xr
 
 from bayeslead.bayes.posterior import probability_of_direction, summarize
+from bayeslead.core.conditional import (
+    conditional_draws,
+    conditional_table,
+    interaction_std,
+    johnson_neyman,
+    johnson_neyman_bounds,
+)
 from bayeslead.core.effects import defined_name, effect_draws
 from bayeslead.core.partable import ParameterTable, marker_scales, rescale
 from bayeslead.core.rsquare import endogenous, r_squared
@@ -58,7 +65,11 @@ def estimates_table(table: ParameterTable, theta: np.ndarray, hdi_prob: float):
     lavaan's `r2` rows: the posterior of each endogenous variable's R-squared, draw by draw."""
     r2 = r_squared(table, theta)
     values = np.concatenate([table.values(theta), r2], axis=-1)
-    std = np.concatenate([table.standardized(theta), r2], axis=-1)
+    std = table.standardized(theta)
+    if table.products:  # latent interactions: Wen-Marsh-Hau standardised coefficients
+        products = interaction_std(table, theta)
+        std = np.where(np.isnan(products), std, products)
+    std = np.concatenate([std, r2], axis=-1)
     summary = summarize(values, hdi_prob)
     names = list(endogenous(table))
     free = np.array([p.free >= 0 for p in table.params] + [True] * len(names))
@@ -93,21 +104,27 @@ def estimates_table(table: ParameterTable, theta: np.ndarray, hdi_prob: float):
 
 
 def effects_table(spec: ModelSpec, table: ParameterTable, theta: np.ndarray, hdi_prob: float):
-    """effects.csv rows: posterior mean, SD, equal-tailed and HDI intervals, p_direction."""
-    draws = effect_draws(spec, table, theta)
+    """effects.csv rows: posterior mean, SD, equal-tailed and HDI intervals, p_direction
+    (indices of moderated mediation included, kind ``imm``)."""
+    draws = [
+        (d.effect.name, d.kind, d.path, d.raw, d.std) for d in effect_draws(spec, table, theta)
+    ]
+    if spec.interactions:
+        records = conditional_draws(spec, table, theta, ())
+        draws += [(r.effect, r.kind, r.path, r.raw, r.std) for r in records]
     if not draws:
         return pd.DataFrame(columns=EFFECT_COLUMNS), pd.DataFrame(
             columns=["rhat", "ess_bulk", "ess_tail"]
         )
-    raw = np.stack([d.raw for d in draws], axis=-1)
-    std = np.stack([d.std for d in draws], axis=-1)
+    raw = np.stack([d[3] for d in draws], axis=-1)
+    std = np.stack([d[4] for d in draws], axis=-1)
     s_raw, s_std = summarize(raw, hdi_prob), summarize(std, hdi_prob)
     out = pd.DataFrame(
         {
-            "effect": [d.effect.name for d in draws],
-            "kind": [d.kind for d in draws],
+            "effect": [d[0] for d in draws],
+            "kind": [d[1] for d in draws],
             "level": "",
-            "path": [d.path for d in draws],
+            "path": [d[2] for d in draws],
             "est": s_raw.est,
             "se": s_raw.se,
             "ci_lower": s_raw.ci_lower,
@@ -127,8 +144,23 @@ def effects_table(spec: ModelSpec, table: ParameterTable, theta: np.ndarray, hdi
         }
     )
     conv = out[["rhat", "ess_bulk", "ess_tail"]].copy()
-    conv.index = [f"{d.effect.name} ({d.kind})" for d in draws]
+    conv.index = [f"{d[0]} ({d[1]})" for d in draws]
     return out, conv
+
+
+def conditional_tables(
+    spec: ModelSpec, table: ParameterTable, theta: np.ndarray
+) -> dict[str, pd.DataFrame]:
+    """Simple slopes, conditional indirect effects and indices per draw (posterior means,
+    equal-tailed intervals, probabilities of direction) and the Johnson-Neyman grid."""
+    flat = theta.reshape(-1, theta.shape[-1])
+    records = conditional_draws(spec, table, flat)
+    grid = johnson_neyman(spec, table, flat)
+    return {
+        "conditional_effects": conditional_table(records, "posterior-eti"),
+        "johnson_neyman": grid,
+        "johnson_neyman_bounds": johnson_neyman_bounds(grid),
+    }
 
 
 def defined_rows(effects: pd.DataFrame) -> pd.DataFrame:

@@ -110,5 +110,6 @@ def structural_matrix(spec: ModelSpec, table: ParameterTable, a: np.ndarray) -> 
 
 
 def defined_name(effect: str, kind: str) -> str:
-    """Name of the `:=` parameter: the effect's name, with `_direct` / `_total` suffixes."""
-    return effect if kind in ("indirect", "defined") else f"{effect}_{kind}"
+    """Name of the `:=` parameter: the effect's name, with `_direct` / `_total` suffixes (an
+    index of moderated mediation, kind ``imm``, is named ``imm_<effect>`` already)."""
+    return effect if kind in ("indirect", "defined", "imm") else f"{effect}_{kind}"

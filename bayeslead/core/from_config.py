@@ -9,7 +9,9 @@ import difflib
 from collections.abc import Collection
 
 from bayeslead.config import RunConfig, config_problem
+from bayeslead.core.conditional import moderator_values
 from bayeslead.core.from_syntax import spec_from_syntax
+from bayeslead.core.interactions import Interaction
 from bayeslead.core.spec import Effect, Factor, ModelSpec, Regression, find_cycle
 from bayeslead.errors import InputError, Problem
 from bayeslead.instrument import Instrument
@@ -47,11 +49,14 @@ def build_spec(
             problems.append(Problem(f"observed[{i}]", f"'{name}' is already a construct or item"))
 
     regressions: list[Regression] = []
+    products: list[tuple[str, int, str]] = []
     for outcome, predictors in config.paths.items():
         if outcome not in known:
             problems.append(_unknown(f"paths.{outcome}", outcome, known))
         for j, pred in enumerate(predictors):
-            if pred not in known:
+            if ":" in pred:
+                products.append((outcome, j, pred))
+            elif pred not in known:
                 problems.append(_unknown(f"paths.{outcome}[{j}]", pred, known))
             elif pred == outcome:
                 problems.append(Problem(f"paths.{outcome}[{j}]", f"cycle: {outcome} -> {outcome}"))
@@ -60,6 +65,7 @@ def build_spec(
     cycle = find_cycle(tuple(regressions))
     if cycle:
         problems.append(Problem("paths", f"cycle: {' -> '.join(cycle)}"))
+    interactions = _interactions(config, products, regressions, latents, known, problems)
 
     covariances = []
     for i, pair in enumerate(config.covariances):
@@ -115,6 +121,8 @@ def build_spec(
         group=config.data.group,
         labels=labels,
         between_paths=config.bayes.between_paths if config.data.cluster else "",
+        interactions=tuple(interactions),
+        moderator_values=moderator_values(config.moderator_percentiles),
     )
 
 
@@ -133,6 +141,77 @@ def _settings_problems(config: RunConfig, items: set[str], observed) -> list[Pro
     if config.data.group:
         problems += _group_problems(config, items, observed)
     return problems
+
+
+def _interactions(
+    config: RunConfig,
+    products: list[tuple[str, int, str]],
+    regressions: list[Regression],
+    latents: set[str],
+    known: set[str],
+    problems: list[Problem],
+) -> list[Interaction]:
+    """The `A:B` terms of paths: two distinct latent constructs, both also main effects."""
+    out: list[Interaction] = []
+    for outcome, j, term in products:
+        where = f"paths.{outcome}[{j}]"
+        parts = [part.strip() for part in term.split(":")]
+        if len(parts) != 2 or not all(parts):
+            problems.append(Problem(where, f"'{term}' must be a product of two constructs: 'A:B'"))
+            continue
+        bad = [part for part in parts if part not in known]
+        problems += [_unknown(where, part, known) for part in bad]
+        if bad:
+            continue
+        left, right = parts
+        observed = [part for part in parts if part not in latents]
+        if observed:
+            problems.append(
+                Problem(
+                    where,
+                    f"'{term}': interactions are between latent constructs; "
+                    f"{', '.join(observed)} is an observed variable",
+                )
+            )
+        elif left == right:
+            problems.append(
+                Problem(
+                    where, f"'{term}': a construct times itself (quadratic terms are not supported)"
+                )
+            )
+        elif outcome in parts:
+            problems.append(
+                Problem(where, f"'{term}': the outcome {outcome} cannot moderate itself")
+            )
+        else:
+            missing = [part for part in parts if Regression(outcome, part) not in regressions]
+            if missing:
+                problems.append(
+                    Problem(
+                        where,
+                        f"'{term}' needs both main effects: add {', '.join(repr(m) for m in missing)} "
+                        f"to paths.{outcome}",
+                    )
+                )
+            elif any({q.left, q.right} == {left, right} and q.outcome == outcome for q in out):
+                problems.append(Problem(where, f"'{term}' is listed twice"))
+            else:
+                out.append(Interaction(outcome, left, right))
+    if out:
+        problems += _interaction_problems(config)
+    return out
+
+
+def _interaction_problems(config: RunConfig) -> list[Problem]:
+    """What latent interactions cannot be combined with in this version."""
+    reasons = []
+    if config.data.cluster:
+        reasons.append("latent interactions are single-level in this version (remove data.cluster)")
+    if config.data.group:
+        reasons.append("latent interactions cannot be combined with data.group in this version")
+    if config.observed:
+        reasons.append("latent interactions need a model of latent constructs only (no observed:)")
+    return [Problem("paths", reason) for reason in reasons]
 
 
 def _level3_problems(config: RunConfig) -> list[Problem]:
@@ -249,7 +328,8 @@ def _raise(config: RunConfig, problems: list[Problem]) -> None:
 
 
 def _mentioned(config: RunConfig) -> set[str]:
-    names = set(config.paths) | {p for preds in config.paths.values() for p in preds}
+    names = set(config.paths)
+    names |= {part for preds in config.paths.values() for p in preds for part in p.split(":")}
     names |= {n for chain in config.effects.values() for n in chain}
     names |= {n for pair in config.covariances for n in pair}
     names |= set(config.second_order) | {m for ms in config.second_order.values() for m in ms}

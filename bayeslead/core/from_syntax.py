@@ -17,6 +17,8 @@ from dataclasses import replace
 from itertools import combinations
 
 from bayeslead.config import RunConfig
+from bayeslead.core.conditional import moderator_values
+from bayeslead.core.interactions import Interaction
 from bayeslead.core.levels import within_model
 from bayeslead.core.spec import Effect, Factor, ModelSpec, ParameterSetting, Regression, find_cycle
 from bayeslead.errors import InputError, Problem
@@ -147,7 +149,19 @@ def _structure_problems(parsed: ParsedModel, source: str) -> list[LavaanProblem]
             )
         if e.op == "|" and e.modifiers:
             add(e, "thresholds are estimated freely: remove the modifier")
-    regressions = tuple(Regression(e.lhs, e.rhs) for e in parsed.elements if e.op == "~" and e.rhs)
+        if e.op == "~" and ":" in e.rhs:
+            observed = [n for n in e.rhs.split(":") if n not in latent]
+            if observed:
+                add(
+                    e,
+                    f"the interaction '{e.rhs}': interactions are between latent constructs; "
+                    f"{', '.join(observed)} is not one",
+                )
+    regressions = tuple(
+        Regression(e.lhs, e.rhs)
+        for e in parsed.elements
+        if e.op == "~" and e.rhs and ":" not in e.rhs
+    )
     cycle = find_cycle(regressions)
     if cycle:
         first = next(e for e in parsed.elements if e.op == "~" and e.lhs == cycle[0])
@@ -214,8 +228,18 @@ def _to_spec(parsed: ParsedModel, config: RunConfig, instrument: Instrument | No
     ]
     factors += [Factor(f, tuple(indicators[f]), 2, labels.get(f, "")) for f in second]
     items = {i for f in factors if f.order == 1 for i in f.indicators}
-    regressions = tuple(Regression(e.lhs, e.rhs) for e in parsed.elements if e.op == "~" and e.rhs)
-    used = [n for e in parsed.elements if e.op in ("~", "~~", "~1") for n in (e.lhs, e.rhs) if n]
+    regressions = tuple(
+        Regression(e.lhs, e.rhs)
+        for e in parsed.elements
+        if e.op == "~" and e.rhs and ":" not in e.rhs
+    )
+    interactions = tuple(
+        Interaction(e.lhs, *e.rhs.split(":"))
+        for e in parsed.elements
+        if e.op == "~" and ":" in e.rhs
+    )
+    terms = [(e.lhs, *e.rhs.split(":")) for e in parsed.elements if e.op in ("~", "~~", "~1")]
+    used = [n for names_ in terms for n in names_ if n]
     observed = tuple(dict.fromkeys(n for n in used if n not in indicators and n not in items))
     probe = ModelSpec(factors=tuple(factors), regressions=regressions, observed=observed)
     exogenous_pairs = {frozenset(p) for p in combinations(probe.exogenous(), 2)}
@@ -236,6 +260,8 @@ def _to_spec(parsed: ParsedModel, config: RunConfig, instrument: Instrument | No
         labels=labels,
         settings=settings,
         between_paths=config.bayes.between_paths if config.data.cluster else "",
+        interactions=interactions,
+        moderator_values=moderator_values(config.moderator_percentiles),
         intercepts=tuple(
             dict.fromkeys(
                 e.lhs for e in parsed.elements if e.op == "~1" and e.lhs not in indicators
@@ -280,7 +306,8 @@ def _settings(
         if e.op in ("~1", "|") or not e.modifiers:
             continue
         label = next((v for v in e.label if v is not None), "")
-        automatic = e.op == "~" and label == Regression(e.lhs, e.rhs).label
+        # the automatic label of a path or interaction (BI_on_RECO, BI_on_RECO_x_ENV)
+        automatic = e.op == "~" and label == f"{e.lhs}_on_{e.rhs.replace(':', '_x_')}"
         if automatic and counts[label] == 1 and label not in referenced:
             label = ""
         fixed = e.fixed[0] if e.fixed else None
@@ -325,6 +352,12 @@ def _effects(spec: ModelSpec, parsed: ParsedModel) -> tuple[tuple[Effect, ...], 
             continue
         effects.append(effect)
         taken |= {d.name, f"{d.name}_total", f"{d.name}_direct"}
+    spec = replace(spec, effects=tuple(effects))
+    indices = {imm.name: imm for imm in spec.moderated_mediations()}
+    for d in parsed.definitions:  # the generated indices of moderated mediation
+        imm = indices.get(d.name)
+        if imm is not None and d.expr == spec.to_parsed_definition(imm):
+            taken.add(d.name)
     definitions = tuple(d for d in parsed.definitions if d.name not in taken)
     return tuple(effects), definitions
 

@@ -2,16 +2,19 @@
 
 Config keys (priors, truth), hypotheses and the parameter table all write a parameter as
 ``lhs op rhs``; `parse_key` reads any spacing of it, `Parameter.key` writes it with single spaces.
+A latent interaction's coefficient is ``"BI ~ RECO:ENV"`` (the product on the right of ``~``).
 """
 
 from __future__ import annotations
 
 import re
 
-KEY = re.compile(r"^\s*(\w+)\s*(=~|~~|~)\s*(\w+)\s*$")
+KEY = re.compile(r"^\s*(\w+)\s*(=~|~~|~)\s*(\w+(?:\s*:\s*\w+)?)\s*$")
 
 
 def parse_key(text: str) -> tuple[str, str, str] | None:
     """(lhs, op, rhs) of a lavaan parameter key, or None when `text` is not one."""
     match = KEY.match(text)
-    return (match.group(1), match.group(2), match.group(3)) if match else None
+    if match is None or (":" in match.group(3) and match.group(2) != "~"):
+        return None
+    return match.group(1), match.group(2), re.sub(r"\s+", "", match.group(3))

@@ -13,6 +13,11 @@ label, an ``equal()`` target, ``a == b``) has the same free index (lavaan's ``ce
 theta = K x), and ``a == 0.5`` fixes a whole class; `n_free` counts distinct indices. Both engines and the simulator read
 this table; the functions here work on one parameter vector or on a batch of them
 (leading axes), so they serve bootstrap replicates and posterior draws alike.
+
+A latent interaction `RECO:ENV` adds the product as one more variable after the latents
+(`products` names its components) and its coefficient as an ``"interaction"`` row of A. The
+product's variance is not a parameter (S holds 0 there, so `implied` is the linear part);
+`bayeslead.core.conditional` fills in its moments where effects need them.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ Kind = Literal[
     "latent_variance",
     "latent_covariance",
     "residual_covariance",
+    "interaction",
 ]
 
 
@@ -62,6 +68,7 @@ class ParameterTable:
     variables: tuple[str, ...]
     n_manifest: int
     params: tuple[Parameter, ...]
+    products: tuple[tuple[int, int, int], ...] = ()  # (product, left, right) variable indices
 
     @property
     def n_free(self) -> int:
@@ -262,7 +269,8 @@ def build_partable(
     items, the theta parameterisation).
     """
     std_lv = identification == "std.lv"
-    variables = (*spec.manifest, *spec.latents)
+    products = tuple(q.name for q in spec.interactions)
+    variables = (*spec.manifest, *spec.latents, *dict.fromkeys(products))
     pos = {name: i for i, name in enumerate(variables)}
     params: list[Parameter] = []
 
@@ -277,6 +285,8 @@ def build_partable(
             add(factor.name, "=~", ind, "loading", "A", ind, factor.name, 1.0 if marker else None)
     for r in spec.regressions:
         add(r.outcome, "~", r.predictor, "regression", "A", r.outcome, r.predictor, label=r.label)
+    for q in spec.interactions:
+        add(q.outcome, "~", q.name, "interaction", "A", q.outcome, q.name, label=q.label)
     for item in spec.items:
         add(item, "~~", item, "residual_variance", "S", item, item, 1.0 if unit_residuals else None)
     for name in spec.observed:
@@ -290,7 +300,10 @@ def build_partable(
         kind = "residual_covariance" if a in items else "latent_covariance"
         add(a, "~~", b, kind, "S", b, a)
     params = equality_classes(spec, apply_settings(spec, params))
-    return ParameterTable(tuple(variables), len(spec.manifest), tuple(params))
+    triples = tuple(
+        dict.fromkeys((pos[q.name], pos[q.left], pos[q.right]) for q in spec.interactions)
+    )
+    return ParameterTable(tuple(variables), len(spec.manifest), tuple(params), triples)
 
 
 def marker_scales(
@@ -314,6 +327,9 @@ def marker_scales(
     for col in _marker_order(first, m):
         row = first[col]
         scales[..., col] = a[..., row, col] * scales[..., row]
+    for product, left, right in table.products:
+        if product not in first:  # a product variable measured by nothing: its components' scale
+            scales[..., product] = scales[..., left] * scales[..., right]
     return scales
 
 

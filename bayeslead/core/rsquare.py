@@ -3,7 +3,8 @@
 A variable is endogenous when something points at it in the RAM matrix A: every indicator item,
 first-order constructs measured by a second-order construct, and constructs or observed variables
 regressed on others. Its R-squared is the share of its model-implied variance that is not
-residual, ``1 - S[i, i] / Omega[i, i]``. Like the rest of the core, the functions accept one
+residual, ``1 - S[i, i] / Omega[i, i]``; with latent interactions Omega includes the products'
+variance (the interaction's share counts as explained). Like the rest of the core, the functions accept one
 parameter vector or a batch (bootstrap replicates, posterior draws) with parameters last.
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from bayeslead.core.conditional import product_moments
 from bayeslead.core.partable import ParameterTable
 
 
@@ -23,8 +25,8 @@ def endogenous(table: ParameterTable) -> tuple[str, ...]:
 def r_squared(table: ParameterTable, theta: np.ndarray) -> np.ndarray:
     """R-squared of each `endogenous` variable, shape (..., k)."""
     a, s = table.matrices(theta)
-    b = np.linalg.inv(np.eye(a.shape[-1]) - a)
-    total = np.diagonal(b @ s @ np.swapaxes(b, -1, -2), 0, -2, -1)
+    _, omega = product_moments(table, a, s)
+    total = np.diagonal(omega, 0, -2, -1)
     residual = np.diagonal(s, 0, -2, -1)
     index = [table.variables.index(name) for name in endogenous(table)]
     with np.errstate(divide="ignore", invalid="ignore"):

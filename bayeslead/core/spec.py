@@ -3,7 +3,8 @@
 
 Both engines and the simulator read only a `ModelSpec`. It knows the constructs and their
 indicators (first and second order), the regressions among constructs (and declared observed
-variables), residual covariances and the named effect chains, and renders itself as lavaan syntax.
+variables), latent interactions (`RECO:ENV`, rendered in modsem's `:` notation), residual
+covariances and the named effect chains, and renders itself as lavaan syntax.
 A model given as lavaan syntax (`bayeslead.core.from_syntax`) adds what lavaan users write
 beyond that: labels, fixed and freed parameters (`settings`), equality constraints
 (`equalities`, `label_values`), ``:=`` definitions and intercepts.
@@ -14,6 +15,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from functools import reduce
 
+from bayeslead.core.interactions import (
+    Interaction,
+    ModeratedMediation,
+    moderated_mediations,
+    moderators_of,
+)
 from bayeslead.syntax import (
     Block,
     Constraint,
@@ -111,6 +118,8 @@ class ModelSpec:
     definitions: tuple[Definition, ...] = ()  # ':=' beyond the named effects
     intercepts: tuple[str, ...] = ()  # variables with a '~ 1' row (a mean structure)
     between_paths: str = ""  # two-level models: "specific" or "shared" between-level paths
+    interactions: tuple[Interaction, ...] = ()
+    moderator_values: tuple[float, ...] = (-1.0, 0.0, 1.0)  # SD units of the latent moderator
 
     # --- structure -------------------------------------------------------------------------
     @property
@@ -178,6 +187,14 @@ class ModelSpec:
         walk((source,))
         return out
 
+    def moderators(self, outcome: str, predictor: str) -> list[tuple[str, Interaction]]:
+        """(moderator, interaction) of every interaction moderating predictor -> outcome."""
+        return moderators_of(self, outcome, predictor)
+
+    def moderated_mediations(self) -> list[ModeratedMediation]:
+        """The indices of moderated mediation (`bayeslead.core.interactions`)."""
+        return moderated_mediations(self)
+
     def measurement_model(self) -> ModelSpec:
         """The first-order CFA of this model: every first-order factor, all correlated."""
         items = set(self.items)
@@ -202,6 +219,8 @@ class ModelSpec:
         s = self.setting(lhs, op, rhs)
         if s is not None and s.label:
             return s.label
+        if op == "~" and ":" in rhs:  # a latent interaction, e.g. BI_on_RECO_x_ENV
+            return f"{lhs}_on_{rhs.replace(':', '_x_')}"
         return Regression(lhs, rhs).label if op == "~" else ""
 
     def to_lavaan(self) -> str:
@@ -216,9 +235,9 @@ class ModelSpec:
             (f.name, "=~", i) for f in (*self.first_order, *self.second_order) for i in f.indicators
         ]
         outcomes = dict.fromkeys(r.outcome for r in self.regressions)
-        rows += [
-            (o, "~", r.predictor) for o in outcomes for r in self.regressions if r.outcome == o
-        ]
+        for o in outcomes:
+            rows += [(o, "~", r.predictor) for r in self.regressions if r.outcome == o]
+            rows += [(o, "~", q.name) for q in self.interactions if q.outcome == o]
         rows += [(a, "~~", b) for a, b in self.covariances]
         rows += [(name, "~1", "") for name in self.intercepts]
         known = {(lhs, op, rhs) for lhs, op, rhs in rows}
@@ -236,10 +255,20 @@ class ModelSpec:
             for kind in kinds:
                 name = effect.name if kind == "indirect" else f"{effect.name}_{kind}"
                 definitions.append(Definition(name, self.effect_ast(effect, kind)))
+        for imm in self.moderated_mediations():
+            definitions.append(Definition(imm.name, self.to_parsed_definition(imm)))
         blocks: tuple[Block, ...] = ()
         if self.cluster:
             elements, blocks = self._levels(elements), (Block("level", "1"), Block("level", "2"))
         return ParsedModel(elements, (*definitions, *self.definitions), constraints, blocks)
+
+    def to_parsed_definition(self, imm: ModeratedMediation) -> Expr:
+        """The ``:=`` expression of an index of moderated mediation: the interaction's label
+        times the labels of the chain's other links."""
+        others = [r for k, r in enumerate(imm.effect.links) if k != imm.link]
+        names = [Name(imm.interaction.label)]
+        names += [Name(self.label_of(r.outcome, "~", r.predictor)) for r in others]
+        return reduce(lambda x, y: Binary("*", x, y), names)
 
     def _levels(self, elements: tuple[Element, ...]) -> tuple[Element, ...]:
         """A two-level model as lavaan's level blocks: level 2 measures the same constructs by

@@ -244,6 +244,10 @@ def build_report(run: SavedRun) -> str:
             _table(differences),
         ]
 
+    conditional = run.table("conditional_effects")
+    if conditional is not None:
+        parts += _conditional_section(run, conditional, bayes)
+
     # Hypotheses
     parts.append("<h2>Hypotheses</h2>")
     hypotheses = hypotheses_table(view)
@@ -342,6 +346,37 @@ def build_report(run: SavedRun) -> str:
         "</body></html>",
     ]
     return "\n".join(p for p in parts if p)
+
+
+def _conditional_section(run: SavedRun, conditional: pd.DataFrame, bayes: bool) -> list[str]:
+    """Latent interactions: simple slopes, conditional indirect effects, indices of moderated
+    mediation and the Johnson-Neyman regions, with their figures."""
+    interval = "posterior (equal-tailed)" if bayes else str(conditional.ci_method.iloc[0])
+    columns = ["effect", "path", "moderator", "value_sd", "moderator_value", "est", "se"]
+    columns += ["ci_lower", "ci_upper", "std_est", "std_ci_lower", "std_ci_upper", "p_direction"]
+    bounds = run.table("johnson_neyman_bounds")
+    return [
+        "<h2>Conditional effects</h2>",
+        f"<p>Moderator values in SD units of the latent moderator (its mean is 0); standardised "
+        f"values after Wen, Marsh &amp; Hau (2010); 95% intervals: {html.escape(interval)}. "
+        f"{html.escape(str(run.manifest['info'].get('interactions', '')))}</p>",
+        "<h3>Index of moderated mediation (Hayes 2015)</h3>",
+        _table(
+            conditional[conditional.kind == "imm"], columns=[c for c in columns if "value" not in c]
+        ),
+        "<h3>Conditional indirect effects</h3>",
+        _table(conditional[conditional.kind == "conditional_indirect"], columns=columns),
+        "<h3>Simple slopes</h3>",
+        _table(conditional[conditional.kind == "simple_slope"], columns=columns),
+        _figure(run, "simple_slopes.png", "Simple slopes at the moderator values"),
+        "<h3>Johnson-Neyman regions</h3>",
+        _table(bounds),
+        '<p class="note">bounds_sd: moderator values (SD) where the interval starts or stops '
+        "excluding zero; significant_share: share of the range -3..+3 SD where it excludes zero.</p>",
+        _figure(
+            run, "johnson_neyman.png", "Conditional effects over the moderator (Johnson-Neyman)"
+        ),
+    ]
 
 
 def write_report(run_path: Path | str) -> Path:

@@ -4,5 +4,10 @@ the rest, naming the engine)."""
 from bayeslead.syntax import Capabilities
 
 CAPABILITIES = Capabilities(
-    equality=True, fixed_values=True, intercepts=True, levels=True, engine="engine: sem"
+    equality=True,
+    fixed_values=True,
+    intercepts=True,
+    interactions=True,
+    levels=True,
+    engine="engine: sem",
 )  # levels: two-level ML with data.cluster (bayeslead.sem.twolevel)

@@ -32,7 +32,14 @@ from bayeslead.sem import fiml
 from bayeslead.sem.bootstrap import (
     bootstrap,
 )
+from bayeslead.sem.conditional import project
 from bayeslead.sem.fitmeasures import complete_data_fit
+from bayeslead.sem.product_indicators import (
+    product_factors,
+    product_indicator_spec,
+    renamed,
+    with_products,
+)
 from bayeslead.sem.semopy_backend import semopy_start
 from bayeslead.sem.tables import (
     bootstrap_columns,
@@ -52,10 +59,14 @@ def fit_sem(
 
         return fit_sem_twolevel(spec, data, settings)
     started = time.perf_counter()
-    table = build_partable(spec)
+    model_spec, products = spec, product_factors(spec)
     frame = data.frame[list(spec.manifest)]
+    if products:  # latent interactions: the linear model of the product indicators
+        model_spec = product_indicator_spec(spec, products)
+        frame = with_products(frame, products)[list(model_spec.manifest)]
+    table = build_partable(model_spec)
     problems: list[Problem] = []
-    check_identified(spec, table)
+    check_identified(model_spec, table)
     # missing: fiml fits the mean structure by FIML even on complete data (lavaan's missing = "ml")
     use_fiml = settings.missing == "fiml" or (data.has_missing and settings.missing == "auto")
     info: dict[str, object] = {"estimator": "ML", "n_input": int(len(frame))}
@@ -69,15 +80,15 @@ def fit_sem(
     n = x.shape[0]
     info["n"] = int(n)
     if use_fiml:
-        estimate = _fit_fiml(spec, table, x, problems, info)
+        estimate = _fit_fiml(model_spec, table, x, problems, info)
     else:
-        estimate = _fit_complete(spec, table, frame, x, settings, problems, info)
+        estimate = _fit_complete(model_spec, table, frame, x, settings, problems, info)
     theta, cov_theta, fit, intercepts, inverse_hessian = estimate
     info["n_free"] = table.n_free
     if intercepts is None and spec.intercepts:
         intercepts = _saturated_means(table, theta, x, fit)
     estimates = estimates_table(table, theta, cov_theta)
-    draws = effect_draws(spec, table, theta)
+    draws = effect_draws(model_spec, table, theta)
     boot = None
     if settings.bootstrap > 0:
         boot_started = time.perf_counter()
@@ -108,10 +119,10 @@ def fit_sem(
                     "warning",
                 )
             )
-    defined, effects = effect_tables(spec, table, theta, cov_theta, draws, boot)
+    defined, effects = effect_tables(model_spec, table, theta, cov_theta, draws, boot)
     estimates = pd.concat([estimates, defined], ignore_index=True)
     if boot is not None:
-        estimates = bootstrap_columns(estimates, table, spec, boot)
+        estimates = bootstrap_columns(estimates, table, model_spec, boot)
     if intercepts is not None:  # after the parameters (no bootstrap replicates of the means)
         rows = intercept_rows(table, theta, *intercepts)
         k = len(table.params)
@@ -119,6 +130,20 @@ def fit_sem(
     estimates = pd.concat([estimates, r2_rows(table, theta, boot)], ignore_index=True)
     problems += heywood_cases(table, theta)
     reliability, htmt, correlations = _measurement_quality(spec, frame)
+    kept = boot.theta[boot.ok] if boot is not None else None
+    extra = {} if correlations is None else {"latent_correlations": correlations}
+    if products:
+        names = renamed(products)
+        info["interactions"] = (
+            "unconstrained double-mean-centred product indicators (Marsh, Wen & Hau 2004; "
+            "Lin et al. 2010), items matched in questionnaire order"
+        )
+        q = project(spec, table, names, theta, cov_theta, boot, settings.seed)
+        estimates = pd.concat([estimates, q.defined], ignore_index=True)
+        estimates[["lhs", "rhs"]] = estimates[["lhs", "rhs"]].replace(names)
+        effects = pd.concat([effects, q.effects], ignore_index=True)
+        theta, cov_theta, kept = q.theta, q.theta_cov, q.draws
+        extra |= q.tables
     return FitResult(
         engine="sem",
         estimates=estimates,
@@ -127,13 +152,13 @@ def fit_sem(
         info=info,
         reliability=reliability,
         htmt=htmt,
-        extra_tables={} if correlations is None else {"latent_correlations": correlations},
+        extra_tables=extra,
         problems=problems,
         timings={"estimation_s": round(time.perf_counter() - started, 3)},
         theta=theta,
         theta_cov=cov_theta,
-        draws=boot.theta[boot.ok] if boot is not None else None,
-        draws_kind="bootstrap" if boot is not None else "",
+        draws=kept,
+        draws_kind="bootstrap" if kept is not None else "",
     )
 
 

@@ -23,9 +23,10 @@ from bayeslead.config import (
     TruthConfig,
     config_problem,
 )
+from bayeslead.core.conditional import imm_draws
 from bayeslead.core.effects import defined_name, effect_draws
 from bayeslead.core.ml import fit_ml
-from bayeslead.core.partable import build_partable
+from bayeslead.core.partable import build_partable, marker_scales, rescale_matrices
 from bayeslead.core.spec import ModelSpec
 from bayeslead.errors import BayesleadWarning, InputError
 from bayeslead.hypotheses import Hypothesis
@@ -300,14 +301,29 @@ def true_parameters(spec: ModelSpec, truth: TruthConfig) -> dict[str, float]:
     effects (``ind_serial``, ...).
     """
     table, a, s = standardized_matrices(spec, truth)
-    b = np.linalg.inv(np.eye(a.shape[0]) - a)
-    p = table.n_manifest
-    population = (b @ s @ b.T)[:p, :p]
     marker = build_partable(spec)
-    solution = fit_ml(marker, population, marker.start_values(population), max_iter=500)
-    if not (solution.converged or solution.max_gradient < 1e-8):  # exact fit: fmin = 0
-        raise InputError("truth: the population covariance matrix could not be reproduced")
-    values = {q.key: float(solution.theta[q.free]) for q in marker.free_params}
-    for d in effect_draws(spec, marker, solution.theta):
+    if spec.interactions:  # the items are not normal: convert the truth to the marker metric
+        theta = _marker_truth(spec, marker, a, s)
+    else:
+        b = np.linalg.inv(np.eye(a.shape[0]) - a)
+        p = table.n_manifest
+        population = (b @ s @ b.T)[:p, :p]
+        solution = fit_ml(marker, population, marker.start_values(population), max_iter=500)
+        if not (solution.converged or solution.max_gradient < 1e-8):  # exact fit: fmin = 0
+            raise InputError("truth: the population covariance matrix could not be reproduced")
+        theta = solution.theta
+    values = {q.key: float(theta[q.free]) for q in marker.free_params}
+    for d in effect_draws(spec, marker, theta):
         values[defined_name(d.effect.name, d.kind)] = float(d.raw)
+    values |= {name: float(value) for name, value in imm_draws(spec, marker, theta).items()}
     return values
+
+
+def _marker_truth(spec: ModelSpec, marker, a: np.ndarray, s: np.ndarray) -> np.ndarray:
+    """The standardised truth (A, S) as `marker`'s parameters: each latent rescaled by its
+    first indicator's loading, each product by its components' scales."""
+    std = build_partable(spec, "std.lv")
+    theta = np.zeros(std.n_free)
+    for p in std.free_params:
+        theta[p.free] = (a if p.matrix == "A" else s)[p.row, p.col]
+    return rescale_matrices(marker, a, s, marker_scales(std, theta))

@@ -126,7 +126,8 @@ def _fit_compiled(model: StudyModel, data: ResponseData, seed: int):
     compiled, compile_s = _compiled(model, setup, prepared)
     graph = Graph(model=compiled.model)
     initial = family.start(setup, prepared, graph)
-    sampled = sample_compiled(compiled, _moments(prepared.continuous), initial, settings, seed)
+    moments = _moments(prepared.continuous, bool(spec.interactions))
+    sampled = sample_compiled(compiled, moments, initial, settings, seed)
     summary = family.summarise(setup, prepared, graph, sampled.idata)
     flat = summary.theta.reshape(-1, summary.theta.shape[-1])
     result = FitResult(
@@ -149,12 +150,17 @@ def _compiled(model: StudyModel, setup: Setup, data: SingleData) -> tuple[Compil
     if model.token in _COMPILED:
         return _COMPILED[model.token], 0.0
     graph = SingleLevel().build(setup, data, data_containers=True)
-    compiled = compile_once(graph.model, var_names=["theta"])
+    compiled = compile_once(graph.model, ["theta"], graph.low_rank_mass_matrix)
     _COMPILED[model.token] = compiled
     return compiled, compiled.compile_s
 
 
-def _moments(cdata: ContinuousData) -> dict[str, np.ndarray]:
+def _moments(cdata: ContinuousData, items: bool = False) -> dict[str, np.ndarray]:
+    """The data containers' values: the scatter matrix and its weight, or (latent
+    interactions) the centred items and their scatter."""
+    if items:
+        centred = cdata.z - cdata.z.mean(axis=0)
+        return {"items": centred, "items_scatter": centred.T @ centred}
     return {"scatter": cdata.scatter[None], "weight": np.array([cdata.n - 1.0])}
 
 

@@ -127,7 +127,7 @@ class _Checker:
                     e,
                     f"the interaction '{e.rhs}' is",
                     self.caps.interactions,
-                    "latent interactions arrive with issue 18",
+                    "latent interactions need engine: sem or engine: bayes",
                 )
             if e.op == "~" and e.lhs in self.items:
                 self.refuse(

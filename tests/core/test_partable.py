@@ -31,3 +31,20 @@ def test_std_lv_draws_convert_to_lavaan_marker_metric():
     np.testing.assert_allclose(
         converted[marker.index("SENS ~ TL")], reference_row(est, "SENS", "~", "TL").est, atol=0.002
     )
+
+
+def test_interaction_is_a_product_variable_with_a_coefficient():
+    """`Y ~ M:W` is an "interaction" row of A on a product variable after the latents, whose
+    marker scale is the product of its components' scales."""
+    constructs = {k: [f"{k.lower()}{i}" for i in range(1, 4)] for k in "XMWY"}
+    paths = {"M": ["X"], "Y": ["M", "W", "M:W", "X"]}
+    spec = build_spec(RunConfig(name="q", constructs=constructs, paths=paths))
+    table = build_partable(spec, "std.lv")
+    assert table.variables[-1] == "M:W" and len(table.variables) == 12 + 4 + 1
+    gamma = table.find("Y", "~", "M:W")
+    assert gamma.kind == "interaction" and gamma.label == "Y_on_M_x_W" and gamma.free >= 0
+    assert table.products == ((16, 13, 14),)
+    theta = np.full(table.n_free, 0.5)
+    scales = marker_scales(table, theta, np.full(12, 2.0))
+    assert scales[16] == scales[13] * scales[14] == 1.0
+    assert np.all(table.implied(theta)[16] == 0)  # the linear part: no product moments

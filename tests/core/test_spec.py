@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from bayeslead.config import RunConfig
 from bayeslead.core.from_config import build_spec
 from bayeslead.pipeline import load_inputs
@@ -76,3 +78,23 @@ def test_two_level_ml_builds_a_two_level_spec():
         name="x", data={"cluster": "firm"}, constructs={"F": ["a", "b", "c"]}, engine="sem"
     )
     assert build_spec(config).cluster == "firm"
+
+
+def test_interaction_syntax_and_indices_of_moderated_mediation():
+    """`paths: {Y: [M, W, "M:W", X]}` renders modsem's `:` term and the IMM `:=` row."""
+    spec = load_inputs(FIXTURES / "interaction.yaml", need_data=False).spec
+    (q,) = spec.interactions
+    assert (q.outcome, q.left, q.right, q.key) == ("Y", "M", "W", "Y ~ M:W")
+    lines = _normalise(spec.to_lavaan())
+    assert "Y ~ Y_on_M*M + Y_on_W*W + Y_on_X*X + Y_on_M_x_W*M:W" in lines
+    assert "imm_ind := Y_on_M_x_W*M_on_X" in lines
+    (imm,) = spec.moderated_mediations()
+    assert (imm.moderator, imm.link) == ("W", 1)
+    assert spec.moderators("Y", "M") == [("W", q)] and spec.moderators("M", "X") == []
+    assert spec.moderator_values == (-1.0, 0.0, 1.0)
+
+
+def test_moderator_percentiles_are_normal_quantiles():
+    config = load_inputs(FIXTURES / "interaction.yaml", need_data=False).config
+    spec = build_spec(config.model_copy(update={"moderator_percentiles": [16, 50, 84]}))
+    np.testing.assert_allclose(spec.moderator_values, [-0.994458, 0.0, 0.994458], atol=1e-6)

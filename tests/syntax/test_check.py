@@ -220,7 +220,7 @@ def test_engine_capabilities_decide_what_is_refused():
     messages = " | ".join(f[2] for f in found)
     for words in (
         "prior() is not used by engine: sem",
-        "the interaction 'visual:x9' is not estimated by engine: sem: latent interactions arrive with issue 18",
+        "the interaction 'visual:x9' is not estimated by engine: sem: latent interactions need engine: sem or engine: bayes",
         "intercepts and means ('~ 1') are not estimated by engine: sem",
         "lower() bounds are not supported",
         "regressing the indicator 'x3' is not estimated by engine: sem",

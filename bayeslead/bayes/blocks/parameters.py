@@ -41,6 +41,8 @@ def parameter_classes(spec: ModelSpec, table: ParameterTable) -> list[FreeParame
             )
         elif p.kind == "regression":
             out.append(FreeParameter(p.key, "paths"))
+        elif p.kind == "interaction":
+            out.append(FreeParameter(p.key, "interactions"))
         elif p.kind == "residual_variance":
             out.append(FreeParameter(p.key, "residual_sd", squared=True))
         elif p.kind == "latent_variance":

@@ -1,7 +1,7 @@
-"""Latent scores of the constructs measured by items, for models that sample them explicitly
-(ordinal items; a latent interaction would need them too): which constructs get scores, which
-score column each item loads on, and the normal log-density of score rows written with the
-pattern likelihood Op on their scatter matrix."""
+"""Latent scores of the constructs, for models that sample them explicitly (ordinal items; the
+components of latent interactions): which constructs get scores, which score column each item
+loads on, the products of score columns, and the normal log-density of score rows written with
+the pattern likelihood Op on their scatter matrix."""
 
 from __future__ import annotations
 
@@ -33,3 +33,12 @@ def normal_rows_logp(cov, rows, n: int, m: int):
         np.ones((1, m)), np.array([float(n)]), np.zeros(1), np.zeros((1, m, m)), np.zeros((1, m))
     )
     return pattern_loglik(cov, pt.zeros(m), moments, scatter=(rows.T @ rows)[None])
+
+
+def product_components(table: ParameterTable) -> tuple[list[int], np.ndarray, np.ndarray]:
+    """The constructs whose scores form the products (positions in `table.variables`, sorted),
+    and for each product the score columns of its left and right component."""
+    scored = sorted({k for _, left, right in table.products for k in (left, right)})
+    left = np.array([scored.index(left) for _, left, _ in table.products], dtype=int)
+    right = np.array([scored.index(right) for _, _, right in table.products], dtype=int)
+    return scored, left, right

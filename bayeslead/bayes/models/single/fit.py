@@ -1,7 +1,9 @@
 """The single-level family: one-level models of continuous items (marginal normal likelihood) or
 ordinal items (ordered probit/logit on standardised latent scores, or the limited-information
 normal likelihood of the polychoric correlations, `bayes.ordinal`), with posterior predictive
-checks (chi-square PPP, item means, SDs, correlations or category shares) and PSIS-LOO."""
+checks (chi-square PPP, item means, SDs, correlations or category shares) and PSIS-LOO. Latent
+interactions sample the scores of the products' components (continuous items) or shift
+the first-order scores' prior mean (ordinal items) and report conditional effects per draw."""
 
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ from bayeslead.bayes.data import ContinuousData, OrdinalData, continuous_data, o
 from bayeslead.bayes.kernels.polychoric import Polychoric
 from bayeslead.bayes.models.single.build import (
     build_continuous_model,
+    build_interaction_model,
     build_ordinal_model,
     build_polychoric_model,
 )
@@ -37,8 +40,15 @@ from bayeslead.bayes.models.single.summaries import (
 )
 from bayeslead.bayes.ppc import continuous_item_checks
 from bayeslead.bayes.recipe import Checks, Family, Graph, Prepared, Setup, Summary
-from bayeslead.bayes.start import continuous_start, marker_start, ordinal_start, polychoric_start
+from bayeslead.bayes.start import (
+    continuous_start,
+    interaction_start,
+    marker_start,
+    ordinal_start,
+    polychoric_start,
+)
 from bayeslead.bayes.summaries import (
+    conditional_tables,
     defined_rows,
     marker_posterior,
     pooled_posterior,
@@ -74,6 +84,8 @@ class SingleLevel(Family):
     marker_metric = True
 
     def prepare(self, spec: ModelSpec, data: ResponseData, settings: BayesConfig) -> SingleData:
+        if spec.interactions:
+            check_interaction_support(spec, data, settings)
         constrained = samples_marker_metric(spec)
         if settings.indicators == "ordinal":
             check_ordinal_support(spec)
@@ -85,7 +97,8 @@ class SingleLevel(Family):
         x = data.frame[list(spec.manifest)].to_numpy(dtype=float)
         if settings.indicators == "ordinal":
             odata = ordinal_data(x)
-            estimator, reason = choose_ordinal_estimator(settings.ordinal, len(odata.item))
+            setting = "full" if spec.interactions else settings.ordinal  # scores are needed
+            estimator, reason = choose_ordinal_estimator(setting, len(odata.item))
             pc = None
             if estimator == "polychoric":
                 pc = item_polychorics(x, list(spec.manifest), str(data.path))
@@ -100,6 +113,9 @@ class SingleLevel(Family):
         """With `data_containers` (continuous, complete data) the scatter matrix is a `pm.Data`
         container, so a compiled model can be re-sampled with other data (simulation studies)."""
         spec, table, priors = setup.spec, setup.table, setup.priors
+        if spec.interactions and data.continuous is not None:
+            model = build_interaction_model(spec, table, data.continuous, priors)
+            return Graph(model=model, low_rank_mass_matrix=True)
         if data.polychoric is not None:
             model = build_polychoric_model(spec, table, data.polychoric, priors, data_containers)
         elif data.ordinal is not None:
@@ -110,6 +126,8 @@ class SingleLevel(Family):
 
     def start(self, setup: Setup, data: SingleData, graph: Graph) -> dict[str, np.ndarray]:
         spec, table, priors = setup.spec, setup.table, setup.priors
+        if spec.interactions and data.continuous is not None:
+            return interaction_start(spec, table, priors, data.continuous)
         if data.polychoric is not None:
             return polychoric_start(spec, table, priors, data.polychoric.corr)
         if data.ordinal is not None:
@@ -152,7 +170,16 @@ class SingleLevel(Family):
         if data.ordinal is not None:
             rows.append(threshold_rows(idata, data.ordinal, setup.spec))
         estimates = pd.concat(rows, ignore_index=True)
-        return Summary(theta=theta, estimates=estimates, effects=effects, convergence=convergence)
+        tables = {}
+        if setup.spec.interactions:
+            tables = conditional_tables(setup.spec, setup.marker, theta)
+        return Summary(
+            theta=theta,
+            estimates=estimates,
+            effects=effects,
+            convergence=convergence,
+            tables=tables,
+        )
 
     def check(
         self, setup: Setup, data: SingleData, summary: Summary, idata, diagnostics: dict
@@ -167,7 +194,16 @@ class SingleLevel(Family):
         fit: dict[str, float] = {}
         problems: list[Problem] = []
         cdata = data.continuous
-        if cdata is not None:
+        if spec.interactions:
+            problems.append(
+                Problem(
+                    "bayes",
+                    "posterior predictive checks and PSIS-LOO are not computed with latent "
+                    "interactions: the items are not jointly normal given the parameters",
+                    "warning",
+                )
+            )
+        elif cdata is not None:
             fit, problems = predictive_checks(setup.table, theta_std, cdata, settings, idata)
             flat = theta.reshape(-1, theta.shape[-1])[subset]
             mu = np.broadcast_to(cdata.mean, (len(subset), len(cdata.mean)))
@@ -188,7 +224,7 @@ class SingleLevel(Family):
                 setup.table, theta_std, subset, idata, data.ordinal, spec, rng
             )
             fit["ppc_categories_outside_share"] = float(tables["ppc_categories"].outside.mean())
-        if settings.loo and cdata is None:
+        if settings.loo and cdata is None and not spec.interactions:
             why = (
                 "the limited-information likelihood has no casewise terms"
                 if data.polychoric is not None
@@ -255,7 +291,17 @@ class SingleLevel(Family):
                 else "exact likelihood of each respondent's observed items (FIML)"
             ),
             "sampler": sampler,
-        }
+        } | (
+            {
+                "interactions": "exact latent products of the sampled first-order scores (the "
+                "products shift the scores' prior mean)"
+                if ordinal
+                else "exact latent products: the scores of the products' components are "
+                "sampled, every other construct is integrated out (nutpie low-rank metric)"
+            }
+            if setup.spec.interactions
+            else {}
+        )
 
 
 def _adjust_limited_draws(setup: Setup, pc: Polychoric, idata) -> None:
@@ -268,3 +314,34 @@ def _adjust_limited_draws(setup: Setup, pc: Polychoric, idata) -> None:
     shape = raw.shape[:2]
     cuts = threshold_draws(pc, shape, np.random.default_rng(setup.settings.seed))
     posterior["thresholds"] = (("chain", "draw", "thresholds_dim"), cuts)
+
+
+def check_interaction_support(spec: ModelSpec, data: ResponseData, settings: BayesConfig) -> None:
+    """Latent interactions: complete responses (continuous items); ordinal items need
+    first-order components (only first-order constructs have scores there)."""
+    problems = []
+    if settings.indicators == "ordinal":
+        if settings.ordinal == "polychoric":
+            problems.append(
+                Problem(
+                    "bayes.ordinal",
+                    "latent interactions need the full-information ordinal model (the "
+                    "polychoric route has no latent scores): use bayes.ordinal: full",
+                )
+            )
+        second = {f.name for f in spec.second_order}
+        for q in spec.interactions:
+            if {q.left, q.right} & second:
+                problems.append(
+                    Problem(
+                        "bayes.indicators",
+                        f"'{q.name}': with ordinal indicators both components must be "
+                        "first-order constructs",
+                    )
+                )
+    elif data.has_missing:
+        problems.append(
+            Problem("data", "latent interactions need complete responses in this version")
+        )
+    if problems:
+        raise InputError("The model cannot be fitted:", problems)

@@ -1,0 +1,91 @@
+"""Benchmark and recovery study of latent moderated mediation (issue 18, points 4 and 5).
+
+(a) speed: `bayeslead fit configs/tl_dc_bi_moderated_bayes.yaml` (the bundled study with ENV
+    moderating RECO -> BI: N = 500, 31 items, one interaction; 4 chains x 1000 draws after
+    1000 tuning steps, nutpie low-rank metric) in a fresh process; prints the wall seconds,
+    compile and sampling seconds, whether every gate passed and the index of moderated
+    mediation. Target: at most 60 s end to end with the gates passing. Run it twice: the first
+    run after installing also compiles numba's kernels (cold).
+(b) recovery (`--recovery`): `study recovery` of the first-stage and second-stage designs in
+    bench/configs/ (N = 500, 100 replicates, continuous responses) with the ML engine
+    (double-mean-centred product indicators, Wald intervals) and the Bayesian engine; prints
+    the index of moderated mediation's truth, mean estimate, bias and 95% interval coverage.
+    Targets: |bias| <= 0.02 and coverage in [0.93, 0.97].
+
+    .venv/bin/python bench/interaction.py [--recovery] [--reps 100] [--engines sem,bayes]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pandas as pd
+
+ROOT = Path(__file__).parents[1]
+DESIGNS = ("moderated_first_stage", "moderated_second_stage")
+
+
+def speed() -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        started = time.perf_counter()
+        command = [sys.executable, "-m", "bayeslead.cli", "fit"]
+        command += [str(ROOT / "configs" / "tl_dc_bi_moderated_bayes.yaml"), "--out", tmp]
+        subprocess.run([*command, "--quiet"], check=False, capture_output=True)
+        wall = time.perf_counter() - started
+        (run,) = Path(tmp).glob("*/*/manifest.json")
+        manifest = json.loads(run.read_text())
+        diagnostics = json.loads((run.parent / "diagnostics.json").read_text())
+        effects = pd.read_csv(run.parent / "effects.csv").set_index("effect")
+    t = manifest["timings"]
+    print(
+        f"bundled moderated study (bayes): {wall:.1f} s wall, fit_s {t['fit_s']:.1f}, compile "
+        f"{t['compile_s']:.1f} s, sampling {t['sampling_s']:.1f} s; gates "
+        f"{'passed' if diagnostics['passed'] else 'FAILED'} (max R-hat "
+        f"{diagnostics['max_rhat']:.4f}, min bulk ESS {diagnostics['min_ess_bulk']:.0f}, "
+        f"divergences {diagnostics['divergences']}); imm_serial "
+        f"{effects.loc['imm_serial', 'est']:.4f} [{effects.loc['imm_serial', 'ci_lower']:.4f}, "
+        f"{effects.loc['imm_serial', 'ci_upper']:.4f}]"
+    )
+    print("target: at most 60 s end to end with every gate passing")
+
+
+def recovery(reps: int, engines: list[str]) -> None:
+    from bayeslead.study import simulation_study
+
+    for design in DESIGNS:
+        for engine in engines:
+            with tempfile.TemporaryDirectory() as tmp:
+                config = ROOT / "bench" / "configs" / f"{design}.yaml"
+                summary = simulation_study(
+                    "recovery", config, [500], reps, 1, engine, out=Path(tmp) / "s", workers=2
+                )
+                table = pd.read_csv(summary.folder / "recovery.csv")
+            row = table.set_index("parameter").loc["imm_ind"]
+            print(
+                f"{design} ({engine}, {reps} replicates, {summary.failed} failed): imm truth "
+                f"{row.true:.4f}, mean {row.mean_est:.4f}, bias {row.bias:+.4f}, coverage "
+                f"{row.coverage:.3f} (MC SE {row.coverage_mcse:.3f})"
+            )
+    print("targets: |bias| <= 0.02, coverage of the 95% intervals in [0.93, 0.97]")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--recovery", action="store_true")
+    parser.add_argument("--reps", type=int, default=100)
+    parser.add_argument("--engines", default="sem,bayes")
+    args = parser.parse_args()
+    if args.recovery:
+        recovery(args.reps, args.engines.split(","))
+    else:
+        speed()
+
+
+if __name__ == "__main__":
+    main()
