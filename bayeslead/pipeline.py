@@ -272,14 +272,16 @@ def write_results(
 def make_figures(inputs: Inputs, result: FitResult) -> dict[str, object]:
     """Every figure of a run, by file name (figure functions only build them)."""
     from bayeslead.core.effects import effect_draws
+    from bayeslead.report import conditional_figures as conditional
     from bayeslead.report import figures
     from bayeslead.report.diagram import path_diagram
 
     spec = inputs.spec
     bayesian = result.engine == "bayes"
     interval = "95% credible interval" if bayesian else "95% interval"
-    items = inputs.config.report.diagram.items
-    out = {"path_diagram.png": path_diagram(spec, result.estimates, None, items, bayesian)}
+    items, tables = inputs.config.report.diagram.items, result.extra_tables
+    out = conditional.conditional_figures(tables, result.estimates, interval)  # interactions
+    out["path_diagram.png"] = path_diagram(spec, result.estimates, None, items, bayesian)
     if (result.estimates.op == "~").any() or len(result.effects):
         out["forest.png"] = figures.forest_figure(
             result.estimates, result.effects, interval, spec.labels
@@ -291,14 +293,6 @@ def make_figures(inputs: Inputs, result: FitResult) -> dict[str, object]:
             if d.kind == "indirect"
         }
         out["effects.png"] = figures.effect_distribution_figure(draws, result.draws_kind)
-    if "conditional_effects" in result.extra_tables:
-        from bayeslead.report.conditional_figures import johnson_neyman_figure, simple_slopes_figure
-
-        tables = result.extra_tables
-        out["simple_slopes.png"] = simple_slopes_figure(
-            tables["conditional_effects"], result.estimates
-        )
-        out["johnson_neyman.png"] = johnson_neyman_figure(tables["johnson_neyman"], interval)
     if bayesian:
         paths = [f"{r.outcome} ~ {r.predictor}" for r in spec.regressions][:8]
         keys = paths or [p.key for p in build_partable(spec).free_params][:6]

@@ -69,3 +69,14 @@ def johnson_neyman_figure(grid: pd.DataFrame, interval: str) -> Figure:
         )
     fig.tight_layout()
     return fig
+
+
+def conditional_figures(tables: dict, estimates: pd.DataFrame, interval: str) -> dict[str, Figure]:
+    """The simple-slopes and Johnson-Neyman figures of a fit with latent interactions (none
+    without them), by file name."""
+    if "conditional_effects" not in tables:
+        return {}
+    return {
+        "simple_slopes.png": simple_slopes_figure(tables["conditional_effects"], estimates),
+        "johnson_neyman.png": johnson_neyman_figure(tables["johnson_neyman"], interval),
+    }
