@@ -112,8 +112,9 @@ def _imm_rows(spec, table, theta, cov, bootstrapped, conditional):
                 "ci_upper": est + Z95 * se,
             }
         )
+        # effects.csv: the percentile interval of the bootstrap or Monte Carlo draws (a product
+        # of coefficients is skewed: symmetric Wald intervals miss on one side more often)
         row = conditional[(conditional.kind == "imm") & (conditional.effect == imm.name)].iloc[0]
-        wald = (est - Z95 * se, est + Z95 * se)
         effects.append(
             {
                 "effect": imm.name,
@@ -123,9 +124,9 @@ def _imm_rows(spec, table, theta, cov, bootstrapped, conditional):
                 "est": est,
                 "se": float(row.se) if bootstrapped else se,
                 "pvalue": pvalue,
-                "ci_lower": float(row.ci_lower) if bootstrapped else wald[0],
-                "ci_upper": float(row.ci_upper) if bootstrapped else wald[1],
-                "ci_method": "bootstrap-percentile" if bootstrapped else "wald",
+                "ci_lower": float(row.ci_lower),
+                "ci_upper": float(row.ci_upper),
+                "ci_method": row.ci_method,
                 "std_est": float(row.std_est),
                 "std_ci_lower": float(row.std_ci_lower),
                 "std_ci_upper": float(row.std_ci_upper),

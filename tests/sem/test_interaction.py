@@ -99,7 +99,18 @@ def test_fit_is_on_the_specs_parameter_table(continuous):
     assert result.theta.shape == (table.n_free,)
     gamma = result.theta[table.index("Y ~ M:W")]
     assert abs(gamma - 0.29445068637977656) < 0.002
-    assert set(result.extra_tables["conditional_effects"].ci_method) == {"monte-carlo"}
+    conditional = result.extra_tables["conditional_effects"]
+    assert set(conditional.ci_method) == {"monte-carlo"}
+    # effects.csv: the index's percentile interval of the Monte Carlo draws (asymmetric, as the
+    # product's sampling distribution), around lavaan's 0.1166 +- 1.96 x 0.0332
+    (row,) = result.effects[result.effects.kind == "imm"].itertuples()
+    (mc,) = conditional[conditional.kind == "imm"].itertuples()
+    assert row.ci_method == "monte-carlo" and (row.ci_lower, row.ci_upper) == (
+        mc.ci_lower,
+        mc.ci_upper,
+    )
+    assert abs(row.ci_lower - (0.1166 - 1.96 * 0.0332)) < 0.01
+    assert row.ci_upper - row.est > row.est - row.ci_lower  # skewed to the right
     bounds = result.extra_tables["johnson_neyman_bounds"]
     assert set(bounds.kind) == {"simple_slope", "conditional_indirect"}
 
