@@ -88,6 +88,10 @@ class BayesConfig(Strict):
     hdi_prob: float = Field(0.95, gt=0, lt=1)
     random_slopes: list[tuple[str, str]] = []
     between_paths: Literal["specific", "shared"] = "specific"
+    # two-level models (data.cluster): observed covariates without a between part (lavaan: in the
+    # level-1 model only) and at level 2 only (also found from the data: constant in clusters)
+    within_only: list[str] = []
+    between_only: list[str] = []
     cluster_effects: bool = False
     priors: dict[str, str] = {}
 

@@ -40,10 +40,13 @@ from bayeslead.bayes.summaries import with_marker_draws
 from bayeslead.config import BayesConfig, DiagnosticsConfig
 from bayeslead.core.partable import ParameterTable, build_partable
 from bayeslead.core.spec import ModelSpec
+from bayeslead.core.twolevel_model import fix_parameters
 from bayeslead.data import ResponseData
 from bayeslead.errors import InputError, Problem
 from bayeslead.phases import Phases
 from bayeslead.results import FitResult
+
+FixedValues = dict[tuple[str, str, str], float]
 
 
 @dataclass(frozen=True)
@@ -62,17 +65,29 @@ class Setup:
         return self.table is self.marker
 
 
-def make_setup(spec: ModelSpec, settings: BayesConfig, unit_residuals: bool = False) -> Setup:
+def make_setup(
+    spec: ModelSpec,
+    settings: BayesConfig,
+    unit_residuals: bool = False,
+    fixed: tuple[FixedValues, FixedValues] = ({}, {}),
+) -> Setup:
     """Both parameter tables and the priors (`unit_residuals`: item residual variances fixed at
     1, the theta parameterisation of ordinal items). A constrained model
-    (`samples_marker_metric`) samples the marker table itself, with the marker-metric priors."""
-    marker = build_partable(spec)
+    (`samples_marker_metric`) samples the marker table itself, with the marker-metric priors.
+    `fixed` holds values the data determine (e.g. moments of fixed covariates), for the std.lv
+    table and the marker table: those rows are fixed and not sampled."""
+    marker = fixed_table(build_partable(spec), fixed[1])
     if samples_marker_metric(spec):
         priors = prior_set(settings.priors, {p.key for p in marker.free_params}, MARKER_DEFAULTS)
         return Setup(spec, settings, marker, marker, priors)
-    table = build_partable(spec, "std.lv", unit_residuals=unit_residuals)
+    table = fixed_table(build_partable(spec, "std.lv", unit_residuals=unit_residuals), fixed[0])
     priors = prior_set(settings.priors, {p.key for p in table.free_params})
     return Setup(spec, settings, table, marker, priors)
+
+
+def fixed_table(table: ParameterTable, values: FixedValues) -> ParameterTable:
+    """`table` with the rows of `values` fixed (unchanged without values)."""
+    return fix_parameters(table, values) if values else table
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -139,7 +154,9 @@ class Family(ABC):
             )
         with phases.step("prepare_s", "Preparing the model's data"):
             prepared = self.prepare(spec, data, settings)
-            setup = make_setup(spec, settings, self.unit_residuals(settings))
+            setup = make_setup(
+                spec, settings, self.unit_residuals(settings), self.fixed_values(prepared)
+            )
         with phases.step("build_s", "Building the model"):
             graph = self.build(setup, prepared)
         with phases.step("start_s", "Computing ML starting values"):
@@ -187,6 +204,10 @@ class Family(ABC):
     def unit_residuals(self, settings: BayesConfig) -> bool:
         """Whether the sampled table fixes item residual variances at 1 (ordinal items)."""
         return settings.indicators == "ordinal"
+
+    def fixed_values(self, data: Prepared) -> tuple[FixedValues, FixedValues]:
+        """Parameters the data fix (std.lv table, marker table), keyed (lhs, op, rhs); none."""
+        return {}, {}
 
     @abstractmethod
     def prepare(self, spec: ModelSpec, data: ResponseData, settings: BayesConfig) -> Prepared:

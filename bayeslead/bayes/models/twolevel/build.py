@@ -10,6 +10,8 @@ factor of an LKJ correlation matrix when there are several slopes.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pymc as pm
 import pytensor.tensor as pt
@@ -18,6 +20,12 @@ from bayeslead.bayes.blocks.lkj import lkj_vine_shapes, vine_cholesky
 from bayeslead.bayes.blocks.parameters import free_parameters, rv
 from bayeslead.bayes.blocks.ram import path_depth, ram_matrices
 from bayeslead.bayes.kernels.twolevel import ClusterMoments, twolevel_loglik
+from bayeslead.bayes.models.twolevel.covariates import (
+    Covariates,
+    cluster_offsets,
+    covariate_effects,
+    within_scatter_term,
+)
 from bayeslead.bayes.models.twolevel.level3 import Level3, level3_offsets
 from bayeslead.bayes.priors import PriorSet
 from bayeslead.core.partable import ParameterTable
@@ -32,6 +40,12 @@ def slope_positions(
     p = table.n_manifest
     out = []
     for k, (predictor, outcome) in enumerate(random_slopes):
+        if spec.regression(outcome, predictor) is not None and predictor in spec.observed:
+            raise InputError(
+                f"Config: bayes.random_slopes[{k}]: [{predictor}, {outcome}]: random slopes of "
+                "observed covariates are not estimated by engine: bayes yet (slopes between "
+                "constructs only)"
+            )
         if spec.regression(outcome, predictor) is None:
             paths = ", ".join(f"[{r.predictor}, {r.outcome}]" for r in spec.regressions)
             raise InputError(
@@ -50,27 +64,40 @@ def build_twolevel_model(
     positions: list[tuple[int, int]],
     between_paths: str,
     level3: Level3 | None = None,
+    covariates: Covariates | None = None,
 ) -> pm.Model:
     """PyMC model of the two-level SEM with random slopes (see the module docstring); with
     `level3`, clusters nested in level-3 units with their own construct intercepts
-    (`level3.py`)."""
+    (`level3.py`); with `covariates`, observed within-only and between-only covariates
+    (`covariates.py`)."""
     p = table.n_manifest
+    k = len(spec.items)  # the items come first among the manifest variables
     latents = list(table.variables[p:])
     coords = {
-        "item": list(table.manifest),
+        "item": list(table.manifest[:k]),
         "latent": latents,
         "cluster": [str(c) for c in moments.labels],
     }
     with pm.Model(coords=coords) as model:
         theta = free_parameters(spec, table, priors)
         a, s = ram_matrices(table, theta)
-        lam, beta_w, psi_w = a[:p, p:], a[p:, p:], s[p:, p:]
-        theta_w = pt.diagonal(s)[:p]
+        lam, beta_w, psi_w = a[:k, p:], a[p:, p:], s[p:, p:]
+        theta_w = pt.diagonal(s)[:k]
         beta_b, psi_b = between_structure(spec, table, priors, beta_w, between_paths)
         theta_b = rv("between_residual_sd", priors.classes["between_residual_sd"], dims="item") ** 2
         mu = rv("intercepts", priors.classes["intercepts"], dims="item")
         rows = np.array([r for r, _ in positions], dtype=int)
         cols = np.array([c for _, c in positions], dtype=int)
+        depth = max(path_depth(table) - 1, 1)
+        offsets = level3_offsets(table, priors, lam, level3) if level3 else None
+        if covariates is not None and covariates.names:
+            a_w, a_b = covariate_effects(covariates, a, lam, beta_w, beta_b, p, depth)
+            shift = cluster_offsets(covariates, a_w, a_b)
+            offsets = shift if offsets is None else offsets + shift
+            if covariates.within:  # the within scatter with the covariates' effects taken out
+                moments = replace(moments, centred=np.zeros_like(moments.centred))
+                within = within_scatter_term(covariates, a_w, lam, beta_w, psi_w, theta_w, depth)
+                pm.Potential("within_scatter", within)
         loglik = twolevel_loglik(
             lam,
             theta_w,
@@ -84,8 +111,8 @@ def build_twolevel_model(
             cols,
             mu,
             moments,
-            max(path_depth(table) - 1, 1),
-            offsets=level3_offsets(table, priors, lam, level3) if level3 else None,
+            depth,
+            offsets=offsets,
         )
         pm.Potential("loglik", loglik)
     return model
@@ -104,12 +131,13 @@ def between_structure(
     p = table.n_manifest
     latents = list(table.variables[p:])
     m = len(latents)
+    regressions = latent_regressions(spec)
     structural = [
         (table.variables.index(r.outcome) - p, table.variables.index(r.predictor) - p)
-        for r in spec.regressions
+        for r in regressions
     ]
     if between_paths == "specific" and structural:
-        model.add_coord("between_path", [r.key for r in spec.regressions])
+        model.add_coord("between_path", [r.key for r in regressions])
         paths_b = rv("between_paths", priors.classes["paths"], dims="between_path")
         basis = np.zeros((len(structural), m, m))
         mask = np.ones((m, m))
@@ -131,6 +159,12 @@ def between_structure(
     pm.Deterministic("beta_between", beta_b)
     pm.Deterministic("psi_between", psi_b)
     return beta_b, psi_b
+
+
+def latent_regressions(spec: ModelSpec) -> list:
+    """The paths between constructs (covariates' paths belong to one level only)."""
+    latents = set(spec.latents)
+    return [r for r in spec.regressions if r.predictor in latents]
 
 
 def random_slopes(
@@ -175,10 +209,11 @@ def between_start(
     between_paths: str,
 ) -> dict[str, np.ndarray]:
     """Initial values of `between_structure` and `random_slopes`: between SDs 0.3, between paths
-    at the within values `paths` (spec.regressions order), slope SDs 0.1 and slopes near zero."""
+    at the within values `paths` (`latent_regressions` order), slope SDs 0.1 and slopes near
+    zero."""
     m = len(table.variables) - table.n_manifest
     initial = {"between_sd": np.full(m, 0.3)}
-    if between_paths == "specific" and spec.regressions:
+    if between_paths == "specific" and latent_regressions(spec):
         initial["between_paths"] = np.asarray(paths, dtype=float)
     if positions:
         shape = (n_clusters, len(positions))

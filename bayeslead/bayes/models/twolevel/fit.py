@@ -4,7 +4,7 @@ checks, the recipe's steps, and start values. Its graph is in `build.py` (`ordin
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -17,7 +17,18 @@ from bayeslead.bayes.kernels.twolevel import ClusterMoments, cluster_moments
 from bayeslead.bayes.models.twolevel.build import (
     between_start,
     build_twolevel_model,
+    latent_regressions,
     slope_positions,
+)
+from bayeslead.bayes.models.twolevel.covariates import (
+    Covariates,
+    covariate_data,
+    covariate_rows,
+    intercept_shift,
+    lavaan_syntax,
+    level_effect_rows,
+    level_theta,
+    level_variables,
 )
 from bayeslead.bayes.models.twolevel.level3 import (
     Level3,
@@ -94,6 +105,7 @@ class TwoLevelData(Prepared):
     continuous: ContinuousData | None = None
     moments: ClusterMoments | None = None
     ordinal: OrdinalData | None = None
+    covariates: Covariates = field(default_factory=Covariates)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -110,12 +122,11 @@ class TwoLevel(Family):
     def prepare(self, spec: ModelSpec, data: ResponseData, settings: BayesConfig) -> TwoLevelData:
         ordinal = settings.indicators == "ordinal"
         refuse_limited_information(settings, "two-level")
-        if spec.observed:
+        if spec.observed and (ordinal or spec.level3):
             raise InputError(
                 "Config: observed: observed covariates in two-level models "
-                f"({', '.join(spec.observed)}) are not supported yet: the two-level model has "
-                "latent constructs measured by items only (remove them, or fit one level "
-                "without data.cluster)"
+                f"({', '.join(spec.observed)}) need continuous indicators and two levels "
+                "(no data.level3) in this version"
             )
         if ordinal:
             check_ordinal_support(spec)
@@ -141,7 +152,17 @@ class TwoLevel(Family):
         if ordinal:
             return TwoLevelData(**common, ordinal=ordinal_data(x))
         cdata = continuous_data(x)
-        return TwoLevelData(**common, continuous=cdata, moments=cluster_moments(cdata.z, ids[keep]))
+        covariates = Covariates()
+        if spec.observed:
+            where = f"Data file {data.path}"
+            levels = level_variables(spec, frame[keep], ids[keep], settings, where)
+            covariates = covariate_data(spec, *levels, cdata.z, x, cdata.sd, ids[keep])
+        moments = cluster_moments(cdata.z[:, : len(spec.items)], ids[keep])
+        return TwoLevelData(**common, continuous=cdata, moments=moments, covariates=covariates)
+
+    def fixed_values(self, data: TwoLevelData) -> tuple[dict, dict]:
+        """The covariates' (co)variances at their sample values (lavaan's fixed.x)."""
+        return data.covariates.fixed_std, data.covariates.fixed_marker
 
     def build(self, setup: Setup, data: TwoLevelData) -> TwoLevelGraph:
         spec, table, priors, settings = setup.spec, setup.table, setup.priors, setup.settings
@@ -167,8 +188,20 @@ class TwoLevel(Family):
         level3, problems = None, []
         if spec.level3:
             level3, problems = level3_units(data.source, spec.level3, data.ids, data.moments.labels)
+        if data.covariates.within and positions:
+            raise InputError(
+                "bayes.random_slopes: random slopes with within-only covariates "
+                f"({', '.join(data.covariates.within)}) are not estimated by engine: bayes yet"
+            )
         model = build_twolevel_model(
-            spec, table, data.moments, priors, positions, settings.between_paths, level3
+            spec,
+            table,
+            data.moments,
+            priors,
+            positions,
+            settings.between_paths,
+            level3,
+            data.covariates,
         )
         return TwoLevelGraph(model=model, problems=problems, positions=positions, level3=level3)
 
@@ -215,8 +248,16 @@ class TwoLevel(Family):
             scales = marker_scales(table, theta_std, data.continuous.sd)
             theta_b = post["between_residual_sd"].values ** 2
             level_rows = intercept_rows(marker, data.continuous, post, settings.hdi_prob)
-        within = rescale(table, marker, theta_std, scales)
+        reported = rescale(table, marker, theta_std, scales)
         between = between_theta(table, marker, theta_std, post, scales, theta_b)
+        covariates = data.covariates
+        within = level_theta(marker, reported, covariates.between)
+        between = level_theta(marker, between, covariates.within)
+        if not ordinal and covariates.names:
+            shift = intercept_shift(
+                marker, within, between, covariates, data.continuous.mean, len(spec.items)
+            )
+            level_rows = intercept_rows(marker, data.continuous, post, settings.hdi_prob, shift)
         estimates, conv = level_estimates(
             marker,
             within,
@@ -229,6 +270,8 @@ class TwoLevel(Family):
             settings.hdi_prob,
             between_residuals=not ordinal,
         )
+        if covariates.names:
+            estimates, conv = covariate_rows(estimates, conv, marker, covariates)
         upper = None
         if level3:
             rows, level3_conv = level3_rows(table, post, scales, settings.hdi_prob)
@@ -238,6 +281,8 @@ class TwoLevel(Family):
         effects, effect_conv = level_effects(
             spec, marker, within, between, post, positions, table, scales, settings.hdi_prob
         )
+        if covariates.names:
+            effects, effect_conv = level_effect_rows(effects, effect_conv, spec, covariates)
         icc = icc_table(
             *latent_covariances(table, theta_std, post, positions),
             list(table.variables[p:]),
@@ -249,7 +294,7 @@ class TwoLevel(Family):
                 spec, marker, within, post, positions, table, scales, data.labels
             )
         return Summary(
-            theta=within,
+            theta=reported,
             estimates=estimates,
             effects=effects,
             convergence=pd.concat([conv, effect_conv]),
@@ -289,6 +334,13 @@ class TwoLevel(Family):
             else "listwise (two-level models need complete rows)",
             "priors": {name: str(prior) for name, prior in priors.classes.items()},
         }
+        if data.covariates.names:
+            info["covariates"] = {
+                "within_only": list(data.covariates.within),
+                "between_only": list(data.covariates.between),
+                "fixed_x": "(co)variances and means at the sample values",
+            }
+            info["lavaan_syntax"] = lavaan_syntax(spec, data.covariates)
         if graph.level3:
             info["level3"] = (
                 f"{spec.level3} ({len(graph.level3.labels)} units; construct intercepts)"
@@ -309,12 +361,14 @@ def twolevel_start(
 ) -> dict[str, np.ndarray]:
     """ML estimates of the single-level model as within values; between parts small."""
     spec, table, priors, settings = setup.spec, setup.table, setup.priors, setup.settings
-    _, theta, _ = ml_on_z(spec, cdata.z)
+    full, estimates, _ = ml_on_z(spec, cdata.z)
+    # the single-level solution in `table`'s layout (which fixes the covariates' moments)
+    theta = np.array([estimates[full.index(p.key)] for p in table.free_params])
     initial = initial_values(spec, table, priors, theta)
-    paths = np.array([theta[table.index(r.key)] for r in spec.regressions])
+    paths = np.array([theta[table.index(r.key)] for r in latent_regressions(spec)])
     initial |= between_start(
         spec, table, paths, len(moments.counts), positions, settings.between_paths
     )
-    initial["between_residual_sd"] = np.full(table.n_manifest, 0.2)
+    initial["between_residual_sd"] = np.full(moments.means.shape[1], 0.2)
     initial["intercepts"] = moments.means.mean(axis=0)
     return initial

@@ -32,14 +32,17 @@ def between_theta(table, marker, theta_std, post, scales, theta_b) -> np.ndarray
     a, s = table.matrices(theta_std)
     a[..., p:, p:] = post["beta_between"].values
     s[..., p:, p:] = post["psi_between"].values
-    s[..., np.arange(p), np.arange(p)] = theta_b
+    items = np.arange(theta_b.shape[-1])  # the items come first among the manifest variables
+    s[..., items, items] = theta_b
     return rescale_matrices(marker, a, s, scales)
 
 
-def intercept_rows(marker, cdata, post, hdi_prob) -> pd.DataFrame:
-    """Item means (`~1` rows, raw metric) of the continuous two-level model."""
-    means = cdata.mean + cdata.sd * post["intercepts"].values
-    rows = pd.DataFrame({"lhs": list(marker.manifest), "op": "~1", "rhs": "", "label": ""})
+def intercept_rows(marker, cdata, post, hdi_prob, shift=0.0) -> pd.DataFrame:
+    """Item intercepts (`~1` rows, raw metric) of the continuous two-level model: the items'
+    means less `shift` (the covariates' effects at their centres, lavaan's intercepts)."""
+    k = post["intercepts"].shape[-1]
+    means = cdata.mean[:k] + cdata.sd[:k] * post["intercepts"].values - shift
+    rows = pd.DataFrame({"lhs": list(marker.manifest[:k]), "op": "~1", "rhs": "", "label": ""})
     out = pd.concat([rows, summarize(means, hdi_prob)], axis=1)
     out["std_est"] = np.nan
     return out
