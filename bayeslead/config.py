@@ -20,6 +20,16 @@ NAME = r"^[A-Za-z][A-Za-z0-9_.-]*$"
 # the keys a lavaan `model:` replaces (the syntax describes the whole model)
 MODEL_KEYS = ("constructs", "second_order", "observed", "paths", "covariances", "effects")
 LAVAAN_OPERATORS = ("~", "=", "|", "<", ">", "*", "+", ";")
+GroupEqual = Literal[
+    "loadings",
+    "intercepts",
+    "means",
+    "residuals",
+    "residual.covariances",
+    "lv.variances",
+    "lv.covariances",
+    "regressions",
+]  # lavaan's group.equal keywords (bayeslead.core.groups)
 
 
 class Strict(BaseModel):
@@ -189,6 +199,8 @@ class RunConfig(Strict):
     effects: dict[str, list[str]] = {}
     moderator_percentiles: list[float] = []  # latent interactions: default mean and +-1 SD
     engine: Literal["sem", "bayes"] = "sem"
+    group_equal: list[GroupEqual] = []  # multi-group (data.group): lavaan's group.equal
+    group_partial: list[str] = []  # parameters freed from group_equal ("x3 ~ 1")
     sem: SemConfig = SemConfig()
     bayes: BayesConfig = BayesConfig()
     diagnostics: DiagnosticsConfig = DiagnosticsConfig()
@@ -218,6 +230,17 @@ class RunConfig(Strict):
         if self.model is None or not is_model_path(self.model):
             return None
         return Path(self.model.strip())
+
+    @field_validator("group_partial")
+    @classmethod
+    def _partial_keys(cls, value: list[str]) -> list[str]:
+        for key in value:
+            if parse_key(key) is None:
+                raise ValueError(
+                    f"{key!r} is not a lavaan parameter key (e.g. 'x3 ~ 1', 'visual =~ x2', "
+                    "'x1 ~~ x1')"
+                )
+        return value
 
     @field_validator("effects")
     @classmethod

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Collection
+from dataclasses import replace
 
 from bayeslead.config import RunConfig, config_problem
 from bayeslead.core.conditional import moderator_values
@@ -35,7 +36,7 @@ def build_spec(
         problems = _settings_problems(config, set(spec.items), spec.observed)
         if problems:
             _raise(config, problems)
-        return spec
+        return _with_groups(spec, config)
     problems: list[Problem] = []
     first, second, labels = _measurement(config, instrument, problems)
     if problems:
@@ -110,7 +111,7 @@ def build_spec(
         _raise(config, problems)
     factors = [Factor(n, tuple(ind), 1, labels.get(n, "")) for n, ind in first.items()]
     factors += [Factor(n, tuple(ind), 2, labels.get(n, "")) for n, ind in second.items()]
-    return ModelSpec(
+    spec = ModelSpec(
         factors=tuple(factors),
         regressions=tuple(regressions),
         covariances=tuple(covariances),
@@ -123,6 +124,14 @@ def build_spec(
         between_paths=config.bayes.between_paths if config.data.cluster else "",
         interactions=tuple(interactions),
         moderator_values=moderator_values(config.moderator_percentiles),
+    )
+    return _with_groups(spec, config)
+
+
+def _with_groups(spec: ModelSpec, config: RunConfig) -> ModelSpec:
+    """The spec with the config's group_equal / group_partial (lavaan's names)."""
+    return replace(
+        spec, group_equal=tuple(config.group_equal), group_partial=tuple(config.group_partial)
     )
 
 
@@ -140,6 +149,17 @@ def _settings_problems(config: RunConfig, items: set[str], observed) -> list[Pro
         problems += _level3_problems(config)
     if config.data.group:
         problems += _group_problems(config, items, observed)
+    for key in ("group_equal", "group_partial"):
+        if getattr(config, key) and not config.data.group:
+            problems.append(Problem(key, "needs data.group (the column naming each group)"))
+        elif getattr(config, key) and config.engine != "sem":
+            problems.append(
+                Problem(
+                    key,
+                    "is estimated by engine: sem; the Bayesian multi-group model holds "
+                    "loadings, item intercepts and residual variances equal across groups",
+                )
+            )
     return problems
 
 
@@ -229,11 +249,9 @@ def _level3_problems(config: RunConfig) -> list[Problem]:
 def _group_problems(config: RunConfig, items, observed) -> list[Problem]:
     """What a multi-group model (data.group) cannot be combined with in this version."""
     reasons = []
-    if config.engine != "bayes":
-        reasons.append("multi-group comparisons need engine: bayes (partially pooled paths)")
     if config.data.cluster:
         reasons.append("cannot be combined with data.cluster (two-level models)")
-    if config.bayes.indicators != "continuous":
+    if config.engine == "bayes" and config.bayes.indicators != "continuous":
         reasons.append("multi-group models support continuous indicators only")
     if observed:
         reasons.append(

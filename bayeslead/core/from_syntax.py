@@ -201,7 +201,8 @@ def _per_group(
             modifiers.append(m)
         e = replace(e, modifiers=tuple(modifiers))
         label = next((v for v in e.label if v), "")
-        if config.data.group and e.op == "~" and label and label != Regression(e.lhs, e.rhs).label:
+        pooled = config.data.group and config.engine == "bayes"
+        if pooled and e.op == "~" and label and label != Regression(e.lhs, e.rhs).label:
             message = (
                 f"a label on '{e.lhs} ~ {e.rhs}' makes the path equal across groups, which the "
                 "multi-group model does not estimate (its paths are partially pooled): remove it"

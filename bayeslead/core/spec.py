@@ -120,6 +120,8 @@ class ModelSpec:
     between_paths: str = ""  # two-level models: "specific" or "shared" between-level paths
     interactions: tuple[Interaction, ...] = ()
     moderator_values: tuple[float, ...] = (-1.0, 0.0, 1.0)  # SD units of the latent moderator
+    group_equal: tuple[str, ...] = ()  # multi-group: lavaan's group.equal keywords
+    group_partial: tuple[str, ...] = ()  # multi-group: parameters freed from group_equal
 
     # --- structure -------------------------------------------------------------------------
     @property

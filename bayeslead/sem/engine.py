@@ -26,7 +26,6 @@ from bayeslead.core.partable import ParameterTable, build_partable
 from bayeslead.core.spec import ModelSpec
 from bayeslead.data import ResponseData
 from bayeslead.errors import InputError, Problem
-from bayeslead.psychometrics.tables import htmt_table, latent_correlation_table, reliability_table
 from bayeslead.results import FitResult
 from bayeslead.sem import fiml
 from bayeslead.sem.bootstrap import (
@@ -40,6 +39,7 @@ from bayeslead.sem.product_indicators import (
     renamed,
     with_products,
 )
+from bayeslead.sem.quality import measurement_quality
 from bayeslead.sem.semopy_backend import semopy_start
 from bayeslead.sem.tables import (
     bootstrap_columns,
@@ -58,6 +58,10 @@ def fit_sem(
         from bayeslead.sem.twolevel import fit_sem_twolevel
 
         return fit_sem_twolevel(spec, data, settings)
+    if spec.group:
+        from bayeslead.sem.groups import fit_sem_groups
+
+        return fit_sem_groups(spec, data, settings)
     started = time.perf_counter()
     model_spec, products = spec, product_factors(spec)
     frame = data.frame[list(spec.manifest)]
@@ -129,7 +133,7 @@ def fit_sem(
         estimates = pd.concat([estimates[:k], rows, estimates[k:]], ignore_index=True)
     estimates = pd.concat([estimates, r2_rows(table, theta, boot)], ignore_index=True)
     problems += heywood_cases(table, theta)
-    reliability, htmt, correlations = _measurement_quality(spec, frame)
+    reliability, htmt, correlations = measurement_quality(spec, frame)
     kept = boot.theta[boot.ok] if boot is not None else None
     extra = {} if correlations is None else {"latent_correlations": correlations}
     if products:
@@ -338,22 +342,3 @@ def heywood_cases(table: ParameterTable, theta: np.ndarray) -> list[Problem]:
                 )
             )
     return problems
-
-
-def _measurement_quality(spec: ModelSpec, frame: pd.DataFrame):
-    """Reliability (from the first-order CFA, as semTools) and HTMT, on complete rows; none for
-    a path model on observed variables only."""
-    if not spec.first_order:
-        return None, None, None
-    complete = frame[list(spec.items)].dropna()
-    cfa = spec.measurement_model()
-    table = build_partable(cfa)
-    cov = np.cov(complete.to_numpy(dtype=float).T, bias=True)
-    solution = fit_ml(table, cov, table.start_values(cov))
-    if not solution.converged:
-        return None, htmt_table(complete, spec), None
-    return (
-        reliability_table(table, solution.theta, complete, cfa),
-        htmt_table(complete, spec),
-        latent_correlation_table(table, solution.theta, cfa),
-    )
