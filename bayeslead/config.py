@@ -81,6 +81,27 @@ class SemConfig(Strict):
     between_residuals: Literal["free", "zero"] = "free"
 
 
+class InvarianceConfig(Strict):
+    """The measurement-invariance ladder (`bayeslead invariance`): its levels and the cut-offs
+    of its decisions (Chen 2007 for N > 300: delta CFI >= -0.010, delta RMSEA <= 0.015, delta
+    SRMR <= 0.030 for metric and <= 0.010 for scalar and strict; Cheung & Rensvold 2002:
+    delta CFI >= -0.01). `rule`: `fit_indices` (the deltas), `chisq` (the chi-square difference
+    test at `alpha`) or `both`."""
+
+    levels: list[Literal["configural", "metric", "scalar", "strict"]] = [
+        "configural",
+        "metric",
+        "scalar",
+        "strict",
+    ]
+    rule: Literal["fit_indices", "chisq", "both"] = "fit_indices"
+    delta_cfi: float = -0.010
+    delta_rmsea: float = 0.015
+    delta_srmr_metric: float = 0.030
+    delta_srmr: float = 0.010
+    alpha: float = Field(0.05, gt=0, lt=1)
+
+
 class BayesConfig(Strict):
     """Settings of the PyMC engine (`engine: bayes`)."""
 
@@ -102,6 +123,9 @@ class BayesConfig(Strict):
     # level-1 model only) and at level 2 only (also found from the data: constant in clusters)
     within_only: list[str] = []
     between_only: list[str] = []
+    # multi-group (data.group): loadings and item intercepts exactly equal across groups (full),
+    # group_partial's freed (partial), or approximately equal (approximate: small-variance priors)
+    invariance: Literal["full", "partial", "approximate"] = "full"
     cluster_effects: bool = False
     priors: dict[str, str] = {}
 
@@ -202,6 +226,7 @@ class RunConfig(Strict):
     group_equal: list[GroupEqual] = []  # multi-group (data.group): lavaan's group.equal
     group_partial: list[str] = []  # parameters freed from group_equal ("x3 ~ 1")
     sem: SemConfig = SemConfig()
+    invariance: InvarianceConfig = InvarianceConfig()
     bayes: BayesConfig = BayesConfig()
     diagnostics: DiagnosticsConfig = DiagnosticsConfig()
     cmv: CmvConfig = CmvConfig()

@@ -23,6 +23,8 @@ defaults are weakly informative:
 | ``group_path_sd`` | ``lognormal(-1.5, 0.6)`` | SD of a path across groups, multi-group models (median 0.22) |
 | ``group_sd`` | ``lognormal(0, 0.5)`` | latent (residual) SDs of the groups (log SDs zero-sum over groups; lognormal(0, sd) only) |
 | ``group_means`` | ``normal(0, 1)`` | latent intercepts of the groups (zero-sum over groups; normal(0, sd) only) |
+| ``group_deviation`` | ``normal(0, 0.1)`` | a group's deviation of a loading or item intercept from the groups' common value (``bayes.invariance: approximate``; variance 0.01, Muthén & Asparouhov 2013; zero-sum over groups; normal(0, sd) only) |
+| ``group_free`` | ``normal(0, 1)`` | the same deviation of a parameter freed across groups (``group_partial``; ``bayes.invariance: partial`` or ``approximate``) |
 | ``method_loading`` | ``halfnormal(0.5)`` | standardised loading of a common method factor on every item (`bayeslead cmv`; sign fixed positive) |
 
 The SDs of the cluster-level variance components have boundary-avoiding gamma(2, rate) priors
@@ -79,6 +81,8 @@ DEFAULTS = {
     "group_path_sd": "lognormal(-1.5, 0.6)",
     "group_sd": "lognormal(0, 0.5)",
     "group_means": "normal(0, 1)",
+    "group_deviation": "normal(0, 0.1)",
+    "group_free": "normal(0, 1)",
     "method_loading": "halfnormal(0.5)",
 }
 # A constrained model samples lavaan's marker metric on items divided by one pooled SD
@@ -105,6 +109,8 @@ SUPPORT = {
     "group_path_sd": "positive",
     "group_sd": "positive",
     "group_means": "real",
+    "group_deviation": "real",
+    "group_free": "real",
     "method_loading": "positive",
 }
 _SPEC = re.compile(r"^\s*([a-z_]+)\s*\(([^()]*)\)\s*$")

@@ -15,6 +15,7 @@ import typer
 from bayeslead.cli.common import ConfigArg, route_warnings, say, warn
 from bayeslead.cli.firms import aggregate, cmv
 from bayeslead.cli.inputs import data_app, instrument_app
+from bayeslead.cli.invariance import invariance
 from bayeslead.cli.study import study_app
 from bayeslead.errors import BayesleadError
 
@@ -50,6 +51,7 @@ app.add_typer(data_app, name="data")
 app.add_typer(study_app, name="study")
 app.command()(aggregate)
 app.command()(cmv)
+app.command()(invariance)
 
 
 @app.command()

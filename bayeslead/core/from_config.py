@@ -152,12 +152,31 @@ def _settings_problems(config: RunConfig, items: set[str], observed) -> list[Pro
     for key in ("group_equal", "group_partial"):
         if getattr(config, key) and not config.data.group:
             problems.append(Problem(key, "needs data.group (the column naming each group)"))
-        elif getattr(config, key) and config.engine != "sem":
+    if config.group_equal and config.engine == "bayes":
+        problems.append(
+            Problem(
+                "group_equal",
+                "is read by engine: sem; the Bayesian multi-group model sets what is equal "
+                "across groups with bayes.invariance (full, partial or approximate)",
+            )
+        )
+    if config.bayes.invariance != "full" and not config.data.group:
+        problems.append(Problem("bayes.invariance", "needs data.group (a multi-group model)"))
+    if config.engine == "bayes" and config.data.group:
+        invariance = config.bayes.invariance
+        if config.group_partial and invariance == "full":
             problems.append(
                 Problem(
-                    key,
-                    "is estimated by engine: sem; the Bayesian multi-group model holds "
-                    "loadings, item intercepts and residual variances equal across groups",
+                    "group_partial",
+                    "frees parameters only with bayes.invariance: partial or approximate",
+                )
+            )
+        if invariance == "partial" and not config.group_partial:
+            problems.append(
+                Problem(
+                    "bayes.invariance",
+                    "partial needs group_partial (the loadings or intercepts to free, e.g. "
+                    "['x3 ~ 1'])",
                 )
             )
     return problems

@@ -198,7 +198,7 @@ def _local_parameters(spec: ModelSpec, base: ParameterTable):
         else:
             keywords.append("residual.covariances")
     for k, name in enumerate(base.variables):
-        keys.append(f"{name} ~1")
+        keys.append(f"{name} ~ 1")
         keywords.append("intercepts" if k < p else "means")
         labelled.append(False)
     return tuple(keywords), tuple(keys), labelled

@@ -236,12 +236,23 @@ def build_report(run: SavedRun) -> str:
         ]
     differences = run.table("group_differences")
     if differences is not None:
+        kind = (
+            "Posterior differences" if bayes else "Differences (delta-method SEs, Wald intervals)"
+        )
         parts += [
             "<h2>Group comparison</h2>",
-            f"<p>Posterior differences (group minus versus) on lavaan's metric; reference group "
+            f"<p>{kind} (group minus versus) on lavaan's metric; reference group "
             f"{html.escape(str(m['info'].get('reference_group', '')))}; "
             f"{html.escape(str(m['info'].get('invariance', '')))}.</p>",
             _table(differences),
+        ]
+    deviations = run.table("invariance_deviations")
+    if deviations is not None:
+        parts += [
+            "<h3>Approximate invariance: deviations from the groups' common values</h3>",
+            _table(deviations),
+            '<p class="note">Standardised scale; flagged: the 95% interval excludes 0 (the '
+            "parameter differs between groups).</p>",
         ]
 
     conditional = run.table("conditional_effects")

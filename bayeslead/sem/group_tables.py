@@ -9,10 +9,13 @@ residuals) averaged over the groups weighted by their sizes; AIC and BIC (log N)
 
 from __future__ import annotations
 
+from itertools import combinations
+
 import numpy as np
 import pandas as pd
 from scipy import stats
 
+from bayeslead.core.effects import effect_draws
 from bayeslead.core.groups import GroupTable
 from bayeslead.core.groups_ml import GroupSample, group_minus2_loglik
 from bayeslead.core.mvnorm import LOG2PI
@@ -100,3 +103,103 @@ def _independence_m2ll(x: np.ndarray) -> float:
         var = seen.var()
         total += float(np.sum(LOG2PI + np.log(var) + (seen - seen.mean()) ** 2 / var))
     return total
+
+
+DIFFERENCE_COLUMNS = [
+    "quantity", "kind", "group", "versus", "est", "se", "z", "pvalue", "ci_lower", "ci_upper",
+]  # fmt: skip
+
+
+def comparability(table: GroupTable) -> tuple[bool, bool, str]:
+    """Whether paths and named effects (loadings equal) and latent means (loadings and
+    intercepts equal) are comparable across groups, and a sentence saying so."""
+    keywords = {table.keywords[k] for k in range(len(table.keys)) if _equal_everywhere(table, k)}
+    paths = "loadings" in keywords or not table.base.free_params
+    means = paths and "intercepts" in keywords
+    if means:
+        return (
+            True,
+            True,
+            (
+                "loadings and item intercepts equal across groups (at least partially): latent means, "
+                "paths and effects are compared"
+            ),
+        )
+    if paths:
+        return (
+            True,
+            False,
+            (
+                "loadings equal but item intercepts free across groups: paths and effects are "
+                "compared, latent means are not (they need scalar invariance: add intercepts to "
+                "group_equal once the invariance ladder supports it)"
+            ),
+        )
+    return (
+        False,
+        False,
+        (
+            "loadings free across groups (configural): no group differences are reported; paths "
+            "and latent means are comparable once metric / scalar invariance holds (bayeslead "
+            "invariance)"
+        ),
+    )
+
+
+def _equal_everywhere(table: GroupTable, k: int) -> bool:
+    """Local parameter k has one global index in every group (equal across groups)."""
+    column = table.index[:, k]
+    return bool(column[0] >= 0 and np.all(column == column[0]))
+
+
+def group_differences(spec, table: GroupTable, x: np.ndarray, cov_x: np.ndarray) -> pd.DataFrame:
+    """Differences between every pair of groups (group minus versus) of structural paths,
+    named effects and latent means, with delta-method SEs and Wald intervals; only the
+    quantities `comparability` allows."""
+    paths_ok, means_ok, _ = comparability(table)
+    base, q, p = table.base, table.q, table.base.n_manifest
+    steps = 1e-6 * np.maximum(1.0, np.abs(x))
+    shifted = np.concatenate([x[None, :], x + np.diag(steps), x - np.diag(steps)])
+
+    def quantities(g: int) -> tuple[list[tuple[str, str]], np.ndarray]:
+        phi = table.local(shifted, g)
+        names, values = [], []
+        if paths_ok:
+            for r in spec.regressions:
+                names.append((r.key, "path"))
+                values.append(phi[:, base.index(r.key)])
+            for d in effect_draws(spec, base, phi[:, :q]):
+                names.append((d.effect.name, d.kind))
+                values.append(d.raw)
+        if means_ok:
+            for j, name in enumerate(base.variables[p:]):
+                names.append((f"{name} ~1", "latent_mean"))
+                values.append(phi[:, q + p + j])
+        return names, np.stack(values, axis=-1) if values else np.zeros((len(shifted), 0))
+
+    rows = []
+    for g, h in combinations(range(table.n_groups), 2):
+        names, value_g = quantities(g)
+        _, value_h = quantities(h)
+        diff = value_g - value_h
+        n = len(x)
+        grad = (diff[1 : n + 1] - diff[n + 1 :]) / (2 * steps[:, None])
+        se = np.sqrt(np.clip(np.einsum("kr,kl,lr->r", grad, cov_x, grad), 0, None))
+        for k, (quantity, kind) in enumerate(names):
+            est = float(diff[0, k])
+            z = est / se[k] if se[k] > 1e-12 else np.nan
+            rows.append(
+                {
+                    "quantity": quantity,
+                    "kind": kind,
+                    "group": table.groups[g],
+                    "versus": table.groups[h],
+                    "est": est,
+                    "se": float(se[k]),
+                    "z": z,
+                    "pvalue": 2 * stats.norm.sf(abs(z)) if np.isfinite(z) else np.nan,
+                    "ci_lower": est - Z95 * se[k],
+                    "ci_upper": est + Z95 * se[k],
+                }
+            )
+    return pd.DataFrame(rows, columns=DIFFERENCE_COLUMNS)

@@ -32,7 +32,12 @@ from bayeslead.core.spec import ModelSpec
 from bayeslead.data import ResponseData
 from bayeslead.errors import InputError, Problem
 from bayeslead.results import EFFECT_COLUMNS, FitResult
-from bayeslead.sem.group_tables import group_fit_measures, mean_rows
+from bayeslead.sem.group_tables import (
+    comparability,
+    group_differences,
+    group_fit_measures,
+    mean_rows,
+)
 from bayeslead.sem.quality import measurement_quality
 from bayeslead.sem.tables import effect_tables, estimates_table, r2_rows
 
@@ -101,6 +106,10 @@ def _fit(spec: ModelSpec, data: ResponseData, settings: SemConfig) -> FitResult:
         info["bootstrap"] = "not available for multi-group fits (delta-method standard errors)"
     estimates, effects = group_tables(spec, table, x, cov_x)
     problems += heywood_by_group(table, x)
+    _, means_ok, sentence = comparability(table)
+    info["invariance"] = sentence
+    if not means_ok:
+        problems.append(Problem("group comparison", sentence, "warning"))
     reliability, htmt, correlations = measurement_quality(spec, frame)
     return FitResult(
         engine="sem",
@@ -110,7 +119,8 @@ def _fit(spec: ModelSpec, data: ResponseData, settings: SemConfig) -> FitResult:
         info=info,
         reliability=reliability,
         htmt=htmt,
-        extra_tables={} if correlations is None else {"latent_correlations": correlations},
+        extra_tables={"group_differences": group_differences(spec, table, x, cov_x)}
+        | ({} if correlations is None else {"latent_correlations": correlations}),
         problems=problems,
         timings={"estimation_s": round(time.perf_counter() - started, 3)},
         theta=x,

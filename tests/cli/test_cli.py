@@ -151,6 +151,7 @@ def test_debug_flag_shows_the_traceback(tmp_path):
         ["instrument", "show"],
         ["instrument", "export"],
         ["data", "check"],
+        ["invariance"],
     ],
 )
 def test_every_command_has_help_with_an_example(command):

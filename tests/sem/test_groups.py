@@ -230,3 +230,32 @@ def test_effects_per_group_match_lavaan(name):
             row, theirs = effects.loc[("ind_serial", kind, group)], ref.loc[f"{lavaan}_{group}"]
             assert row.est == pytest.approx(theirs.est, abs=0.002), (name, kind, group)
             assert row.se == pytest.approx(theirs.se, abs=0.002), (name, kind, group)
+
+
+def test_group_differences_match_lavaan():
+    """Differences between the groups (group minus versus, delta-method SEs): the serial
+    indirect effect and a path under scalar invariance equal lavaan's `:=` contrasts
+    (ind_serial_diff 0.00032, SE 0.02480; diff_a 0.1006, SE 0.1050, last200 minus first200),
+    latent means equal lavaan's group-2 means on Holzinger-Swineford; a configural fit reports
+    no differences and says why."""
+    result = fit_serial(*SERIAL_FITS["sem_scalar"])
+    ref = reference_table(SERIAL, "estimates_sem_scalar.csv").set_index("lhs")
+    diff = result.extra_tables["group_differences"].set_index(["quantity", "kind"])
+    serial = diff.loc[("ind_serial", "indirect")]
+    assert (serial.group, serial.versus) == ("first200", "last200")
+    assert -serial.est == pytest.approx(ref.loc["ind_serial_diff", "est"], abs=0.002)
+    assert serial.se == pytest.approx(ref.loc["ind_serial_diff", "se"], abs=0.002)
+    path = diff.loc[("SENS ~ TL", "path")]
+    assert -path.est == pytest.approx(ref.loc["diff_a", "est"], abs=0.002)
+    assert path.se == pytest.approx(ref.loc["diff_a", "se"], abs=0.002)
+    scalar = fit_level(*LEVELS["scalar"])
+    lavaan = reference_table(FOLDER, "estimates_scalar.csv")
+    means = scalar.extra_tables["group_differences"].query("kind == 'latent_mean'")
+    for _, row in means.iterrows():
+        theirs = lavaan[(lavaan.lhs == row.quantity[:-3]) & (lavaan.op == "~1")]
+        theirs = theirs[theirs.group == 2].iloc[0]
+        assert -row.est == pytest.approx(theirs.est, abs=0.002)
+        assert row.se == pytest.approx(theirs.se, abs=0.002)
+    configural = fit_level(*LEVELS["configural"])
+    assert configural.extra_tables["group_differences"].empty
+    assert any("configural" in p.message for p in configural.problems)

@@ -3,7 +3,9 @@
 With `data.group` (e.g. state-owned vs private firms, or regions), every group has the same
 measurement model - loadings, item intercepts and item residual variances equal across groups
 (lavaan's ``group.equal = c("loadings", "intercepts", "residuals")``), the condition under
-which latent paths and means are on one metric and can be compared. What differs by group:
+which latent paths and means are on one metric and can be compared; `bayes.invariance:
+partial` or `approximate` lets loadings and intercepts deviate by group (`invariance.py`).
+What differs by group:
 
 * each structural path: ``beta_g ~ Normal(beta, tau)``, partial pooling towards the population
   path ``beta`` (prior class ``paths``) with a between-group SD ``tau`` per path
@@ -36,6 +38,13 @@ from bayeslead.bayes.blocks.ram import path_depth, ram_inverse, ram_matrices
 from bayeslead.bayes.data import continuous_data
 from bayeslead.bayes.kernels.missing import RowData, row_data
 from bayeslead.bayes.kernels.missing_op import missing_loglik
+from bayeslead.bayes.models.multigroup.invariance import (
+    Deviations,
+    deviation_variables,
+)
+from bayeslead.bayes.models.multigroup.invariance import (
+    coords as invariance_coords,
+)
 from bayeslead.bayes.priors import PriorSet
 from bayeslead.core.partable import ParameterTable
 from bayeslead.core.spec import ModelSpec
@@ -94,9 +103,14 @@ def path_positions(spec: ModelSpec, table: ParameterTable) -> tuple[np.ndarray, 
 
 
 def build_multigroup_model(
-    spec: ModelSpec, table: ParameterTable, data: GroupData, priors: PriorSet
+    spec: ModelSpec,
+    table: ParameterTable,
+    data: GroupData,
+    priors: PriorSet,
+    plan: Deviations | None = None,
 ) -> pm.Model:
-    """PyMC model of the multi-group SEM (see the module docstring)."""
+    """PyMC model of the multi-group SEM (see the module docstring); `plan` says which
+    loadings and item intercepts deviate across groups (`multigroup.invariance`)."""
     p = table.n_manifest
     v = len(table.variables)
     latents = list(table.variables[p:])
@@ -109,7 +123,7 @@ def build_multigroup_model(
         "latent": latents,
         "group": data.labels,
         "path": [r.key for r in spec.regressions],
-    }
+    } | (invariance_coords(plan) if plan is not None else {})
     depth = path_depth(table)
     with pm.Model(coords=coords) as model:
         given = {}
@@ -121,15 +135,18 @@ def build_multigroup_model(
         nu = rv("intercepts", priors.classes["intercepts"], dims="item")
         sd = pt.exp(_zero_sum("group_sd", priors, "lognormal"))
         shift = _zero_sum("group_means", priors, "normal")
+        a_dev, nu_dev = deviation_variables(plan, v, p) if plan is not None else (None, None)
         total = 0.0
         for g, rows in enumerate(data.rows):
             a_g = (
                 a + pt.tensordot(group_paths[g] - theta[paths], basis, axes=1) if len(paths) else a
             )
+            a_g = a_g + a_dev[g] if a_dev is not None else a_g
+            nu_g = nu + nu_dev[g] if nu_dev is not None else nu
             scale = pt.concatenate([pt.ones(p), sd[:, g]])
             b = ram_inverse(a_g, depth)
             sigma = (b @ (s * scale[:, None] * scale[None, :]) @ b.T)[:p, :p]
-            total = total + missing_loglik(sigma, nu + b[:p, p:] @ shift[:, g], rows)
+            total = total + missing_loglik(sigma, nu_g + b[:p, p:] @ shift[:, g], rows)
         pm.Potential("loglik", total)
     return model
 

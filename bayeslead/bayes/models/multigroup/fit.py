@@ -13,6 +13,7 @@ import xarray as xr
 from bayeslead.bayes.blocks.ordinal import refuse_limited_information
 from bayeslead.bayes.blocks.parameters import initial_values
 from bayeslead.bayes.models.multigroup.build import GroupData, build_multigroup_model, group_data
+from bayeslead.bayes.models.multigroup.invariance import deviation_plan, deviation_table
 from bayeslead.bayes.models.multigroup.summaries import (
     group_differences,
     group_effects,
@@ -73,7 +74,8 @@ class MultiGroup(Family):
         )
 
     def build(self, setup: Setup, data: MultiGroupData) -> Graph:
-        model = build_multigroup_model(setup.spec, setup.table, data.data, setup.priors)
+        plan = deviation_plan(setup.spec, setup.table, setup.priors, setup.settings.invariance)
+        model = build_multigroup_model(setup.spec, setup.table, data.data, setup.priors, plan)
         return Graph(model=model)
 
     def start(self, setup: Setup, data: MultiGroupData, graph: Graph) -> dict[str, np.ndarray]:
@@ -92,9 +94,10 @@ class MultiGroup(Family):
         theta_std = post["theta"].values
         scales = marker_scales(table, theta_std, gdata.sd)
         pooled = rescale(table, marker, theta_std, scales)
-        by_group = group_thetas(spec, table, marker, post, scales)
+        plan = deviation_plan(spec, table, setup.priors, setup.settings.invariance)
+        by_group, group_scales = group_thetas(spec, table, marker, post, scales, plan, gdata.sd)
         estimates, conv = group_estimates(
-            spec, table, marker, pooled, by_group, post, scales, gdata, hdi
+            spec, table, marker, pooled, by_group, post, scales, gdata, hdi, group_scales, plan
         )
         effects, effect_conv = group_effects(spec, marker, pooled, by_group, gdata, hdi)
         defined = [
@@ -102,13 +105,17 @@ class MultiGroup(Family):
             for label, frame in effects.groupby("group", sort=False)
         ]
         estimates = pd.concat([estimates, *defined], ignore_index=True)
-        differences = group_differences(spec, marker, by_group, post, scales, gdata, hdi)
+        differences = group_differences(spec, marker, by_group, post, group_scales, gdata, hdi)
+        tables = {"group_differences": differences}
+        deviations, deviation_conv = deviation_table(plan, post, gdata.labels, hdi)
+        if plan.any:
+            tables["invariance_deviations"] = deviations
         return MultiGroupSummary(
             theta=pooled,
             estimates=estimates,
             effects=effects,
-            convergence=pd.concat([conv, effect_conv]),
-            tables={"group_differences": differences},
+            convergence=pd.concat([conv, effect_conv, deviation_conv]),
+            tables=tables,
             by_group=by_group,
         )
 
@@ -147,7 +154,7 @@ class MultiGroup(Family):
             "n": int(gdata.counts.sum()),
             "groups": dict(zip(gdata.labels, gdata.counts.tolist(), strict=True)),
             "reference_group": gdata.labels[0],
-            "invariance": "loadings, item intercepts and item residual variances equal across groups",
+            "invariance": invariance_text(setup),
             "pooling": "structural paths partially pooled across groups (beta_g ~ N(beta, tau))",
             "hypotheses": "evaluated on the pooled (population-mean) paths; see group_differences.csv",
             "identification": "reference group's latents standardised, first loading of each "
@@ -202,3 +209,24 @@ def multigroup_start(
         initial["group_path_sd"] = np.full(len(paths), 0.2)
         initial["population_z"] = np.full(len(paths), 0.1)  # nutpie refuses zero gradients
     return initial
+
+
+def invariance_text(setup: Setup) -> str:
+    """What the fit held equal across groups (info.json's `invariance`)."""
+    mode = setup.settings.invariance
+    freed = ", ".join(setup.spec.group_partial)
+    residuals = "item residual variances equal across groups"
+    if mode == "full":
+        return f"loadings, item intercepts and {residuals}"
+    prior = setup.priors.classes
+    if mode == "partial":
+        return (
+            f"loadings and item intercepts equal across groups except {freed} (deviations "
+            f"{prior['group_free']}); {residuals}"
+        )
+    exempt = f"; {freed} freed ({prior['group_free']})" if freed else ""
+    return (
+        "approximate: every loading and item intercept deviates by group from the groups' "
+        f"common value, deviations {prior['group_deviation']} on the standardised scale "
+        f"(zero-sum over groups){exempt}; {residuals}"
+    )

@@ -10,10 +10,15 @@ import numpy as np
 import pandas as pd
 
 from bayeslead.bayes.models.multigroup.build import GroupData, path_positions
+from bayeslead.bayes.models.multigroup.invariance import (
+    Deviations,
+    group_theta_std,
+    intercept_deviation,
+)
 from bayeslead.bayes.posterior import probability_of_direction, summarize
 from bayeslead.bayes.summaries import effects_table, estimates_table
 from bayeslead.core.effects import effect_draws
-from bayeslead.core.partable import ParameterTable, rescale_matrices
+from bayeslead.core.partable import ParameterTable, marker_scales, rescale_matrices
 from bayeslead.core.spec import ModelSpec
 from bayeslead.results import EFFECT_COLUMNS, ESTIMATE_COLUMNS, POSTERIOR_COLUMNS
 
@@ -22,24 +27,34 @@ DIFFERENCE_COLUMNS = ["quantity", "kind", "group", "versus", "est", "se", "ci_lo
 
 
 def group_thetas(
-    spec: ModelSpec, table: ParameterTable, marker: ParameterTable, post, scales: np.ndarray
-) -> list[np.ndarray]:
-    """Each group's free parameters on lavaan's marker metric, draws (chain, draw, k)."""
-    theta_std = post["theta"].values
+    spec: ModelSpec,
+    table: ParameterTable,
+    marker: ParameterTable,
+    post,
+    scales: np.ndarray,
+    plan: Deviations | None = None,
+    item_sd: np.ndarray | None = None,
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Each group's free parameters on lavaan's marker metric, draws (chain, draw, k), and the
+    scales of its variables (`marker_scales`; each group's own marker loading when loadings
+    deviate across groups, `plan`)."""
     p = table.n_manifest
-    a, s = table.matrices(theta_std)
     rows, cols = path_positions(spec, table)
     log_sd = post["group_sd"].values  # (chain, draw, latent, group)
-    out = []
+    deviating = plan is not None and bool(plan.loading_keys)
+    out, group_scales = [], []
     for g in range(log_sd.shape[-1]):
-        a_g = a.copy()
+        theta_std = group_theta_std(plan, post, g) if deviating else post["theta"].values
+        scales_g = marker_scales(table, theta_std, item_sd) if deviating else scales
+        a_g, s = table.matrices(theta_std)
         if spec.regressions:
             a_g[..., rows, cols] = post["group_paths"].values[:, :, g, :]
-        scale = np.ones(scales.shape)
+        scale = np.ones(scales_g.shape)
         scale[..., p:] = np.exp(log_sd[..., g])
         s_g = s * scale[..., :, None] * scale[..., None, :]
-        out.append(rescale_matrices(marker, a_g, s_g, scales))
-    return out
+        out.append(rescale_matrices(marker, a_g, s_g, scales_g))
+        group_scales.append(scales_g)
+    return out, group_scales
 
 
 def tagged(frame: pd.DataFrame, group: str) -> pd.DataFrame:
@@ -50,8 +65,11 @@ def tagged(frame: pd.DataFrame, group: str) -> pd.DataFrame:
     return frame
 
 
-def group_estimates(spec, table, marker, pooled, by_group, post, scales, data, hdi_prob):
-    """Every group's parameters, the item intercepts, latent means and the pooled path rows."""
+def group_estimates(
+    spec, table, marker, pooled, by_group, post, scales, data, hdi_prob, group_scales, plan=None
+):
+    """Every group's parameters, the item intercepts (per group when loadings or intercepts
+    deviate across groups), latent means and the pooled path rows."""
     frames, convs = [], []
     for label, theta in zip(data.labels, by_group, strict=True):
         rows, conv = estimates_table(marker, theta, hdi_prob)
@@ -60,9 +78,22 @@ def group_estimates(spec, table, marker, pooled, by_group, post, scales, data, h
         convs.append(conv)
     p = table.n_manifest
     latents = list(table.variables[p:])
-    item_shift, latent = reference_origin(marker, by_group, post, scales)
-    item_means = data.mean + data.sd * post["intercepts"].values + item_shift
-    blocks = [(list(table.manifest), "", item_means, "")]
+    shifts, latent = reference_origin(marker, by_group, post, group_scales)
+    if plan is not None and plan.any:
+        blocks = [
+            (
+                list(table.manifest),
+                label,
+                data.mean
+                + data.sd * (post["intercepts"].values + intercept_deviation(plan, post, g, p))
+                + shifts[g],
+                "",
+            )
+            for g, label in enumerate(data.labels)
+        ]
+    else:
+        item_means = data.mean + data.sd * post["intercepts"].values + shifts[0]
+        blocks = [(list(table.manifest), "", item_means, "")]
     for label, means in zip(data.labels, latent, strict=True):
         blocks.append((latents, label, means, ""))
     if spec.regressions:
@@ -113,28 +144,33 @@ def group_effects(spec, marker, pooled, by_group, data, hdi_prob):
 
 
 def reference_origin(
-    marker: ParameterTable, by_group: list[np.ndarray], post, scales: np.ndarray
-) -> tuple[np.ndarray, list[np.ndarray]]:
+    marker: ParameterTable, by_group: list[np.ndarray], post, group_scales: list[np.ndarray]
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """The model's means on the reference group's origin (lavaan's: its latent intercepts 0).
 
     The sampled latent intercepts alpha_g sum to zero over the groups; moving the origin to the
     reference group (group 0) gives item intercepts ``nu + Lambda (I - B_0)^-1 alpha_0`` and
     latent intercepts ``alpha_g - (I - B_g)(I - B_0)^-1 alpha_0`` (zero in the reference group),
-    which leave every group's implied means unchanged. Returns the item-intercept shift on the
-    raw item metric (chain, draw, item) and each group's latent intercepts on the marker metric
-    (chain, draw, latent).
+    which leave every group's implied means unchanged (group g's item intercepts move by
+    ``Lambda_g (I - B_0)^-1 alpha_0``). Returns each group's item-intercept shift on the raw item
+    metric (chain, draw, item) and latent intercepts on its marker metric (chain, draw, latent).
     """
     p = marker.n_manifest
-    alpha = post["group_means"].values * scales[..., p:, None]  # (chain, draw, latent, group)
+    alpha = np.stack(
+        [post["group_means"].values[..., g] * sc[..., p:] for g, sc in enumerate(group_scales)],
+        axis=-1,
+    )  # (chain, draw, latent, group)
     eye = np.eye(len(marker.variables))
     full = np.zeros((*alpha.shape[:2], len(eye)))
     full[..., p:] = alpha[..., 0]
     ref = np.linalg.solve(eye - marker.matrices(by_group[0])[0], full[..., None])[..., 0]
-    means = []
+    shifts, means = [], []
     for g, theta in enumerate(by_group):
-        moved = (eye - marker.matrices(theta)[0]) @ ref[..., None]
+        a_g = marker.matrices(theta)[0]
+        shifts.append((a_g @ ref[..., None])[..., :p, 0])
+        moved = (eye - a_g) @ ref[..., None]
         means.append(alpha[..., g] - moved[..., p:, 0])
-    return ref[..., :p], means
+    return shifts, means
 
 
 def group_differences(
@@ -142,7 +178,7 @@ def group_differences(
     marker: ParameterTable,
     by_group: list[np.ndarray],
     post,
-    scales: np.ndarray,
+    group_scales: list[np.ndarray],
     data: GroupData,
     hdi_prob: float,
 ) -> pd.DataFrame:
@@ -150,7 +186,7 @@ def group_differences(
     paths, named effects (raw metric) and latent means."""
     p = marker.n_manifest
     latents = list(marker.variables[p:])
-    means = reference_origin(marker, by_group, post, scales)[1]
+    means = reference_origin(marker, by_group, post, group_scales)[1]
     paths = [marker.index(r.key) for r in spec.regressions]
     effects = [effect_draws(spec, marker, theta) for theta in by_group]
     quantities = [(r.key, "path") for r in spec.regressions]
