@@ -52,6 +52,11 @@ def fit_sem_groups(spec: ModelSpec, data: ResponseData, settings: SemConfig) -> 
 
 
 def _fit(spec: ModelSpec, data: ResponseData, settings: SemConfig) -> FitResult:
+    if spec.interactions:
+        raise InputError(
+            "data.group: latent interactions (A:B paths) are not estimated in multi-group "
+            "models; fit each group separately or drop the interaction"
+        )
     started = time.perf_counter()
     labels = data.id_column(spec.group, "group labels").astype(str)
     frame = data.frame[list(spec.manifest)]
