@@ -149,36 +149,31 @@ def _settings_problems(config: RunConfig, items: set[str], observed) -> list[Pro
         problems += _level3_problems(config)
     if config.data.group:
         problems += _group_problems(config, items, observed)
-    for key in ("group_equal", "group_partial"):
-        if getattr(config, key) and not config.data.group:
-            problems.append(Problem(key, "needs data.group (the column naming each group)"))
-    if config.group_equal and config.engine == "bayes":
-        problems.append(
-            Problem(
-                "group_equal",
-                "is read by engine: sem; the Bayesian multi-group model sets what is equal "
-                "across groups with bayes.invariance (full, partial or approximate)",
-            )
-        )
-    if config.bayes.invariance != "full" and not config.data.group:
-        problems.append(Problem("bayes.invariance", "needs data.group (a multi-group model)"))
-    if config.engine == "bayes" and config.data.group:
-        invariance = config.bayes.invariance
-        if config.group_partial and invariance == "full":
-            problems.append(
-                Problem(
-                    "group_partial",
-                    "frees parameters only with bayes.invariance: partial or approximate",
-                )
-            )
-        if invariance == "partial" and not config.group_partial:
-            problems.append(
-                Problem(
-                    "bayes.invariance",
-                    "partial needs group_partial (the loadings or intercepts to free, e.g. "
-                    "['x3 ~ 1'])",
-                )
-            )
+    invariance, grouped, bayes = config.bayes.invariance, bool(config.data.group), config.engine
+    bayes_groups = bayes == "bayes" and grouped
+    ungrouped = "needs data.group (the column naming each group)"
+    checks = [
+        (config.group_equal and not grouped, "group_equal", ungrouped),
+        (config.group_partial and not grouped, "group_partial", ungrouped),
+        (invariance != "full" and not grouped, "bayes.invariance", ungrouped),
+        (
+            config.group_equal and bayes == "bayes",
+            "group_equal",
+            "is read by engine: sem; the Bayesian multi-group model sets what is equal across "
+            "groups with bayes.invariance (full, partial or approximate)",
+        ),
+        (
+            bayes_groups and config.group_partial and invariance == "full",
+            "group_partial",
+            "frees parameters only with bayes.invariance: partial or approximate",
+        ),
+        (
+            bayes_groups and invariance == "partial" and not config.group_partial,
+            "bayes.invariance",
+            "partial needs group_partial (the loadings or intercepts to free, e.g. ['x3 ~ 1'])",
+        ),
+    ]
+    problems += [Problem(key, message) for failed, key, message in checks if failed]
     return problems
 
 
