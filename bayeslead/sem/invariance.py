@@ -92,6 +92,8 @@ def fit_ladder(
                 scores.append(score_frame(name, score_tests(table, solution.theta, samples), new))
             previous = fit
     table = pd.DataFrame(rows)
+    for column in ("npar", "df", "df_diff"):
+        table[column] = table[column].round().astype("Int64")
     table["established"] = (table.decision != "fails").cumprod().astype(bool)
     scores_frame = (
         pd.concat(scores, ignore_index=True) if scores else pd.DataFrame(columns=SCORE_COLUMNS)

@@ -127,3 +127,22 @@ def test_approximate_invariance_flags_a_planted_intercept_shift(tmp_path):
     assert abs(implied_gap - (0.6 + 0.8 * 0.3)) < 0.2  # the item's mean difference
     assert abs((intercepts["B"] - intercepts["A"]) - 0.6) < 0.25
     assert "approximate" in result.info["invariance"]
+
+
+@pytest.mark.slow
+def test_language_example_approximate_invariance_flags_sens3(tmp_path):
+    """configs/language_invariance_bayes.yaml (2 chains x 500 draws here): approximate
+    invariance flags the Chinese version's sens3 intercept, and only it."""
+    from tests.conftest import ROOT
+
+    text = (ROOT / "configs" / "language_invariance_bayes.yaml").read_text()
+    text = text.replace("../", f"{ROOT}/").replace(
+        "  seed: 1\n", "  seed: 1\n  chains: 2\n  draws: 500\n  tune: 500\n"
+    )
+    config = tmp_path / "language.yaml"
+    config.write_text(text)
+    folder, result = fit_to_run_folder(config, out=tmp_path / "out", progress=False)
+    deviations = pd.read_csv(folder / "invariance_deviations.csv")
+    assert set(deviations[deviations.flagged].parameter) == {"sens3 ~ 1"}
+    rows = deviations[deviations.parameter == "sens3 ~ 1"].set_index("group")
+    assert rows.loc["zh", "est"] > 0 > rows.loc["en", "est"]
