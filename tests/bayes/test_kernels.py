@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import ast
+import inspect
+
 import numpy as np
 import pytensor
 import pytensor.tensor as pt
 import pytest
 from scipy import stats
 
+from bayeslead.bayes.kernels import ops
 from bayeslead.bayes.kernels.moments import complete_moments, pattern_moments
 from bayeslead.bayes.kernels.ops import (
     interval_log_prob,
@@ -100,6 +104,22 @@ def test_non_positive_definite_sigma_gives_minus_infinity():
         False,
     )
     assert value == -np.inf and not ok
+
+
+def test_pattern_kernels_state_their_fastmath_flags():
+    """numba inherits unset fastmath flags from the first caller that compiles a signature and
+    its caches are not keyed by flags, so the multi-group draws depended on compile history
+    (issue 13): the pattern likelihood's kernels and their PyTensor wrappers state their flags."""
+    pinned = {}
+    for node in ast.walk(ast.parse(inspect.getsource(ops))):
+        if not isinstance(node, ast.FunctionDef):
+            continue
+        for deco in node.decorator_list:
+            if isinstance(deco, ast.Call) and ast.unparse(deco.func) == "numba.njit":
+                pinned[node.name] = "fastmath" in {k.arg for k in deco.keywords}
+    kernels = ["_cholesky_inverse", "pattern_terms", "pattern_loglik", "pattern_loglik_grad"]
+    assert {name: pinned.get(name) for name in kernels} == dict.fromkeys(kernels, True)
+    assert ops.pattern_terms.targetoptions["fastmath"] == ops.FASTMATH
 
 
 @pytest.mark.parametrize("link", ["probit", "logit"])

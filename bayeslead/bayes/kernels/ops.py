@@ -23,12 +23,19 @@ from pytensor.link.numba.dispatch.basic import register_funcify_default_op_cache
 
 from bayeslead.bayes.kernels.moments import PatternMoments
 
-# PyTensor caches the compiled wrappers by Op type, props and this number: bump it whenever a
-# kernel's inputs or outputs change.
-CACHE_VERSION = 11
+# PyTensor caches the compiled wrappers on disk by Op type, props and this number only (not by
+# source or compile flags): bump it whenever a kernel's code, flags, inputs or outputs change.
+CACHE_VERSION = 12
+# Every kernel states its fastmath flags. Left unset, numba inherits them from the first caller
+# that compiles a signature (PyTensor's numba graph compiles with FASTMATH, a Python call without)
+# and its caches are not keyed by flags, so the machine code - and the sampler's draws, from the
+# first warm-up step on - depended on what ran first and on what the caches held. The
+# factorisation is strict IEEE (exact sqrt and log, no reordering); the O(p^2) accumulations may
+# reassociate and contract (PyTensor's set), the combination the recorded reference runs used.
+FASTMATH = {"arcp", "contract", "afn", "reassoc", "nsz"}
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, fastmath=False)
 def _cholesky_inverse(a):
     """Inverse and log-determinant of an SPD matrix via Cholesky; ok=False if not SPD."""
     k = a.shape[0]
@@ -58,7 +65,7 @@ def _cholesky_inverse(a):
     return inv_chol.T @ inv_chol, logdet, True
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, fastmath=FASTMATH)
 def pattern_terms(sigma, mu, observed, weight, count, scatter, mean, want_grad):
     """Log-likelihood over patterns and (optionally) its gradients; ok=False if any block of
     Sigma is not positive definite."""
@@ -134,7 +141,7 @@ class PatternLoglikGrad(Op):
 
 @register_funcify_default_op_cache_key(PatternLoglik)
 def _numba_pattern_loglik(op, node, **kwargs):
-    @numba.njit(cache=True)
+    @numba.njit(cache=True, fastmath=FASTMATH)
     def pattern_loglik(sigma, mu, observed, weight, count, scatter, mean):
         # a non-positive-definite Sigma gives -inf (the sampler rejects the proposal)
         return np.array(pattern_terms(sigma, mu, observed, weight, count, scatter, mean, False)[0])
@@ -144,7 +151,7 @@ def _numba_pattern_loglik(op, node, **kwargs):
 
 @register_funcify_default_op_cache_key(PatternLoglikGrad)
 def _numba_pattern_loglik_grad(op, node, **kwargs):
-    @numba.njit(cache=True)
+    @numba.njit(cache=True, fastmath=FASTMATH)
     def pattern_loglik_grad(sigma, mu, observed, weight, count, scatter, mean):
         result = pattern_terms(sigma, mu, observed, weight, count, scatter, mean, True)
         return result[1], result[2], result[3], result[4]
