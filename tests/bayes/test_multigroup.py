@@ -115,6 +115,7 @@ def test_simulated_groups_have_their_own_paths():
         simulate_responses(inputs.spec, truth, item_scales(inputs), 100, 1)
 
 
+@pytest.mark.slow  # a full fit: 4 chains x 2000 iterations on 1200 respondents
 def test_multigroup_fit_recovers_a_group_difference(tmp_path):
     """600 respondents per group, continuous items; truth (standardised, every latent variance 1
     in both groups, loadings .75, so lavaan's marker metric equals the standardised one): SEIZ ~
