@@ -3,7 +3,7 @@
 # ruff, pyxform, JAX). Both create (or refresh, when pyproject.toml changes) the virtual
 # environment in .venv with a supported Python; choose one with `make demo PYTHON=python3.12`.
 PYTHON ?= python3
-SUPPORTED := 3.11 3.12
+SUPPORTED := 3.11 3.12 3.13
 VENV := .venv
 BIN := $(VENV)/bin
 RUNTIME := $(VENV)/.runtime-stamp
