@@ -29,7 +29,7 @@ GroupEqual = Literal[
     "lv.variances",
     "lv.covariances",
     "regressions",
-]  # lavaan's group.equal keywords (bayeslead.core.groups)
+]  # lavaan's group.equal keywords (continuous indicators: no thresholds)
 
 
 class Strict(BaseModel):

@@ -19,23 +19,16 @@ one value: lavaan's rule); ``group.partial`` frees the named parameters (``"x3 ~
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import get_args
 
 import numpy as np
 
+from bayeslead.config import GroupEqual
 from bayeslead.core.ml import positive_definite_start
 from bayeslead.core.partable import ParameterTable, build_partable
 from bayeslead.core.spec import ModelSpec, Regression
 
-GROUP_EQUAL = (
-    "loadings",
-    "intercepts",
-    "means",
-    "residuals",
-    "residual.covariances",
-    "lv.variances",
-    "lv.covariances",
-    "regressions",
-)
+GROUP_EQUAL = get_args(GroupEqual)
 """lavaan's ``group.equal`` keywords (continuous indicators: no thresholds)."""
 
 
