@@ -266,7 +266,7 @@ def write_results(
     if result.diagnostics is not None:
         folder.write_json("diagnostics.json", result.diagnostics)
     if result.idata is not None:
-        result.idata.to_netcdf(str(folder.file("idata.nc")))
+        folder.write_netcdf("idata.nc", result.idata)
 
 
 def make_figures(inputs: Inputs, result: FitResult) -> dict[str, object]:

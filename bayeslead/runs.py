@@ -110,6 +110,18 @@ class RunFolder:
     def write_csv(self, name: str, frame: pd.DataFrame) -> Path:
         return self.write_text(name, frame.to_csv(index=False, lineterminator="\n"))
 
+    def write_netcdf(self, name: str, idata: Any) -> Path:
+        """An ArviZ InferenceData as netCDF; attributes netCDF cannot store (nutpie >= 0.16.9
+        records its settings as a dict, in the top-level attributes) are written as JSON."""
+        safe = str | bytes | int | float | np.number | np.ndarray | list | tuple
+        for attrs in [idata.attrs] + [getattr(idata, group).attrs for group in idata.groups()]:
+            for key, value in list(attrs.items()):
+                if not isinstance(value, safe):
+                    attrs[key] = json.dumps(value, default=str)
+        target = self.file(name)
+        idata.to_netcdf(str(target))
+        return target
+
     def file(self, name: str) -> Path:
         """Path for a file another library writes itself (e.g. netCDF); write it completely."""
         target = self.tmp / name

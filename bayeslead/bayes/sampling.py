@@ -17,7 +17,6 @@ every gate (bulk ESS 1,192-1,758) at 1.7x the sampling CPU (prototype measuremen
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import time
 from dataclasses import dataclass
@@ -168,7 +167,7 @@ def _nutpie_sample(compiled, model, initial, settings, cores, seed, progress, lo
     import nutpie
 
     try:
-        idata = nutpie.sample(
+        return nutpie.sample(
             compiled,
             draws=settings.draws,
             tune=settings.tune,
@@ -184,19 +183,6 @@ def _nutpie_sample(compiled, model, initial, settings, cores, seed, progress, lo
         if "initialization" not in str(exc):
             raise
         raise FitProblemError(start_failure(model, initial)) from None
-    return netcdf_safe(idata)
-
-
-def netcdf_safe(idata: az.InferenceData) -> az.InferenceData:
-    """`idata` with every attribute that netCDF cannot store written as a JSON string, so the run
-    folder's idata.nc can be saved (nutpie >= 0.16.9 records its settings as a dict, in the
-    top-level attributes)."""
-    safe = str | bytes | int | float | np.number | np.ndarray | list | tuple
-    for attrs in [idata.attrs] + [getattr(idata, name).attrs for name in idata.groups()]:
-        for key, value in list(attrs.items()):
-            if not isinstance(value, safe):
-                attrs[key] = json.dumps(value, default=str)
-    return idata
 
 
 def _flat_start(model: pm.Model, initial: dict) -> np.ndarray:

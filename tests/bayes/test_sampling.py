@@ -29,24 +29,3 @@ def test_start_failure_names_the_variable():
     model = build_continuous_model(spec, table, continuous_data(x), priors)
     message = start_failure(model, {"paths": np.full(6, np.inf)})
     assert "the sampler could not start" in message and "paths" in message
-
-
-def test_netcdf_safe_writes_dict_attributes_as_json(tmp_path):
-    """nutpie >= 0.16.9 stores its settings as a dict attribute (top level), which netCDF
-    refuses."""
-    import json
-
-    import arviz as az
-
-    from bayeslead.bayes.sampling import netcdf_safe
-
-    idata = az.from_dict(posterior={"a": np.zeros((2, 5))})
-    settings = {"sampler": "nuts", "settings": {"num_draws": 5, "store_gradient": False}}
-    idata.attrs["sample_stats"] = {"inference_library": "nutpie", "settings": settings}
-    idata.posterior.attrs.update(inference_library_settings=settings, created_by=None, n=3)
-    netcdf_safe(idata).to_netcdf(str(tmp_path / "idata.nc"))
-    saved = az.from_netcdf(str(tmp_path / "idata.nc"))
-    assert json.loads(saved.attrs["sample_stats"])["settings"] == settings
-    attrs = saved.posterior.attrs
-    assert json.loads(attrs["inference_library_settings"]) == settings
-    assert attrs["created_by"] == "null" and attrs["n"] == 3
