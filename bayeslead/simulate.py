@@ -227,7 +227,10 @@ def simulate_responses(
             within_a[:, p.row, p.col] += rng.normal(0.0, sd, n_clusters)
         shocks = _draw(rng, (1 - icc) * structural, n)
         cluster_b = np.linalg.inv(np.eye(a.shape[0])[None] - within_a)
-        within = np.einsum("nij,nj->ni", cluster_b[cluster], shocks)
+        padded = np.zeros((n_clusters * size, shocks.shape[1]))  # the last cluster may be short
+        padded[:n] = shocks
+        within = np.einsum("jik,jsk->jsi", cluster_b, padded.reshape(n_clusters, size, -1))
+        within = within.reshape(n_clusters * size, -1)[:n]  # no (n, v, v) copy of cluster_b
         latent_part = between[cluster] + within
         if spec.level3:
             unit = cluster // (truth.level3_size or DEFAULT_LEVEL3_SIZE)
