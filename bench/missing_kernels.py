@@ -20,7 +20,8 @@ import time
 import numpy as np
 
 from bayeslead.bayes.blocks.ordinal import BIG
-from bayeslead.bayes.kernels.missing import row_data, rows_loglik
+from bayeslead.bayes.kernels.missing import rows_loglik
+from bayeslead.bayes.kernels.missing_rows import row_data
 from bayeslead.bayes.kernels.moments import complete_moments, pattern_moments
 from bayeslead.bayes.kernels.ops import interval_terms, pattern_terms
 from bayeslead.data.patterns import pattern_groups

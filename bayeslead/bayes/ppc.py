@@ -18,8 +18,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from bayeslead.core.mvnorm import em_saturated, f_ml_stack, minus2_loglik
-from bayeslead.data.patterns import pattern_layout, stack_patterns
+from bayeslead.bayes.kernels.missing import em_moments, rows_loglik
+from bayeslead.bayes.kernels.missing_rows import row_layout
+from bayeslead.core.mvnorm import f_ml_stack
 
 
 def chisq_ppp(
@@ -68,24 +69,27 @@ def missing_chisq_ppp(
     saturated moments, for the data and for a replicated data set with the same blank cells
     (EM refitted on each replicate, started from the draw's moments).
 
-    `sigma` (draws, p, p) and `mu` (draws, p) are on the scale of `z` (N x p, NaN = missing).
+    `sigma` (draws, p, p) and `mu` (draws, p) are on the scale of `z` (N x p, NaN = missing;
+    respondents without answers do not count). Log-likelihoods come from the exact low-rank
+    kernel (`rows_loglik`), whose layout of the blank cells is prepared once for all replicates.
     """
     total = len(sigma)
     take = np.sort(rng.choice(total, size=min(max_draws, total), replace=False))
     blank = np.isnan(z)
-    layout = pattern_layout(~blank)
-    groups = stack_patterns(z, layout)
-    _, _, h1 = em_saturated(z, groups, tol=1e-9)
+    answered = ~blank.all(axis=1)
+    z, blank = z[answered], blank[answered]
+    layout = row_layout(~blank)
+    data = layout.fill(z)
+    _, _, h1 = em_moments(data, np.nanmean(z, axis=0), np.diag(np.nanvar(z, axis=0)))
     observed = np.empty(len(take))
     replicated = np.empty(len(take))
     for i, s in enumerate(take):
-        observed[i] = minus2_loglik(sigma[s], mu[s], groups, gradient=False)[0] - h1
+        observed[i] = -2.0 * (rows_loglik(sigma[s], mu[s], *data.arrays, False)[0] - h1)
         fake = rng.multivariate_normal(mu[s], sigma[s], size=len(z), method="cholesky")
-        fake[blank] = np.nan
-        fake_groups = stack_patterns(fake, layout)
-        model = minus2_loglik(sigma[s], mu[s], fake_groups, gradient=False)[0]
-        _, _, saturated = em_saturated(fake, fake_groups, tol=1e-8, start=(mu[s], sigma[s]))
-        replicated[i] = model - saturated
+        fake_data = layout.fill(fake)
+        model = rows_loglik(sigma[s], mu[s], *fake_data.arrays, False)[0]
+        _, _, saturated = em_moments(fake_data, mu[s], sigma[s])
+        replicated[i] = -2.0 * (model - saturated)
     return {
         "ppp": float(np.mean(replicated >= observed)),
         "chisq_observed_mean": float(observed.mean()),

@@ -11,7 +11,8 @@ from scipy import stats
 from bayeslead.bayes.blocks.parameters import initial_values
 from bayeslead.bayes.blocks.scores import product_components
 from bayeslead.bayes.data import ContinuousData, OrdinalData
-from bayeslead.bayes.kernels.missing import RowData, row_data, rows_loglik
+from bayeslead.bayes.kernels.missing import em_moments
+from bayeslead.bayes.kernels.missing_rows import row_data
 from bayeslead.bayes.priors import PriorSet
 from bayeslead.core.ml import fit_ml
 from bayeslead.core.partable import ParameterTable, build_partable, rescale
@@ -52,32 +53,6 @@ def saturated_moments(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     mu, sigma = np.nanmean(rows, axis=0), np.diag(np.nanvar(rows, axis=0))
     mean, cov, _ = em_moments(row_data(rows), mu, sigma)
     return mean, cov
-
-
-def em_moments(
-    data: RowData, mu: np.ndarray, sigma: np.ndarray, tol: float = 1e-10, max_iter: int = 5000
-) -> tuple[np.ndarray, np.ndarray, float]:
-    """EM estimates of the unrestricted mean and covariance of the respondents in `data`, from
-    (mu, sigma), until no entry moves by more than `tol`; returns (mu, sigma, log-likelihood
-    without the 2 pi constant).
-
-    The kernel's gradient is Fisher's identity, so one E-step is one kernel call:
-    E[y - mu] summed = Sigma dL/dmu and T = Sigma (2 dL/dSigma) Sigma + N Sigma.
-    """
-    n = data.count + float(np.diff(data.starts)[data.direct == 1].sum())
-    for _ in range(max_iter):
-        _, g_sigma, g_mu, ok = rows_loglik(sigma, mu, *data.arrays, True)
-        if not ok:
-            raise FloatingPointError("EM left the positive definite cone")
-        shift = sigma @ g_mu / n
-        second = sigma @ (2.0 * g_sigma) @ sigma / n + sigma
-        new_sigma = second - np.outer(shift, shift)
-        new_sigma = 0.5 * (new_sigma + new_sigma.T)
-        step = max(np.max(np.abs(shift)), np.max(np.abs(new_sigma - sigma)))
-        mu, sigma = mu + shift, new_sigma
-        if step < tol:
-            break
-    return mu, sigma, rows_loglik(sigma, mu, *data.arrays, False)[0]
 
 
 def continuous_start(

@@ -12,11 +12,11 @@ import pytensor.tensor as pt
 import pytest
 from scipy.stats import multivariate_normal
 
-from bayeslead.bayes.kernels.missing import row_data, rows_loglik
+from bayeslead.bayes.kernels.missing import em_moments, rows_loglik
 from bayeslead.bayes.kernels.missing_op import missing_loglik
+from bayeslead.bayes.kernels.missing_rows import row_data, row_layout
 from bayeslead.bayes.kernels.moments import pattern_moments
 from bayeslead.bayes.kernels.ops import pattern_terms
-from bayeslead.bayes.start import em_moments
 from bayeslead.core.mvnorm import em_saturated
 from bayeslead.data.patterns import pattern_groups
 
@@ -194,3 +194,19 @@ def test_em_from_the_kernel_reaches_the_saturated_ml():
     _, _, m2ll = em_saturated(x, pattern_groups(x), tol=1e-14)
     n_obs = np.isfinite(x).sum()
     assert -2.0 * value + n_obs * np.log(2 * np.pi) == pytest.approx(m2ll, rel=1e-10)
+
+
+def test_a_layout_filled_with_new_values_is_the_row_data_of_those_values():
+    """Posterior predictive replicates reuse the blank cells' layout: filling it with a data set
+    gives exactly what `row_data` prepares from scratch (every array, bit for bit)."""
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((60, 7))
+    x[rng.random(x.shape) < 0.2] = np.nan
+    x = x[~np.isnan(x).all(axis=1)]
+    layout = row_layout(~np.isnan(x), direct_above=0.4)
+    other = np.where(np.isnan(x), np.nan, rng.standard_normal(x.shape))
+    for values in (x, other):
+        for got, expected in zip(
+            layout.fill(values).arrays, row_data(values, direct_above=0.4).arrays, strict=True
+        ):
+            np.testing.assert_array_equal(got, expected)

@@ -76,6 +76,9 @@ def test_missing_data_ppp_against_the_em_saturated_model():
     assert result["ppp_draws"] == 400
     assert abs(result["chisq_replicated_mean"] - 54) < 2.5  # SD of the mean 0.52
     assert result["ppp"] > 0.99
+    unanswered = np.vstack([x, np.full((1, x.shape[1]), np.nan)])  # a respondent with no answers
+    again = missing_chisq_ppp(sigma, mu, unanswered, np.random.default_rng(7))
+    assert again["chisq_observed_mean"] == result["chisq_observed_mean"]
 
 
 def test_missing_data_ppp_on_complete_data_is_the_ml_discrepancy():

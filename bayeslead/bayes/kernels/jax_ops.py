@@ -14,8 +14,8 @@ from jax.scipy.linalg import solve_triangular
 from jax.scipy.special import erfc
 from pytensor.link.jax.dispatch import jax_funcify
 
-from bayeslead.bayes.kernels.missing import RowData
 from bayeslead.bayes.kernels.missing_op import RowsLoglik
+from bayeslead.bayes.kernels.missing_rows import RowData
 from bayeslead.bayes.kernels.ops import IntervalLogProb, PatternLoglik
 
 jax.config.update("jax_enable_x64", True)

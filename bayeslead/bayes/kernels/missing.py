@@ -33,93 +33,41 @@ separate sums.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numba
 import numpy as np
 
 from bayeslead.bayes.kernels.lanes import LANES, lane_spd_inverse
+from bayeslead.bayes.kernels.missing_rows import RowData
 
 # sums may be reordered (vectorised dot products); no assumption about NaN or infinity, which
 # signal a covariance matrix that is not positive definite
 FAST = {"reassoc", "contract"}
 
 
-@dataclass(frozen=True)
-class RowData:
-    """Respondents prepared for `rows_loglik` (z-scored items, NaN = missing, all-missing rows
-    removed beforehand).
+def em_moments(
+    data: RowData, mu: np.ndarray, sigma: np.ndarray, tol: float = 1e-10, max_iter: int = 5000
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """EM estimates of the unrestricted mean and covariance of the respondents in `data`, from
+    (mu, sigma), until no entry moves by more than `tol`; returns (mu, sigma, log-likelihood
+    without the 2 pi constant).
 
-    Low-rank route ("lowrank" respondents: complete ones and patterns with k <= p - k) enter
-    `stats`/`sums`/`count` (sufficient statistics of their zero-filled rows); every incomplete
-    respondent also appears in `rows`, grouped by missing-data pattern.
+    The kernel's gradient is Fisher's identity, so one E-step is one kernel call:
+    E[y - mu] summed = Sigma dL/dmu and T = Sigma (2 dL/dSigma) Sigma + N Sigma.
     """
-
-    stats: np.ndarray  # (3, p, p): sum yt yt', sum yt o', sum o o' over lowrank respondents
-    sums: np.ndarray  # (p,) sum yt over lowrank respondents (yt = y zero-filled)
-    count: float  # lowrank respondents
-    rows: np.ndarray  # (R, p) incomplete respondents, zero-filled, grouped by pattern
-    order: np.ndarray  # (G, p) int64: the pattern's k missing items, then its observed items
-    n_missing: np.ndarray  # (G,) int64: k per pattern
-    starts: np.ndarray  # (G + 1,) int64: rows[starts[g]:starts[g + 1]] have pattern g
-    direct: np.ndarray  # (G,) int64: 1 = direct route (factorise Sigma_oo)
-
-    @property
-    def arrays(self) -> tuple:
-        """The kernel's data arguments, in order."""
-        return (
-            self.stats,
-            self.sums,
-            self.count,
-            self.rows,
-            self.order,
-            self.n_missing,
-            self.starts,
-            self.direct,
-        )
-
-
-def row_data(z: np.ndarray, direct_above: float = 0.5) -> RowData:
-    """Prepare `z` (N x p, NaN = missing) for `rows_loglik`.
-
-    A pattern takes the direct route when more than `direct_above` of its items are missing
-    (1.0 = never, 0.0 = every incomplete pattern; both are exact)."""
-    z = np.asarray(z, dtype=float)
-    n, p = z.shape
-    seen = ~np.isnan(z)
-    if not seen.any(axis=1).all():
-        raise ValueError("rows with no observed item must be removed first")
-    filled = np.where(seen, z, 0.0)
-    keys, inverse = np.unique(seen, axis=0, return_inverse=True)
-    inverse = np.ravel(inverse)
-    k_of = p - keys.sum(axis=1)
-    is_direct = k_of > direct_above * p
-    lowrank = ~is_direct[inverse]
-    o = seen[lowrank].astype(float)
-    yt = filled[lowrank]
-    stats = np.stack([yt.T @ yt, yt.T @ o, o.T @ o])
-    # low-rank patterns first, by k (the kernel inverts runs of equal k together), then direct
-    incomplete = sorted(
-        (g for g in range(len(keys)) if k_of[g] > 0), key=lambda g: (is_direct[g], k_of[g])
-    )
-    rows, order, n_missing, starts, direct = [], [], [], [0], []
-    for g in incomplete:
-        members = filled[inverse == g]
-        rows.append(members)
-        order.append(np.concatenate([np.flatnonzero(~keys[g]), np.flatnonzero(keys[g])]))
-        n_missing.append(k_of[g])
-        starts.append(starts[-1] + len(members))
-        direct.append(int(is_direct[g]))
-    return RowData(
-        stats=stats,
-        sums=yt.sum(axis=0),
-        count=float(lowrank.sum()),
-        rows=np.concatenate(rows) if rows else np.zeros((0, p)),
-        order=np.array(order, dtype=np.int64).reshape(-1, p),
-        n_missing=np.array(n_missing, dtype=np.int64),
-        starts=np.array(starts, dtype=np.int64),
-        direct=np.array(direct, dtype=np.int64),
-    )
+    n = data.count + float(np.diff(data.starts)[data.direct == 1].sum())
+    for _ in range(max_iter):
+        _, g_sigma, g_mu, ok = rows_loglik(sigma, mu, *data.arrays, True)
+        if not ok:
+            raise FloatingPointError("EM left the positive definite cone")
+        shift = sigma @ g_mu / n
+        second = sigma @ (2.0 * g_sigma) @ sigma / n + sigma
+        new_sigma = second - np.outer(shift, shift)
+        new_sigma = 0.5 * (new_sigma + new_sigma.T)
+        step = max(np.max(np.abs(shift)), np.max(np.abs(new_sigma - sigma)))
+        mu, sigma = mu + shift, new_sigma
+        if step < tol:
+            break
+    return mu, sigma, rows_loglik(sigma, mu, *data.arrays, False)[0]
 
 
 @numba.njit(cache=True)

@@ -16,7 +16,8 @@ from pytensor.graph.basic import Apply
 from pytensor.graph.op import Op
 from pytensor.link.numba.dispatch.basic import register_funcify_default_op_cache_key
 
-from bayeslead.bayes.kernels.missing import RowData, rows_loglik
+from bayeslead.bayes.kernels.missing import rows_loglik
+from bayeslead.bayes.kernels.missing_rows import RowData
 
 # PyTensor caches the compiled wrapper by Op type, props and this number: bump it whenever the
 # kernel (`missing.py`) or the Op's inputs or outputs change (cached wrappers inline the kernel).

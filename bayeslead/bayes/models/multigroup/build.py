@@ -36,8 +36,8 @@ import pytensor.tensor as pt
 from bayeslead.bayes.blocks.parameters import free_parameters, rv
 from bayeslead.bayes.blocks.ram import path_depth, ram_inverse, ram_matrices
 from bayeslead.bayes.data import continuous_data
-from bayeslead.bayes.kernels.missing import RowData, row_data
 from bayeslead.bayes.kernels.missing_op import missing_loglik
+from bayeslead.bayes.kernels.missing_rows import RowData, row_data
 from bayeslead.bayes.models.multigroup.invariance import (
     Deviations,
     deviation_variables,

@@ -46,8 +46,8 @@ from bayeslead.bayes.blocks.scores import (
     product_components,
 )
 from bayeslead.bayes.data import ContinuousData, OrdinalData
-from bayeslead.bayes.kernels.missing import row_data
 from bayeslead.bayes.kernels.missing_op import missing_loglik
+from bayeslead.bayes.kernels.missing_rows import row_data
 from bayeslead.bayes.kernels.moments import PatternMoments, complete_moments
 from bayeslead.bayes.kernels.ops import PatternLoglik, pattern_loglik
 from bayeslead.bayes.kernels.polychoric import Polychoric
