@@ -6,15 +6,19 @@ residual variance that makes its total variance 1, items are ``y* = lambda * eta
 ``Var(e) = 1 - lambda^2``, and y* is cut at the thresholds into categories. With a cluster
 column, each construct is a between-cluster part (variance `icc`) plus a within part
 (variance 1 - icc) following the same standardised paths, and `random_slope_sd` lets chosen
-within-cluster paths vary across clusters. With a level-3 column, clusters are nested in
-level-3 units (`level3_size` clusters each) whose intercepts of the first-order constructs take
-`level3_icc` of the between-cluster share. With `truth.method`, one method factor loads on
-every item's y* (common-method variance; a marker scale's items included). A latent interaction
-`"BI ~ RECO:ENV": 0.15` multiplies the product of the standardised components (Wen, Marsh & Hau
-2010); the product's variance ``Var(l) Var(r) + Cov(l, r)^2`` counts in its outcome's explained
-variance, and the constructs are drawn one equation at a time in causal order. Reverse-keyed items
-are written reverse-coded, as respondents would answer them. The same seed gives the same file,
-byte for byte.
+within-cluster paths vary across clusters around the path's value (the between paths, among the
+clusters' latent means as in lavaan's two-level models, have no random part; the slope variance
+adds to the outcome's within variance, so its latent ICC is slightly below `icc`). Items vary
+between clusters only through their constructs: no between-level item residual, as the ordinal
+two-level model assumes (the continuous one estimates it). With a level-3 column, clusters are
+nested in level-3 units (`level3_size` clusters each) whose intercepts of the first-order
+constructs take `level3_icc` of the between-cluster share. With `truth.method`, one method factor
+loads on every item's y* (common-method variance; a marker scale's items included). A latent
+interaction `"BI ~ RECO:ENV": 0.15` multiplies the product of the standardised components (Wen,
+Marsh & Hau 2010); the product's variance ``Var(l) Var(r) + Cov(l, r)^2`` counts in its outcome's
+explained variance, and the constructs are drawn one equation at a time in causal order.
+Reverse-keyed items are written reverse-coded, as respondents would answer them. The same seed
+gives the same file, byte for byte.
 """
 
 from __future__ import annotations
