@@ -191,13 +191,16 @@ def em_saturated(
     tol: float = 1e-4,
     max_iter: int = 5000,
     min_variance: float = 1e-5,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, int]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, int, np.ndarray]:
     """lavaan's saturated (h1) two-level model by EM (``lav_mvnorm_cluster_em_sat``, 0.6-14):
     identity start, stop when the log-likelihood gains less than `tol`; the covariance of the
     between part stays positive semi-definite (so on data whose unrestricted between covariance
     is not, this h1 is lavaan's, not the unconstrained maximum). The between parts of
     `within_only` variables start at zero, where EM keeps them. Returns Sigma_W (level-1 order),
-    Sigma_B and mu (tilde order), -2 log L without the 2 pi constant, and the iterations."""
+    Sigma_B and mu (tilde order), -2 log L without the 2 pi constant, the iterations, and the
+    within part of the level-1 means (level-1 order; lavaan's h1 within means: a level-1
+    variable's h1 between mean, lavaan's fixed level-2 mean of a covariate at both levels, is its
+    mu less this)."""
     pz, py = len(stats.between_only), len(stats.level1)
     g, n = stats.n_clusters, stats.n
     z = stats.cluster_means[:, :pz]
@@ -258,4 +261,4 @@ def em_saturated(
             break
         old = new
     between, mu = moments(sigma_b, sigma_yz, mu_w, mu_b)
-    return sigma_w, between, mu, float(old), iteration
+    return sigma_w, between, mu, float(old), iteration, mu_w

@@ -224,7 +224,7 @@ def fit_measures(
     """lavaan's fitMeasures() of a two-level ML fit, the saturated model's covariances (EM, as
     lavaan) and whether the baseline converged."""
     fmin = solution.fmin
-    sigma_w, sigma_b, _, h1_fmin, _ = em_saturated(stats, specs.within_only)
+    sigma_w, sigma_b, _, h1_fmin, _, _ = em_saturated(stats, specs.within_only)
     level2 = [v for v in stats.tilde if v not in specs.within_only]
     index = [stats.tilde.index(v) for v in level2]
     saturated = {

@@ -26,6 +26,7 @@ from bayeslead.bayes.models.twolevel.covariates import (
     covariate_effects,
     within_scatter_term,
 )
+from bayeslead.bayes.models.twolevel.latent_means import between_effects, sampled_latent_means
 from bayeslead.bayes.models.twolevel.level3 import Level3, level3_offsets
 from bayeslead.bayes.priors import PriorSet
 from bayeslead.core.partable import ParameterTable
@@ -92,9 +93,24 @@ def build_twolevel_model(
         offsets = level3_offsets(table, priors, lam, level3) if level3 else None
         if covariates is not None and covariates.names:
             a_w, a_b = covariate_effects(covariates, a, lam, beta_w, beta_b, p, depth)
-            shift = cluster_offsets(covariates, a_w, a_b)
+            a_x = x_b = None
+            if covariates.both:  # latent cluster means and their between effects
+                x_b = sampled_latent_means(covariates.latent)
+                a_x = between_effects(
+                    spec,
+                    table,
+                    priors,
+                    covariates.both,
+                    covariates.both_cols,
+                    a,
+                    lam,
+                    beta_b,
+                    depth,
+                    between_paths,
+                )
+            shift = cluster_offsets(covariates, a_w, a_b, a_x, x_b)
             offsets = shift if offsets is None else offsets + shift
-            if covariates.within:  # the within scatter with the covariates' effects taken out
+            if covariates.level1:  # the within scatter with the covariates' effects taken out
                 moments = replace(moments, centred=np.zeros_like(moments.centred))
                 within = within_scatter_term(covariates, a_w, lam, beta_w, psi_w, theta_w, depth)
                 pm.Potential("within_scatter", within)

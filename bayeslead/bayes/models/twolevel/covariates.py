@@ -12,10 +12,11 @@ With the items z-scored, ``A_W = Lambda T_W Gamma_W`` and ``A_B = Lambda T_B Gam
 
 so a cluster's mean is shifted by ``A_W xbar_j + A_B w_j`` (the kernel's offsets) and the
 within scatter is ``S(A_W) = W_yy - A_W W_xy - W_yx A_W' + A_W W_xx A_W'``, pooled over clusters
-(`within_scatter_term`; with random slopes each cluster would need its own, so within-only
+(`within_scatter_term`; with random slopes each cluster would need its own, so level-1
 covariates and random slopes are not combined). A covariate that varies within clusters and is
-not declared within-only has within and between parts in lavaan (a latent cluster mean); that
-decomposition is not estimated yet and such a covariate is refused with a statement.
+not declared within-only has within and between parts, as in lavaan: its within part (the
+deviation from its latent cluster mean) predicts at the within level, its between part (the
+latent cluster mean) at the between level (`latent_means.py`).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import pandas as pd
 import pytensor.tensor as pt
 
 from bayeslead.bayes.blocks.ram import ram_inverse
+from bayeslead.bayes.models.twolevel.latent_means import LatentMeans, latent_means
 from bayeslead.config import BayesConfig
 from bayeslead.core.partable import ParameterTable
 from bayeslead.core.spec import ModelSpec
@@ -43,25 +45,38 @@ class Covariates:
 
     within: tuple[str, ...] = ()
     between: tuple[str, ...] = ()
+    both: tuple[str, ...] = ()  # within and between parts (`latent_means.py`)
     within_cols: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=int))
     between_cols: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=int))
-    cluster_means: np.ndarray | None = None  # (J, qx) cluster means of z-scored within-only
+    both_cols: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=int))
+    cluster_means: np.ndarray | None = None  # (J, qx) cluster means of z-scored `level1`
     cluster_values: np.ndarray | None = None  # (J, qw) z-scored between-only, per cluster
-    scatter: np.ndarray | None = None  # pooled within-cluster scatter of [items, within-only]
+    scatter: np.ndarray | None = None  # pooled within-cluster scatter of [items, `level1`]
     fixed_std: dict[Key, float] = field(default_factory=dict)  # on the z-scores
     fixed_marker: dict[Key, float] = field(default_factory=dict)  # on the raw metric
     means: dict[str, float] = field(default_factory=dict)  # lavaan's fixed covariate means
+    latent: LatentMeans = field(default_factory=LatentMeans)
 
     @property
     def names(self) -> tuple[str, ...]:
-        return self.within + self.between
+        return self.within + self.between + self.both
+
+    @property
+    def level1(self) -> tuple[str, ...]:
+        """The covariates with a within part: within-only, then those at both levels."""
+        return self.within + self.both
+
+    @property
+    def level1_cols(self) -> np.ndarray:
+        return np.concatenate([self.within_cols, self.both_cols]).astype(int)
 
 
 def level_variables(
     spec: ModelSpec, frame: pd.DataFrame, ids: np.ndarray, settings: BayesConfig, where: str
-) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """The within-only and between-only covariates of `spec` (rows `frame`, cluster `ids`);
-    every reason the model cannot be fitted is raised at once (`where` names the data file)."""
+) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+    """The within-only, between-only and both-level covariates of `spec` (rows `frame`, cluster
+    `ids`); every reason the model cannot be fitted is raised at once (`where` names the data
+    file)."""
     covariates = spec.observed
     problems: list[Problem] = []
     for key, names in (
@@ -96,7 +111,7 @@ def level_variables(
                 )
             )
     varying = frame[list(covariates)].groupby(ids).nunique().max() > 1
-    within, between = [], []
+    within, between, both = [], [], []
     for name in covariates:
         column = f"{where}, column '{name}'"
         if name in settings.within_only:
@@ -119,35 +134,32 @@ def level_variables(
                         "clusters (one value per cluster)",
                     )
                 )
-        else:
-            problems.append(
-                Problem(
-                    column,
-                    "varies within clusters, so lavaan splits it into within and between parts "
-                    "(a latent cluster mean), which engine: bayes does not estimate yet: list it "
-                    "in bayes.within_only (no between part, as a variable of lavaan's level-1 "
-                    "model only) or use engine: sem",
-                )
-            )
+        else:  # varies within clusters: within and between parts, as lavaan splits it
+            both.append(name)
     if problems:
         raise InputError("observed covariates of the two-level model", problems)
-    return tuple(within), tuple(between)
+    return tuple(within), tuple(between), tuple(both)
 
 
 def covariate_data(
     spec: ModelSpec,
     within: tuple[str, ...],
     between: tuple[str, ...],
+    both: tuple[str, ...],
     z: np.ndarray,
     raw: np.ndarray,
+    mean: np.ndarray,
     sd: np.ndarray,
     ids: np.ndarray,
 ) -> Covariates:
     """What the model needs of the covariates: `z` and `raw` are the kept rows of every
-    manifest variable (spec order, items first), `sd` their SDs (z = (raw - mean) / sd)."""
+    manifest variable (spec order, items first), `mean`, `sd` their means and SDs
+    (z = (raw - mean) / sd)."""
     manifest = list(spec.manifest)
     wc = np.array([manifest.index(n) for n in within], dtype=int)
     bc = np.array([manifest.index(n) for n in between], dtype=int)
+    xc = np.array([manifest.index(n) for n in both], dtype=int)
+    level1 = np.concatenate([wc, xc]).astype(int)
     labels, index = np.unique(ids, return_inverse=True)
     index = np.ravel(index)
     counts = np.bincount(index).astype(float)
@@ -157,7 +169,7 @@ def covariate_data(
         np.add.at(sums, index, x)
         return sums / counts[:, None]
 
-    joined = np.concatenate([np.arange(len(spec.items)), wc])
+    joined = np.concatenate([np.arange(len(spec.items)), level1])
     centred = z[:, joined] - cluster_mean(z[:, joined])[index]
     fixed_std: dict[Key, float] = {}
     fixed_marker: dict[Key, float] = {}
@@ -172,42 +184,57 @@ def covariate_data(
                 fixed_std[key] = float(cov[i, j] / (sd[cols[i]] * sd[cols[j]]))
     exogenous = [v for v in spec.exogenous() if v in spec.latents]
     zeros = [(a, b) for a in within for b in between] + [
-        (a, b) for a in exogenous for b in within + between
+        (a, b) for a in exogenous for b in within + between + both
     ]
     for a, b in zeros:
         fixed_std[(a, "~~", b)] = fixed_marker[(a, "~~", b)] = 0.0
+    level1_means, level2_values = cluster_mean(z[:, level1]), cluster_mean(z[:, bc])
+    latent = latent_means(
+        spec, within, between, both, raw, ids, level1_means, level2_values, counts, mean, sd
+    )
+    for (a, op, b), value in latent.fixed.items():
+        fixed_marker[(a, op, b)] = value
+        fixed_std[(a, op, b)] = value / (sd[manifest.index(a)] * sd[manifest.index(b)])
     return Covariates(
         within=within,
         between=between,
+        both=both,
         within_cols=wc,
         between_cols=bc,
-        cluster_means=cluster_mean(z[:, wc]),
-        cluster_values=cluster_mean(z[:, bc]),
+        both_cols=xc,
+        cluster_means=level1_means,
+        cluster_values=level2_values,
         scatter=centred.T @ centred,
         fixed_std=fixed_std,
         fixed_marker=fixed_marker,
         means=means,
+        latent=latent,
     )
 
 
 def covariate_effects(covariates: Covariates, a, lam, beta_w, beta_b, n_manifest: int, depth: int):
-    """Inside a model: A_W (items x within-only) and A_B (items x between-only), the effects of
-    the covariates on the items through the constructs at each level."""
+    """Inside a model: A_W (items x `level1`) and A_B (items x between-only), the effects of the
+    covariates on the items through the constructs at each level."""
     gamma = a[n_manifest:, :n_manifest]
-    a_w = lam @ ram_inverse(beta_w, depth) @ gamma[:, covariates.within_cols]
+    a_w = lam @ ram_inverse(beta_w, depth) @ gamma[:, covariates.level1_cols]
     a_b = lam @ ram_inverse(beta_b, depth) @ gamma[:, covariates.between_cols]
     return a_w, a_b
 
 
-def cluster_offsets(covariates: Covariates, a_w, a_b):
-    """Each cluster's item-mean shift (J, items): ``A_W xbar_j + A_B w_j``."""
-    return pt.dot(covariates.cluster_means, a_w.T) + pt.dot(covariates.cluster_values, a_b.T)
+def cluster_offsets(covariates: Covariates, a_w, a_b, a_x=None, x_b=None):
+    """Each cluster's item-mean shift (J, items): ``A_W xbar_j + A_B w_j``, and with covariates
+    at both levels (between parts `x_b`, their between effects `a_x`)
+    ``+ (A_X - A_W,x) x_b,j`` (the within part is x less x_b)."""
+    shift = pt.dot(covariates.cluster_means, a_w.T) + pt.dot(covariates.cluster_values, a_b.T)
+    if x_b is None:
+        return shift
+    return shift + pt.dot(x_b, (a_x - a_w[:, len(covariates.within) :]).T)
 
 
 def within_scatter_term(covariates: Covariates, a_w, lam, beta_w, psi_w, theta_w, depth: int):
     """``-1/2 tr(Sigma_W^-1 S(A_W))``: the within-scatter part of the log-likelihood with the
-    within-only covariates' effects taken out (the kernel then gets zero centred rows)."""
-    k = covariates.scatter.shape[0] - len(covariates.within)
+    level-1 covariates' effects taken out (the kernel then gets zero centred rows)."""
+    k = covariates.scatter.shape[0] - len(covariates.level1)
     w = covariates.scatter
     w_yy, w_yx, w_xx = w[:k, :k], w[:k, k:], w[k:, k:]
     scatter = w_yy - pt.dot(a_w, w_yx.T) - pt.dot(w_yx, a_w.T) + a_w @ w_xx @ a_w.T
@@ -230,7 +257,8 @@ def covariate_rows(
     estimates: pd.DataFrame, conv: pd.DataFrame, marker: ParameterTable, covariates: Covariates
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Estimates without the rows of covariates absent at a level (within-only covariates at the
-    between level and the reverse), with the covariates' fixed means (lavaan's `~1` rows)."""
+    between level and the reverse), with the covariates' fixed means (lavaan's `~1` rows; a
+    covariate at both levels has one per level)."""
     absent = {"within": set(covariates.between), "between": set(covariates.within)}
     drop = np.zeros(len(estimates), dtype=bool)
     for level, names in absent.items():
@@ -241,14 +269,16 @@ def covariate_rows(
         for p in marker.free_params
         if {p.lhs, p.rhs} & names
     }
+    levels = ["within" if n in covariates.within else "between" for n in covariates.means]
+    both = covariates.latent.means  # within parts: mean 0; between parts: lavaan's h1 means
     means = pd.DataFrame(
         {
-            "lhs": list(covariates.means),
+            "lhs": [*covariates.means, *both, *both],
             "op": "~1",
             "rhs": "",
             "label": "",
-            "level": ["within" if n in covariates.within else "between" for n in covariates.means],
-            "est": list(covariates.means.values()),
+            "level": levels + ["within"] * len(both) + ["between"] * len(both),
+            "est": [*covariates.means.values(), *[0.0] * len(both), *both.values()],
             "se": 0.0,
         }
     )
@@ -289,9 +319,11 @@ def intercept_shift(
 ) -> np.ndarray:
     """What lavaan's item intercepts subtract from the mean model's item means (raw metric,
     (chain, draw, items)): the covariates' effects on the items at the covariates' centres
-    (the means the z-scores used)."""
+    (the means the z-scores used; a covariate at both levels through its between part, its
+    within part having mean 0)."""
     out = 0.0
-    for theta, cols in ((within, covariates.within_cols), (between, covariates.between_cols)):
+    between_cols = np.concatenate([covariates.between_cols, covariates.both_cols]).astype(int)
+    for theta, cols in ((within, covariates.within_cols), (between, between_cols)):
         if len(cols):
             a, _ = marker.matrices(theta)
             total = np.linalg.inv(np.eye(a.shape[-1]) - a)

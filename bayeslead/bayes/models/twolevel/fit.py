@@ -30,6 +30,7 @@ from bayeslead.bayes.models.twolevel.covariates import (
     level_theta,
     level_variables,
 )
+from bayeslead.bayes.models.twolevel.latent_means import Z_NAME, latent_mean_start
 from bayeslead.bayes.models.twolevel.level3 import (
     Level3,
     level3_rows,
@@ -52,7 +53,7 @@ from bayeslead.bayes.models.twolevel.summaries import (
     level_estimates,
     ystar_sd,
 )
-from bayeslead.bayes.recipe import Checks, Family, Graph, Prepared, Setup, Summary
+from bayeslead.bayes.recipe import Checks, Family, Graph, Prepared, Setup, Summary, fixed_table
 from bayeslead.bayes.start import ml_on_z
 from bayeslead.bayes.summaries import threshold_rows
 from bayeslead.config import BayesConfig
@@ -65,6 +66,7 @@ SCORES = (
     "scores",
     "between_z",
     "slope_free",
+    Z_NAME,  # latent cluster means of covariates at both levels
 )  # per-respondent and per-cluster latent scores (ordinal)
 
 
@@ -156,7 +158,7 @@ class TwoLevel(Family):
         if spec.observed:
             where = f"Data file {data.path}"
             levels = level_variables(spec, frame[keep], ids[keep], settings, where)
-            covariates = covariate_data(spec, *levels, cdata.z, x, cdata.sd, ids[keep])
+            covariates = covariate_data(spec, *levels, cdata.z, x, cdata.mean, cdata.sd, ids[keep])
         moments = cluster_moments(cdata.z[:, : len(spec.items)], ids[keep])
         return TwoLevelData(**common, continuous=cdata, moments=moments, covariates=covariates)
 
@@ -188,10 +190,10 @@ class TwoLevel(Family):
         level3, problems = None, []
         if spec.level3:
             level3, problems = level3_units(data.source, spec.level3, data.ids, data.moments.labels)
-        if data.covariates.within and positions:
+        if data.covariates.level1 and positions:
             raise InputError(
-                "bayes.random_slopes: random slopes with within-only covariates "
-                f"({', '.join(data.covariates.within)}) are not estimated by engine: bayes yet"
+                "bayes.random_slopes: random slopes with covariates that vary within clusters "
+                f"({', '.join(data.covariates.level1)}) are not estimated by engine: bayes yet"
             )
         model = build_twolevel_model(
             spec,
@@ -221,13 +223,17 @@ class TwoLevel(Family):
                 settings.between_paths,
             )
         initial = twolevel_start(setup, data.continuous, data.moments, graph.positions)
+        if data.covariates.both:
+            initial |= latent_mean_start(
+                spec, table, data.covariates.latent, settings.between_paths
+            )
         if graph.level3:
             initial |= level3_start(table, graph.level3)
         return initial
 
     def stored(self, model: pm.Model) -> list[str]:
         """The sampled variables but the latent scores, and the between-level deterministics."""
-        stored = ("theta", "beta_between", "psi_between", "slope_corr")
+        stored = ("theta", "beta_between", "psi_between", "slope_corr", "covariate_paths_between")
         stored += ("slopes", "thresholds", "latent_sd")  # ordinal
         return [v.name for v in model.free_RVs if v.name not in SCORES] + [
             n for n in stored if n in model.named_vars
@@ -249,8 +255,11 @@ class TwoLevel(Family):
             theta_b = post["between_residual_sd"].values ** 2
             level_rows = intercept_rows(marker, data.continuous, post, settings.hdi_prob)
         reported = rescale(table, marker, theta_std, scales)
-        between = between_theta(table, marker, theta_std, post, scales, theta_b)
         covariates = data.covariates
+        between = between_theta(
+            table, marker, theta_std, post, scales, theta_b, covariates.both_cols
+        )
+        between_marker = fixed_table(marker, covariates.latent.between)
         within = level_theta(marker, reported, covariates.between)
         between = level_theta(marker, between, covariates.within)
         if not ordinal and covariates.names:
@@ -269,6 +278,7 @@ class TwoLevel(Family):
             scales,
             settings.hdi_prob,
             between_residuals=not ordinal,
+            between_marker=between_marker,
         )
         if covariates.names:
             estimates, conv = covariate_rows(estimates, conv, marker, covariates)
@@ -279,7 +289,16 @@ class TwoLevel(Family):
             conv = pd.concat([conv, level3_conv])
             upper = level3_variances(table, post).reshape(-1, len(table.variables) - p)
         effects, effect_conv = level_effects(
-            spec, marker, within, between, post, positions, table, scales, settings.hdi_prob
+            spec,
+            marker,
+            within,
+            between,
+            post,
+            positions,
+            table,
+            scales,
+            settings.hdi_prob,
+            between_marker,
         )
         if covariates.names:
             effects, effect_conv = level_effect_rows(effects, effect_conv, spec, covariates)
@@ -338,7 +357,8 @@ class TwoLevel(Family):
             info["covariates"] = {
                 "within_only": list(data.covariates.within),
                 "between_only": list(data.covariates.between),
-                "fixed_x": "(co)variances and means at the sample values",
+                "within_and_between": list(data.covariates.both),
+                "fixed_x": "(co)variances and means at the sample values (at both levels: lavaan's h1)",
             }
             info["lavaan_syntax"] = lavaan_syntax(spec, data.covariates)
         if graph.level3:

@@ -25,12 +25,15 @@ def ystar_sd(table, theta_std, post) -> np.ndarray:
     return np.sqrt(1.0 + np.sum((lam * post["latent_sd"].values[..., None, :]) ** 2, axis=-1))
 
 
-def between_theta(table, marker, theta_std, post, scales, theta_b) -> np.ndarray:
+def between_theta(table, marker, theta_std, post, scales, theta_b, covariate_cols=()) -> np.ndarray:
     """Between-level parameters in the marker table's layout (loadings shared with within;
-    `theta_b` the items' between residual variances on the std.lv metric)."""
+    `theta_b` the items' between residual variances on the std.lv metric; the paths from the
+    covariates at both levels, columns `covariate_cols`, their between parts')."""
     p = table.n_manifest
     a, s = table.matrices(theta_std)
     a[..., p:, p:] = post["beta_between"].values
+    if len(covariate_cols):
+        a[..., p:, covariate_cols] = post["covariate_paths_between"].values
     s[..., p:, p:] = post["psi_between"].values
     items = np.arange(theta_b.shape[-1])  # the items come first among the manifest variables
     s[..., items, items] = theta_b
@@ -59,13 +62,15 @@ def level_estimates(
     scales,
     hdi_prob,
     between_residuals=True,
+    between_marker=None,
 ):
     """estimates.csv rows with a `level` column: within (and loadings), between (item residual
     variances only with `between_residuals`), `level_rows` (intercepts or thresholds) as between
-    rows, and the random slopes; and the convergence rows of all of them."""
+    rows, and the random slopes; and the convergence rows of all of them. `between_marker`: the
+    marker table with the between level's fixed values, when they differ (fixed covariates)."""
     w, conv_w = estimates_table(marker, within, hdi_prob)
     w["level"] = np.where(w.op == "=~", "", "within")
-    b, conv_b = estimates_table(marker, between, hdi_prob)
+    b, conv_b = estimates_table(between_marker or marker, between, hdi_prob)
     shared = b.op == "=~"
     if not between_residuals:
         item = b.lhs.isin(marker.manifest)
@@ -123,11 +128,17 @@ def _slope_covariance(post, positions, table, scales) -> np.ndarray:
     return corr * sd[..., :, None] * sd[..., None, :]
 
 
-def level_effects(spec, marker, within, between, post, positions, table, scales, hdi_prob):
-    """Within, between and (with random slopes) average effects of every named chain."""
+def level_effects(
+    spec, marker, within, between, post, positions, table, scales, hdi_prob, between_marker=None
+):
+    """Within, between and (with random slopes) average effects of every named chain
+    (`between_marker` as in `level_estimates`)."""
     frames, convs = [], []
-    for level, theta in (("within", within), ("between", between)):
-        frame, conv = effects_table(spec, marker, theta, hdi_prob)
+    for level, theta, level_marker in (
+        ("within", within, marker),
+        ("between", between, between_marker or marker),
+    ):
+        frame, conv = effects_table(spec, level_marker, theta, hdi_prob)
         frame["level"] = level
         conv.index = [f"{k} ({level})" for k in conv.index]
         frames.append(frame)
