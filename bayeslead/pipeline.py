@@ -29,6 +29,7 @@ from bayeslead.errors import InputError
 from bayeslead.hypotheses import Hypothesis, evaluate, parse_hypotheses
 from bayeslead.instrument import Instrument, load_instrument
 from bayeslead.phases import Phases
+from bayeslead.psychometrics.agreement import cluster_agreement
 from bayeslead.report.html import build_report
 from bayeslead.report.hypotheses import hypotheses_latex, hypotheses_markdown
 from bayeslead.report.table_files import run_table_files
@@ -164,6 +165,10 @@ def fit(inputs: Inputs, progress: bool = True, phases: Phases | None = None) -> 
             inputs.spec, inputs.data, config.bayes, config.diagnostics, phases=phases
         )
     result.problems.extend(inputs.data.warnings if inputs.data is not None else ())
+    if inputs.spec.cluster and inputs.data is not None:
+        agreement = cluster_agreement(inputs.spec, inputs.data)
+        if agreement is not None:
+            result.extra_tables["agreement"] = agreement
     if "level" not in result.estimates.columns:  # single-level parameters have an empty level
         result.estimates.insert(4, "level", "")
     if inputs.hypotheses:

@@ -171,3 +171,37 @@ def test_aggregate_without_cluster_names_the_key(tmp_path):
         timeout=300,
     )
     assert done.returncode == 2 and "data.cluster" in done.stderr and "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize("engine", ["sem", "bayes"])
+def test_two_level_fits_of_either_engine_carry_the_agreement_table(tmp_path, monkeypatch, engine):
+    """`pipeline.fit` adds `agreement.csv`'s table to every run with data.cluster, whichever
+    engine fitted it (the engine is replaced by a stub: only the recipe is under test)."""
+    from bayeslead import pipeline
+    from bayeslead.results import FitResult
+
+    config = write_config(tmp_path, "5pt", role=False)
+    config.write_text(config.read_text() + f"engine: {engine}\n")
+    inputs = load_inputs(config)
+    stub = FitResult(
+        engine=engine,
+        estimates=pd.DataFrame(columns=["lhs", "op", "rhs", "est"]),
+        effects=pd.DataFrame(),
+        fit={},
+        info={},
+    )
+
+    class Family:
+        def fit(self, *args, **kwargs):
+            return stub
+
+    monkeypatch.setattr("bayeslead.sem.engine.fit_sem", lambda *a, **k: stub)
+    monkeypatch.setattr("bayeslead.bayes.engine.family_of", lambda spec: Family())
+    result = pipeline.fit(inputs, progress=False)
+    expected = informant_agreement(inputs.spec, inputs.data, "firm_id").summary
+    pd.testing.assert_frame_equal(result.extra_tables["agreement"], expected)
+    ref = pd.read_csv(FOLDER / "agreement_per_construct.csv").query("variant == '5pt'")
+    got = result.extra_tables["agreement"].set_index("construct")
+    for construct, icc1, icc2 in ref[["construct", "ICC1", "ICC2"]].itertuples(index=False):
+        assert got.loc[construct, "ICC1"] == pytest.approx(icc1, abs=5e-4)  # multilevel 2.7
+        assert got.loc[construct, "ICC2"] == pytest.approx(icc2, abs=5e-4)

@@ -225,3 +225,12 @@ def informant_agreement(
     firms = data.id_column(cluster, "firm (cluster) id")
     roles = data.clusters[role] if role else None
     return agreement_tables(data.frame, constructs, firms, ranges, roles, cluster)
+
+
+def cluster_agreement(spec: ModelSpec, data: ResponseData) -> pd.DataFrame | None:
+    """The agreement summary of a two-level run (`agreement.csv`, either engine), or None when
+    a construct's response scale is unknown (no instrument and no data.scale)."""
+    try:
+        return informant_agreement(spec, data, spec.cluster).summary
+    except InputError:
+        return None

@@ -29,7 +29,6 @@ from bayeslead.core.twolevel_ml import (
 from bayeslead.core.twolevel_model import TwoLevelModel, fit_twolevel
 from bayeslead.data import ResponseData
 from bayeslead.errors import InputError, Problem
-from bayeslead.psychometrics.agreement import informant_agreement
 from bayeslead.results import EFFECT_COLUMNS, FitResult
 from bayeslead.sem.fitmeasures import chisq_fit
 from bayeslead.sem.tables import Z95, estimates_table
@@ -132,20 +131,12 @@ def fit_sem_twolevel(spec, data: ResponseData, settings: SemConfig) -> FitResult
         effects=effects,
         fit=fit,
         info=info,
-        extra_tables={"icc": icc_table(specs, stats, theta, saturated)} | agreement(spec, data),
+        extra_tables={"icc": icc_table(specs, stats, theta, saturated)},
         problems=problems,
         timings={"estimation_s": round(time.perf_counter() - started, 3)},
         theta=theta[:qw],
         theta_cov=cov_theta[:qw, :qw],
     )
-
-
-def agreement(spec, data: ResponseData) -> dict[str, pd.DataFrame]:
-    """Informant agreement per construct (`agreement.csv`) when the item scales are known."""
-    try:
-        return {"agreement": informant_agreement(spec, data, spec.cluster).summary}
-    except InputError:
-        return {}
 
 
 # --- checks ----------------------------------------------------------------------------------
