@@ -12,7 +12,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from bayeslead.core.keys import parse_key
+from bayeslead.core.keys import is_threshold_key, parse_key
 from bayeslead.errors import InputError, Problem
 from bayeslead.yamlio import load_yaml, pydantic_problems
 
@@ -260,10 +260,10 @@ class RunConfig(Strict):
     @classmethod
     def _partial_keys(cls, value: list[str]) -> list[str]:
         for key in value:
-            if parse_key(key) is None:
+            if parse_key(key) is None and not is_threshold_key(key):
                 raise ValueError(
                     f"{key!r} is not a lavaan parameter key (e.g. 'x3 ~ 1', 'visual =~ x2', "
-                    "'x1 ~~ x1')"
+                    "'x1 ~~ x1', 'x3 | t1')"
                 )
         return value
 

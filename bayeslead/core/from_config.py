@@ -265,8 +265,6 @@ def _group_problems(config: RunConfig, items, observed) -> list[Problem]:
     reasons = []
     if config.data.cluster:
         reasons.append("cannot be combined with data.cluster (two-level models)")
-    if config.engine == "bayes" and config.bayes.indicators != "continuous":
-        reasons.append("multi-group models support continuous indicators only")
     if observed:
         reasons.append(
             "multi-group models support latent constructs only; observed structural variables "

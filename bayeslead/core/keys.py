@@ -10,6 +10,12 @@ from __future__ import annotations
 import re
 
 KEY = re.compile(r"^\s*(\w+)\s*(=~|~~|~)\s*(\w+(?:\s*:\s*\w+)?)\s*$")
+THRESHOLD = re.compile(r"^\s*\w+\s*\|\s*t[1-9]\d*\s*$")  # lavaan's "x3 | t1"
+
+
+def is_threshold_key(text: str) -> bool:
+    """Whether `text` names an ordinal item's threshold as lavaan does (``"x3 | t1"``)."""
+    return THRESHOLD.match(text) is not None
 
 
 def parse_key(text: str) -> tuple[str, str, str] | None:

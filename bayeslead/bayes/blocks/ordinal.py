@@ -65,10 +65,8 @@ def ordinal_loglik(
     sample mean of the scores: a common shift of the scores then leaves the likelihood unchanged,
     so their location and the thresholds mix independently (an exact reparameterisation).
     """
-    p = table.n_manifest
-    factor = np.array([loading_column(table, j) for j in range(p)])
-    column = np.searchsorted(first_order_constructs(table), factor)  # item -> its score column
-    loadings = theta[np.array([_loading_index(table, j) for j in range(p)])]
+    index, column = item_loadings(table)
+    loadings = theta[index]
     shift = None
     if relative:
         mean = pt.mean(scores, axis=0)
@@ -77,6 +75,15 @@ def ordinal_loglik(
         scores = scores - mean
     lower, upper = _threshold_bounds(data, priors, shift)
     return interval_log_prob(lower, upper, loadings, phi, scores, column, link)
+
+
+def item_loadings(table: ParameterTable) -> tuple[np.ndarray, np.ndarray]:
+    """Each item's loading as its position in theta, and its construct's score column (the
+    position in `first_order_constructs`)."""
+    p = table.n_manifest
+    factor = np.array([loading_column(table, j) for j in range(p)])
+    column = np.searchsorted(first_order_constructs(table), factor)
+    return np.array([_loading_index(table, j) for j in range(p)]), column
 
 
 def _loading_index(table: ParameterTable, item: int) -> int:
@@ -90,16 +97,34 @@ def _loading_index(table: ParameterTable, item: int) -> int:
 def _threshold_bounds(data: OrdinalData, priors: PriorSet, shift=None):
     """Lower and upper standardised thresholds of every observed response.
 
-    Thresholds are sampled in units of the item's y* SD (first cut + positive gaps; about the
-    normal quantiles of the cumulative category shares) and rescaled in the likelihood, which
-    decouples them from the loadings. All cut points come from one matrix
-    product of constants with the gaps (cumulative sums within each item), then two gathers.
-    With `shift` (p,), the cuts are sampled relative to it (the bounds are then relative too);
-    the prior and the stored `thresholds` are those of the cuts themselves.
+    Thresholds are sampled in units of the item's y* SD (`threshold_cuts`) and rescaled in the
+    likelihood, which decouples them from the loadings. With `shift` (p,), the cuts are sampled
+    relative to it (the bounds are then relative too); the prior and the stored `thresholds`
+    are those of the cuts themselves.
     """
+    first, cuts = threshold_cuts(data, priors)
+    if shift is None:
+        pm.Deterministic("thresholds", cuts)
+    else:
+        moved = pm.logp(first, first + shift) - pm.logp(first, first)
+        pm.Potential("threshold_prior_shift", pt.sum(moved))
+        pm.Deterministic("thresholds", cuts + shift[cut_items(data)])
+    return response_bounds(cuts, data)
+
+
+def cut_items(data: OrdinalData) -> np.ndarray:
+    """The item of every cut point, in the order of the `thresholds` vector."""
+    cuts_per_item = data.n_categories - 1
+    return np.repeat(np.arange(len(cuts_per_item)), cuts_per_item)
+
+
+def threshold_cuts(data: OrdinalData, priors: PriorSet):
+    """Every item's cut points (first cut + positive gaps, about the normal quantiles of the
+    cumulative category shares): the `threshold_first` variable and all cuts, from one matrix
+    product of constants with the gaps (cumulative sums within each item)."""
     cuts_per_item = data.n_categories - 1
     n_cuts = int(cuts_per_item.sum())
-    item_of_cut = np.repeat(np.arange(len(cuts_per_item)), cuts_per_item)
+    item_of_cut = cut_items(data)
     start_of_item = np.concatenate([[0], np.cumsum(cuts_per_item)[:-1]])
     gap_rows = [c for c in range(n_cuts) if c != start_of_item[item_of_cut[c]]]
     cumulative = np.zeros((n_cuts, len(gap_rows)))
@@ -112,15 +137,17 @@ def _threshold_bounds(data: OrdinalData, priors: PriorSet, shift=None):
     if gap_rows:
         gaps = rv("threshold_gaps", priors.classes["threshold_gaps"], shape=len(gap_rows))
         cuts = cuts + pt.dot(cumulative, gaps)
-    if shift is None:
-        pm.Deterministic("thresholds", cuts)
-    else:
-        moved = pm.logp(first, first + shift) - pm.logp(first, first)
-        pm.Potential("threshold_prior_shift", pt.sum(moved))
-        pm.Deterministic("thresholds", cuts + shift[item_of_cut])
+    return first, cuts
+
+
+def response_bounds(cuts, data: OrdinalData, rows: np.ndarray | None = None):
+    """Lower and upper cut of every response (n, p) of the respondents `rows` (default all),
+    gathered from `cuts` (a vector in the order of `cut_items`); missing responses get
+    (-BIG, BIG), so they contribute log(1) = 0."""
+    cuts_per_item = data.n_categories - 1
+    n_cuts = int(cuts_per_item.sum())
+    start_of_item = np.concatenate([[0], np.cumsum(cuts_per_item)[:-1]])
     extended = pt.concatenate([cuts, pt.as_tensor([-BIG, BIG])])
-    # (N, p) index of each response's lower and upper cut; missing responses get (-BIG, BIG),
-    # so they contribute log(1) = 0
     shape = (data.n, len(cuts_per_item))
     lower = np.full(shape, n_cuts)
     upper = np.full(shape, n_cuts + 1)
@@ -128,4 +155,8 @@ def _threshold_bounds(data: OrdinalData, priors: PriorSet, shift=None):
     top = data.category == cuts_per_item[data.item]
     upper[data.respondent, data.item] = np.where(top, n_cuts + 1, position)
     lower[data.respondent, data.item] = np.where(data.category == 0, n_cuts, position - 1)
-    return extended[lower.ravel()].reshape(shape), extended[upper.ravel()].reshape(shape)
+    if rows is not None:
+        lower, upper = lower[rows], upper[rows]
+    return extended[lower.ravel()].reshape(lower.shape), extended[upper.ravel()].reshape(
+        upper.shape
+    )

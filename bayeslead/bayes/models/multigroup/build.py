@@ -133,8 +133,8 @@ def build_multigroup_model(
         theta = free_parameters(spec, table, priors, given)
         a, s = ram_matrices(table, theta)
         nu = rv("intercepts", priors.classes["intercepts"], dims="item")
-        sd = pt.exp(_zero_sum("group_sd", priors, "lognormal"))
-        shift = _zero_sum("group_means", priors, "normal")
+        sd = pt.exp(zero_sum("group_sd", priors, "lognormal"))
+        shift = zero_sum("group_means", priors, "normal")
         a_dev, nu_dev = deviation_variables(plan, v, p) if plan is not None else (None, None)
         total = 0.0
         for g, rows in enumerate(data.rows):
@@ -151,7 +151,7 @@ def build_multigroup_model(
     return model
 
 
-def _zero_sum(name: str, priors: PriorSet, family: str):
+def zero_sum(name: str, priors: PriorSet, family: str):
     """Latent-by-group values (latent, group) summing to zero over the groups, with the SD of
     prior class `name` (which must be `family`(0, sd))."""
     prior = priors.classes[name]

@@ -1,5 +1,6 @@
 """The multi-group family: the recipe's steps, start values and the grouped chi-square PPP. Its
-graph (and the invariance it assumes) is in `build.py`, its per-group tables in `summaries.py`."""
+graph (and the invariance it assumes) is in `build.py` (continuous items) and `ordinal.py`
+(ordinal items), its per-group tables in `summaries.py`."""
 
 from __future__ import annotations
 
@@ -10,10 +11,24 @@ import pandas as pd
 import pymc as pm
 import xarray as xr
 
-from bayeslead.bayes.blocks.ordinal import refuse_limited_information
+from bayeslead.bayes.blocks.ordinal import (
+    check_ordinal_support,
+    cut_items,
+    refuse_limited_information,
+)
 from bayeslead.bayes.blocks.parameters import initial_values
 from bayeslead.bayes.models.multigroup.build import GroupData, build_multigroup_model, group_data
-from bayeslead.bayes.models.multigroup.invariance import deviation_plan, deviation_table
+from bayeslead.bayes.models.multigroup.invariance import (
+    Deviations,
+    deviation_plan,
+    deviation_table,
+)
+from bayeslead.bayes.models.multigroup.ordinal import (
+    OrdinalGroups,
+    build_ordinal_multigroup_model,
+    ordinal_groups,
+    ordinal_multigroup_start,
+)
 from bayeslead.bayes.models.multigroup.summaries import (
     group_differences,
     group_effects,
@@ -36,12 +51,19 @@ from bayeslead.psychometrics.tables import htmt_table, reliability_table
 
 @dataclass(frozen=True, kw_only=True)
 class MultiGroupData(Prepared):
-    """The items (N x p) and group labels of every row, and the groups' rows for the likelihood."""
+    """The items (N x p) and group labels of every row, and the groups' rows for the likelihood
+    (continuous items: `data`; ordinal items: `ordinal`)."""
 
     frame: pd.DataFrame  # the responses (reliability and HTMT read the items from it)
     x: np.ndarray
     groups: pd.Series  # each row's group label
-    data: GroupData
+    data: GroupData | None = None
+    ordinal: OrdinalGroups | None = None
+
+    @property
+    def groups_of(self) -> GroupData | OrdinalGroups:
+        """The group structure (labels, counts) of whichever items the model has."""
+        return self.ordinal if self.ordinal is not None else self.data
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -52,52 +74,86 @@ class MultiGroupSummary(Summary):
 
 
 class MultiGroup(Family):
-    """One measurement model, structural paths partially pooled across groups."""
-
-    def unit_residuals(self, settings: BayesConfig) -> bool:
-        return False  # continuous indicators only
+    """One measurement model, structural paths partially pooled across groups; continuous
+    items (marginal normal likelihood) or ordinal items (`ordinal.py`)."""
 
     def prepare(self, spec: ModelSpec, data: ResponseData, settings: BayesConfig) -> MultiGroupData:
         refuse_limited_information(settings, "multi-group")
         x = data.frame[list(spec.manifest)].to_numpy(dtype=float)
-        gdata, problems = group_data(
-            x,
-            data.id_column(spec.group, "group labels"),
-            f"Data file {data.path}, column '{spec.group}'",
-        )
-        if settings.loo:
-            problems.append(
-                Problem("bayes.loo", "PSIS-LOO is not computed for multi-group fits", "warning")
+        labels = data.id_column(spec.group, "group labels")
+        where = f"Data file {data.path}, column '{spec.group}'"
+        if settings.indicators == "ordinal":
+            check_ordinal_support(spec)
+            odata, problems = ordinal_groups(x, labels, where)
+            problems += _loo_problem(settings)
+            return MultiGroupData(
+                problems=problems,
+                frame=data.frame,
+                x=x,
+                groups=data.clusters[spec.group],
+                ordinal=odata,
             )
+        gdata, problems = group_data(x, labels, where)
+        problems += _loo_problem(settings)
         return MultiGroupData(
             problems=problems, frame=data.frame, x=x, groups=data.clusters[spec.group], data=gdata
         )
 
     def build(self, setup: Setup, data: MultiGroupData) -> Graph:
-        plan = deviation_plan(setup.spec, setup.table, setup.priors, setup.settings.invariance)
-        model = build_multigroup_model(setup.spec, setup.table, data.data, setup.priors, plan)
+        spec, table, priors = setup.spec, setup.table, setup.priors
+        plan = plan_of(setup, data)
+        if data.ordinal is not None:
+            model = build_ordinal_multigroup_model(
+                spec, table, data.ordinal, priors, plan, setup.settings.link
+            )
+        else:
+            model = build_multigroup_model(spec, table, data.data, priors, plan)
         return Graph(model=model)
 
     def start(self, setup: Setup, data: MultiGroupData, graph: Graph) -> dict[str, np.ndarray]:
-        initial = multigroup_start(setup.spec, setup.table, setup.priors, data.data)
+        spec, table, priors = setup.spec, setup.table, setup.priors
+        if data.ordinal is not None:
+            initial = ordinal_multigroup_start(spec, table, priors, data.x, data.ordinal)
+        else:
+            initial = multigroup_start(spec, table, priors, data.data)
         return {k: v for k, v in initial.items() if k in graph.model.named_vars}
 
     def stored(self, model: pm.Model) -> list[str]:
-        return [v.name for v in model.free_RVs] + ["theta", "population_paths"]
+        """The sampled variables (not the per-respondent scores of ordinal items), theta, the
+        population paths and the groups' thresholds."""
+        names = [v.name for v in model.free_RVs if v.name != "scores"]
+        derived = ("theta", "population_paths", "thresholds", "group_thresholds")
+        return names + [n for n in derived if n in model.named_vars]
 
     def summarise(
         self, setup: Setup, data: MultiGroupData, graph: Graph, idata
     ) -> MultiGroupSummary:
         spec, table, marker = setup.spec, setup.table, setup.marker
-        gdata, hdi = data.data, setup.settings.hdi_prob
+        gdata, hdi = data.groups_of, setup.settings.hdi_prob
+        item_sd = None if data.data is None else data.data.sd  # ordinal: y* (theta) metric
         post = idata.posterior
         theta_std = post["theta"].values
-        scales = marker_scales(table, theta_std, gdata.sd)
+        scales = marker_scales(table, theta_std, item_sd)
         pooled = rescale(table, marker, theta_std, scales)
-        plan = deviation_plan(spec, table, setup.priors, setup.settings.invariance)
-        by_group, group_scales = group_thetas(spec, table, marker, post, scales, plan, gdata.sd)
+        plan = plan_of(setup, data)
+        by_group, group_scales = group_thetas(spec, table, marker, post, scales, plan, item_sd)
+        thresholds = None
+        if data.ordinal is not None:
+            keys = data.ordinal.threshold_keys(list(spec.manifest))
+            thresholds = (keys, cut_items(data.ordinal.codes), post["group_thresholds"].values)
         estimates, conv = group_estimates(
-            spec, table, marker, pooled, by_group, post, scales, gdata, hdi, group_scales, plan
+            spec,
+            table,
+            marker,
+            pooled,
+            by_group,
+            post,
+            scales,
+            gdata,
+            hdi,
+            group_scales,
+            plan,
+            thresholds,
         )
         effects, effect_conv = group_effects(spec, marker, pooled, by_group, gdata, hdi)
         defined = [
@@ -129,11 +185,11 @@ class MultiGroup(Family):
     ) -> Checks:
         """Grouped chi-square PPP (complete data), each group's draws in the InferenceData,
         reliability and HTMT."""
-        spec, marker, gdata = setup.spec, setup.marker, data.data
+        spec, marker, gdata = setup.spec, setup.marker, data.groups_of
         fit = {}
-        if not np.isnan(gdata.z).any():
+        if data.data is not None and not np.isnan(data.data.z).any():
             fit = grouped_ppp(
-                marker, summary.by_group, data.x, data.groups, gdata, setup.settings.seed
+                marker, summary.by_group, data.x, data.groups, data.data, setup.settings.seed
             )
         idata.posterior["group_estimate"] = xr.DataArray(
             np.stack(summary.by_group, axis=2),
@@ -141,34 +197,71 @@ class MultiGroup(Family):
             coords={"group": gdata.labels, "estimate_dim": [q.key for q in marker.free_params]},
         )
         flat = summary.theta.reshape(-1, summary.theta.shape[-1])
+        reliability = None
+        if data.data is not None:
+            reliability = reliability_table(marker, flat.mean(axis=0), data.frame, spec)
         return Checks(
             fit=fit,
-            reliability=reliability_table(marker, flat.mean(axis=0), data.frame, spec),
+            reliability=reliability,
             htmt=htmt_table(data.frame[list(spec.items)].dropna(), spec),
         )
 
     def info(self, setup: Setup, data: MultiGroupData, graph: Graph, sampler: str) -> dict:
-        settings, priors, gdata = setup.settings, setup.priors, data.data
+        settings, priors, gdata = setup.settings, setup.priors, data.groups_of
+        ordinal = data.ordinal is not None
         return {
-            "estimator": "Bayes (multi-group, continuous indicators, marginal normal likelihood per group)",
+            "estimator": f"Bayes (multi-group, ordered {settings.link} per group, latent scores "
+            "sampled)"
+            if ordinal
+            else "Bayes (multi-group, continuous indicators, marginal normal likelihood per group)",
             "n": int(gdata.counts.sum()),
             "groups": dict(zip(gdata.labels, gdata.counts.tolist(), strict=True)),
             "reference_group": gdata.labels[0],
-            "invariance": invariance_text(setup),
+            "invariance": invariance_text(setup, ordinal),
             "pooling": "structural paths partially pooled across groups (beta_g ~ N(beta, tau))",
             "hypotheses": "evaluated on the pooled (population-mean) paths; see group_differences.csv",
-            "identification": "reference group's latents standardised, first loading of each "
+            "identification": ORDINAL_IDENTIFICATION
+            if ordinal
+            else "reference group's latents standardised, first loading of each "
             "construct positive; reported on lavaan's marker metric",
             "sampler": sampler,
             "chains": settings.chains,
             "draws": settings.draws,
             "tune": settings.tune,
             "seed": settings.seed,
-            "missing": "exact likelihood per missing-data pattern within each group",
-            "fit": "chi-square PPP summed over groups (complete data only)",
+            "missing": "responses missing at random are left out of the likelihood"
+            if ordinal
+            else "exact likelihood per missing-data pattern within each group",
+            "fit": "none for ordinal items"
+            if ordinal
+            else "chi-square PPP summed over groups (complete data only)",
             "priors": {name: str(prior) for name, prior in priors.classes.items()}
             | {key: str(prior) for key, prior in priors.parameters.items()},
         }
+
+
+ORDINAL_IDENTIFICATION = (
+    "Wu & Estabrook (2016), theta parameterisation: y* intercepts 0 and residual variances 1 in "
+    "every group, thresholds and loadings equal (or deviating, bayes.invariance), latent means "
+    "and variances free in all but the reference group (sampled zero-sum over groups); reported "
+    "on lavaan's marker metric, latent means and thresholds on the reference group's origin"
+)
+
+
+def _loo_problem(settings: BayesConfig) -> list[Problem]:
+    if not settings.loo:
+        return []
+    return [Problem("bayes.loo", "PSIS-LOO is not computed for multi-group fits", "warning")]
+
+
+def plan_of(setup: Setup, data: MultiGroupData) -> Deviations:
+    """Which loadings, intercepts or thresholds deviate across groups (`invariance.py`)."""
+    thresholds = None
+    if data.ordinal is not None:
+        thresholds = data.ordinal.threshold_keys(list(setup.spec.manifest))
+    return deviation_plan(
+        setup.spec, setup.table, setup.priors, setup.settings.invariance, thresholds
+    )
 
 
 def grouped_ppp(
@@ -211,22 +304,26 @@ def multigroup_start(
     return initial
 
 
-def invariance_text(setup: Setup) -> str:
+def invariance_text(setup: Setup, ordinal: bool = False) -> str:
     """What the fit held equal across groups (info.json's `invariance`)."""
     mode = setup.settings.invariance
     freed = ", ".join(setup.spec.group_partial)
     residuals = "item residual variances equal across groups"
+    items = "item intercepts"
+    if ordinal:
+        residuals = "y* intercepts 0 and residual variances 1 in every group (Wu & Estabrook 2016)"
+        items = "thresholds"
     if mode == "full":
-        return f"loadings, item intercepts and {residuals}"
+        return f"loadings, {items} and {residuals}"
     prior = setup.priors.classes
     if mode == "partial":
         return (
-            f"loadings and item intercepts equal across groups except {freed} (deviations "
+            f"loadings and {items} equal across groups except {freed} (deviations "
             f"{prior['group_free']}); {residuals}"
         )
     exempt = f"; {freed} freed ({prior['group_free']})" if freed else ""
     return (
-        "approximate: every loading and item intercept deviates by group from the groups' "
+        f"approximate: every loading and {items[:-1]} deviates by group from the groups' "
         f"common value, deviations {prior['group_deviation']} on the standardised scale "
         f"(zero-sum over groups){exempt}; {residuals}"
     )

@@ -1,7 +1,8 @@
 """What the Bayesian multi-group model holds equal across groups (`bayes.invariance`).
 
 * ``full`` (default): loadings and item intercepts exactly equal (with the item residual
-  variances: lavaan's ``group.equal = c("loadings", "intercepts", "residuals")``);
+  variances: lavaan's ``group.equal = c("loadings", "intercepts", "residuals")``); with ordinal
+  items, loadings and thresholds (``"x3 | t1"``) in their place (`ordinal.py`);
 * ``partial``: the loadings and intercepts named in `group_partial` (``"F =~ x3"``,
   ``"x3 ~ 1"``) differ by group, with deviations from the groups' common value under the
   wide `group_free` prior (normal(0, 1) on the standardised scale); the rest exactly equal;
@@ -17,7 +18,7 @@ counterpart of a failed invariance test for that parameter.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -45,27 +46,45 @@ class Deviations:
     item_keys: list[str]
     item_index: np.ndarray  # manifest position of each deviating intercept
     item_sd: np.ndarray
+    threshold_keys: list[str] = field(default_factory=list)  # "x3 | t1" (ordinal items)
+    threshold_index: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=int))
+    threshold_sd: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
     @property
     def any(self) -> bool:
-        return bool(self.loading_keys or self.item_keys)
+        return bool(self.loading_keys or self.item_keys or self.threshold_keys)
 
 
 def deviation_plan(
-    spec: ModelSpec, table: ParameterTable, priors: PriorSet, invariance: str
+    spec: ModelSpec,
+    table: ParameterTable,
+    priors: PriorSet,
+    invariance: str,
+    thresholds: list[str] | None = None,
 ) -> Deviations:
-    """Which parameters deviate under `invariance` (see the module docstring)."""
+    """Which parameters deviate under `invariance` (see the module docstring); `thresholds`:
+    the keys of the ordinal items' cut points (``"x3 | t1"``, in the model's order), which then
+    take the place of the item intercepts."""
     freed = {compact_key(k) for k in spec.group_partial}
     small = _normal_sd(priors, "group_deviation")
     wide = _normal_sd(priors, "group_free")
     loadings = [p for p in table.free_params if p.kind == "loading"]
     load_keys = {compact_key(p.key): p for p in loadings}
     item_keys = {compact_key(f"{item} ~ 1"): k for k, item in enumerate(table.manifest)}
-    unknown = sorted(freed - set(load_keys) - set(item_keys))
+    cut_keys = {compact_key(key): k for k, key in enumerate(thresholds or [])}
+    if thresholds is not None:
+        item_keys = {}
+    unknown = sorted(freed - set(load_keys) - set(item_keys) - set(cut_keys))
     if unknown and invariance != "full":
+        named = (
+            "thresholds 'x | t1' (ordinal items have no free intercepts)"
+            if thresholds is not None
+            else "intercepts 'x ~ 1'"
+        )
         raise InputError(
-            f"Config: group_partial: {', '.join(unknown)} names no loading or item intercept "
-            "(the Bayesian multi-group model frees loadings 'F =~ x' and intercepts 'x ~ 1')"
+            f"Config: group_partial: {', '.join(unknown)} names no loading or item "
+            f"{'threshold' if thresholds is not None else 'intercept'} (the Bayesian "
+            f"multi-group model frees loadings 'F =~ x' and {named})"
         )
 
     def chosen(key: str) -> float | None:
@@ -75,6 +94,7 @@ def deviation_plan(
 
     keep_l = [(p, chosen(k)) for k, p in load_keys.items() if chosen(k) is not None]
     keep_i = [(k, chosen(key)) for key, k in item_keys.items() if chosen(key) is not None]
+    keep_t = [(k, chosen(key)) for key, k in cut_keys.items() if chosen(key) is not None]
     return Deviations(
         loading_keys=[p.key for p, _ in keep_l],
         loading_index=np.array([p.free for p, _ in keep_l], dtype=int),
@@ -83,6 +103,9 @@ def deviation_plan(
         item_keys=[f"{table.manifest[k]} ~ 1" for k, _ in keep_i],
         item_index=np.array([k for k, _ in keep_i], dtype=int),
         item_sd=np.array([sd for _, sd in keep_i]),
+        threshold_keys=[thresholds[k] for k, _ in keep_t],
+        threshold_index=np.array([k for k, _ in keep_t], dtype=int),
+        threshold_sd=np.array([sd for _, sd in keep_t]),
     )
 
 
@@ -102,11 +125,7 @@ def deviation_variables(plan: Deviations, v: int, p: int):
     coords `deviating_loading`, `deviating_item` and `group`."""
     a_dev = nu_dev = None
     if plan.loading_keys:
-        dev = pm.ZeroSumNormal(
-            "loading_deviation",
-            sigma=plan.loading_sd[:, None],
-            dims=("deviating_loading", "group"),
-        )
+        dev = loading_deviation(plan)
         basis = np.zeros((len(plan.loading_keys), v, v))
         for k, (row, col) in enumerate(plan.loading_cells):
             basis[k, row, col] = 1.0
@@ -121,8 +140,35 @@ def deviation_variables(plan: Deviations, v: int, p: int):
     return a_dev, nu_dev
 
 
+def loading_deviation(plan: Deviations):
+    """The zero-sum deviations (deviating loading, group) of the loadings."""
+    return pm.ZeroSumNormal(
+        "loading_deviation", sigma=plan.loading_sd[:, None], dims=("deviating_loading", "group")
+    )
+
+
+def threshold_deviation(plan: Deviations, n_cuts: int):
+    """The thresholds' per-group increments (group, n_cuts) from their zero-sum deviations
+    (deviating threshold, group), or None when no threshold deviates. Call inside the model
+    with coords `deviating_threshold` and `group`."""
+    if not plan.threshold_keys:
+        return None
+    dev = pm.ZeroSumNormal(
+        "threshold_deviation",
+        sigma=plan.threshold_sd[:, None],
+        dims=("deviating_threshold", "group"),
+    )
+    scatter = np.zeros((len(plan.threshold_keys), n_cuts))
+    scatter[np.arange(len(plan.threshold_keys)), plan.threshold_index] = 1.0
+    return pt.dot(dev.T, scatter)
+
+
 def coords(plan: Deviations) -> dict[str, list[str]]:
-    return {"deviating_loading": plan.loading_keys, "deviating_item": plan.item_keys}
+    return {
+        "deviating_loading": plan.loading_keys,
+        "deviating_item": plan.item_keys,
+        "deviating_threshold": plan.threshold_keys,
+    }
 
 
 def group_theta_std(plan: Deviations, post, g: int) -> np.ndarray:
@@ -148,6 +194,7 @@ def deviation_table(plan: Deviations, post, labels: list[str], hdi_prob: float):
     for name, keys, kind, sd in (
         ("loading_deviation", plan.loading_keys, "loading", plan.loading_sd),
         ("intercept_deviation", plan.item_keys, "intercept", plan.item_sd),
+        ("threshold_deviation", plan.threshold_keys, "threshold", plan.threshold_sd),
     ):
         if not keys:
             continue

@@ -66,10 +66,23 @@ def tagged(frame: pd.DataFrame, group: str) -> pd.DataFrame:
 
 
 def group_estimates(
-    spec, table, marker, pooled, by_group, post, scales, data, hdi_prob, group_scales, plan=None
+    spec,
+    table,
+    marker,
+    pooled,
+    by_group,
+    post,
+    scales,
+    data,
+    hdi_prob,
+    group_scales,
+    plan=None,
+    thresholds=None,
 ):
     """Every group's parameters, the item intercepts (per group when loadings or intercepts
-    deviate across groups), latent means and the pooled path rows."""
+    deviate across groups) or, with ordinal items, every group's thresholds (`thresholds`:
+    their keys, each cut's item and the draws (chain, draw, group, cut) on the y* scale),
+    latent means and the pooled path rows."""
     frames, convs = [], []
     for label, theta in zip(data.labels, by_group, strict=True):
         rows, conv = estimates_table(marker, theta, hdi_prob)
@@ -79,7 +92,12 @@ def group_estimates(
     p = table.n_manifest
     latents = list(table.variables[p:])
     shifts, latent = reference_origin(marker, by_group, post, group_scales)
-    if plan is not None and plan.any:
+    if thresholds is not None:
+        frame, conv = threshold_estimates(thresholds, shifts, data.labels, hdi_prob)
+        frames.append(frame)
+        convs.append(conv)
+        blocks = []
+    elif plan is not None and plan.any:
         blocks = [
             (
                 list(table.manifest),
@@ -126,6 +144,25 @@ def group_estimates(
     columns = ESTIMATE_COLUMNS[:4] + ["level", "group"] + ESTIMATE_COLUMNS[4:]
     out = pd.concat(frames, ignore_index=True)
     return out[columns + POSTERIOR_COLUMNS + ["mcse_mean"]], pd.concat(convs)
+
+
+def threshold_estimates(thresholds, shifts, labels, hdi_prob):
+    """Every group's `item | tK` rows on the reference group's origin (its latent intercepts 0:
+    each cut moves by the item's shift of the origin, `reference_origin`) and their
+    convergence rows."""
+    keys, cut_item, draws = thresholds
+    frames, convs = [], []
+    for g, label in enumerate(labels):
+        summary = summarize(draws[..., g, :] - shifts[g][..., cut_item], hdi_prob)
+        lhs, rhs = zip(*(key.split(" | ") for key in keys), strict=True)
+        rows = pd.DataFrame({"lhs": lhs, "op": "|", "rhs": rhs, "label": ""})
+        frame = tagged(pd.concat([rows, summary], axis=1), label)
+        frame["std_est"] = np.nan
+        frames.append(frame)
+        conv = summary[["rhat", "ess_bulk", "ess_tail"]].copy()
+        conv.index = [f"{key} [{label}]" for key in keys]
+        convs.append(conv)
+    return pd.concat(frames, ignore_index=True), pd.concat(convs)
 
 
 def group_effects(spec, marker, pooled, by_group, data, hdi_prob):

@@ -1,0 +1,218 @@
+"""Multi-group Bayesian SEM with ordinal items (`bayes.indicators: ordinal` with `data.group`).
+
+Respondent i of group g has latent responses ``y*_ij = lambda_jg eta_ic + e_ij``, e standard
+normal (probit) or logistic (logit), cut into the observed categories at thresholds tau_jkg
+(lavaan's theta parameterisation: item intercepts 0 and residual variances 1 in every group).
+The latents follow the group's structural model, eta ~ N(mu_g, Phi_g): the shared std.lv
+parameters with the group's paths (partially pooled, as for continuous items), latent SDs and
+intercepts (zero-sum over groups, `build.py`).
+
+Identification (Wu & Estabrook 2016; semTools' ``measEq.syntax(ID.cat =
+"Wu.Estabrook.2016")``): ``full`` holds the thresholds and loadings equal across groups (with
+the y* intercepts 0 and residual variances 1 in every group, the level W&E reach with
+``group.equal = c("thresholds", "loadings", "intercepts", "residuals")``), so the latent means
+and variances are free in all but one group. Here their location and scale are fixed by
+zero-sum group effects instead of a reference group (the same model, reported on the reference
+group's origin); `partial` frees the thresholds and loadings named in `group_partial`
+(``"x3 | t2"``, ``"F =~ x3"``) and `approximate` lets every threshold and loading deviate under
+the small-variance prior (`invariance.py`).
+
+Thresholds are sampled in units of each item's y* SD at the shared parameters,
+``s_j = sqrt(1 + lambda_j^2 phi_cc)`` (the groups' common scale), as single-group cuts are
+(first cut + positive gaps, `blocks.ordinal.threshold_cuts`); the stored `thresholds` are
+``tau = cut * s_j`` on the y* scale, and threshold deviations are in the same standardised
+units as the cuts. Each group's scores are standardised within the group, u = (eta - mu_g) /
+sd_g ~ N(0, R_g), so the likelihood Op (`blocks.ordinal`) reads group g's responses with
+loadings lambda_g, latent covariance Phi_g and the cuts ``(tau_g - lambda_g mu_g) / sqrt(1 +
+lambda_g^2 phi_g,cc)``: the group's mean and scale move the cuts, not the scores.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import pymc as pm
+import pytensor.tensor as pt
+
+from bayeslead.bayes.blocks.ordinal import (
+    cut_items,
+    item_loadings,
+    response_bounds,
+    threshold_cuts,
+)
+from bayeslead.bayes.blocks.parameters import free_parameters
+from bayeslead.bayes.blocks.ram import path_depth, ram_covariance, ram_inverse, ram_matrices
+from bayeslead.bayes.blocks.scores import first_order_constructs, normal_rows_logp
+from bayeslead.bayes.data import OrdinalData, ordinal_data
+from bayeslead.bayes.kernels.ops import interval_log_prob
+from bayeslead.bayes.models.multigroup.build import (
+    SMALL_GROUP,
+    path_positions,
+    pooled_paths,
+    zero_sum,
+)
+from bayeslead.bayes.models.multigroup.invariance import (
+    Deviations,
+    loading_deviation,
+    threshold_deviation,
+)
+from bayeslead.bayes.models.multigroup.invariance import coords as invariance_coords
+from bayeslead.bayes.priors import PriorSet
+from bayeslead.bayes.start import ml_on_z, ordinal_start, unit_residual_theta
+from bayeslead.core.partable import ParameterTable
+from bayeslead.core.spec import ModelSpec
+from bayeslead.errors import InputError, Problem
+
+
+@dataclass(frozen=True)
+class OrdinalGroups:
+    """The respondents sorted by group (stable), their category codes and group bounds."""
+
+    labels: list[str]
+    counts: np.ndarray  # respondents per group
+    order: np.ndarray  # sorted position -> row of the responses
+    codes: OrdinalData  # category codes of the sorted respondents
+    bounds: np.ndarray  # (G + 1,): group g is sorted rows bounds[g]:bounds[g + 1]
+
+    def rows(self, g: int) -> slice:
+        return slice(int(self.bounds[g]), int(self.bounds[g + 1]))
+
+    def threshold_keys(self, items: list[str]) -> list[str]:
+        """lavaan's threshold names (``"x3 | t1"``) in the order of the cuts."""
+        return [
+            f"{item} | t{k + 1}"
+            for item, n in zip(items, self.codes.n_categories, strict=True)
+            for k in range(n - 1)
+        ]
+
+
+def ordinal_groups(x: np.ndarray, groups: pd.Series, where: str) -> tuple[OrdinalGroups, list]:
+    """Category codes of `x` (N x p) sorted by the group labels; errors for a single group,
+    warnings for small groups."""
+    labels = groups.astype(str).to_numpy()
+    names = sorted(set(labels))
+    if len(names) < 2:
+        raise InputError(
+            f"{where}: only one group ({names[0]!r}); a multi-group model needs at least two "
+            "(remove data.group for a single-group fit)"
+        )
+    group_of = np.searchsorted(names, labels)
+    order = np.argsort(group_of, kind="stable")
+    counts = np.bincount(group_of, minlength=len(names))
+    problems = [
+        Problem(
+            "data.group",
+            f"group {name!r} has {count} respondents: its paths lean mostly on the pooled values",
+            "warning",
+        )
+        for name, count in zip(names, counts, strict=True)
+        if count < SMALL_GROUP
+    ]
+    bounds = np.concatenate([[0], np.cumsum(counts)])
+    return OrdinalGroups(names, counts, order, ordinal_data(x[order]), bounds), problems
+
+
+def build_ordinal_multigroup_model(
+    spec: ModelSpec,
+    table: ParameterTable,
+    data: OrdinalGroups,
+    priors: PriorSet,
+    plan: Deviations,
+    link: str = "probit",
+) -> pm.Model:
+    """PyMC model of the multi-group SEM with ordinal items (see the module docstring);
+    `table` is the std.lv table with unit item residual variances."""
+    p = table.n_manifest
+    latents = list(table.variables[p:])
+    first = np.array(first_order_constructs(table)) - p  # latent-block positions
+    index, column = item_loadings(table)
+    cut_item = cut_items(data.codes)
+    n_cuts = len(cut_item)
+    depth = max(path_depth(table) - 1, 0)
+    paths = np.array([table.index(r.key) for r in spec.regressions], dtype=int)
+    basis = np.zeros((len(paths), len(latents), len(latents)))
+    for k, (row, col) in enumerate(zip(*path_positions(spec, table), strict=True)):
+        basis[k, row - p, col - p] = 1.0
+    coords = {
+        "item": list(table.manifest),
+        "latent": latents,
+        "group": data.labels,
+        "path": [r.key for r in spec.regressions],
+        "threshold": data.threshold_keys(list(table.manifest)),
+    } | invariance_coords(plan)
+    with pm.Model(coords=coords) as model:
+        given = {}
+        if len(paths):
+            group_paths, population = pooled_paths(spec, priors, len(data.labels))
+            given = {key: population[k] for k, key in enumerate(coords["path"])}
+        theta = free_parameters(spec, table, priors, given)
+        a, s = ram_matrices(table, theta, first=p)
+        sd = pt.exp(zero_sum("group_sd", priors, "lognormal"))
+        shift = zero_sum("group_means", priors, "normal")
+        loadings = theta[index]
+        phi = ram_covariance(a, s, depth)[np.ix_(first, first)]
+        scale = pt.sqrt(1.0 + loadings**2 * pt.diagonal(phi)[column])  # common y* SDs
+        _, cuts = threshold_cuts(data.codes, priors)
+        pm.Deterministic("thresholds", cuts * scale[cut_item], dims="threshold")
+        tau_dev = threshold_deviation(plan, n_cuts)
+        group_cuts = cuts[None, :] if tau_dev is None else cuts[None, :] + tau_dev
+        tau = pm.Deterministic(
+            "group_thresholds",
+            pt.broadcast_to(group_cuts * scale[cut_item][None, :], (len(data.labels), n_cuts)),
+            dims=("group", "threshold"),
+        )
+        load_dev = _loading_increments(plan, p)
+        scores = pm.Flat("scores", shape=(data.codes.n, len(first)))
+        prior, loglik = 0.0, 0.0
+        for g in range(len(data.labels)):
+            a_g = (
+                a + pt.tensordot(group_paths[g] - theta[paths], basis, axes=1) if len(paths) else a
+            )
+            b_g = ram_inverse(a_g, depth)
+            phi_g = (b_g @ (s * sd[:, g][:, None] * sd[:, g][None, :]) @ b_g.T)[
+                np.ix_(first, first)
+            ]
+            mu_g = (b_g @ shift[:, g])[first]
+            sd_g = pt.sqrt(pt.diagonal(phi_g))
+            lam_g = loadings + load_dev[g] if load_dev is not None else loadings
+            centre = (lam_g * mu_g[column])[cut_item]
+            spread = pt.sqrt(1.0 + (lam_g * sd_g[column]) ** 2)[cut_item]
+            lower, upper = response_bounds((tau[g] - centre) / spread, data.codes, data.rows(g))
+            u_g = scores[data.rows(g)]
+            corr = phi_g / (sd_g[:, None] * sd_g[None, :])
+            prior = prior + normal_rows_logp(corr, u_g, int(data.counts[g]), len(first))
+            loglik = loglik + interval_log_prob(lower, upper, lam_g, phi_g, u_g, column, link)
+        pm.Potential("scores_prior", prior)
+        pm.Potential("loglik", loglik)
+    return model
+
+
+def _loading_increments(plan: Deviations, p: int):
+    """The loadings' per-group increments (group, p), or None when no loading deviates."""
+    if not plan.loading_keys:
+        return None
+    rows = np.zeros((len(plan.loading_keys), p))
+    rows[np.arange(len(plan.loading_keys)), [row for row, _ in plan.loading_cells]] = 1.0
+    return pt.dot(loading_deviation(plan).T, rows)
+
+
+def ordinal_multigroup_start(
+    spec: ModelSpec, table: ParameterTable, priors: PriorSet, x: np.ndarray, data: OrdinalGroups
+) -> dict[str, np.ndarray]:
+    """The pooled single-group ordinal start (ML on the z-scored items in the theta
+    parameterisation, normal-quantile cuts, standardised factor scores); groups start equal."""
+    sorted_x = x[data.order]
+    initial = ordinal_start(spec, table, priors, sorted_x, data.codes)
+    z = (sorted_x - np.nanmean(x, axis=0)) / np.nanstd(x, axis=0, ddof=1)
+    theta = unit_residual_theta(table, *ml_on_z(spec, z)[:2])  # its paths start the groups'
+    m = len(table.variables) - table.n_manifest
+    initial["group_sd"] = np.zeros((m, len(data.labels)))
+    initial["group_means"] = np.zeros((m, len(data.labels)))
+    if spec.regressions:
+        start = np.array([theta[table.index(r.key)] for r in spec.regressions])
+        initial["group_paths"] = np.tile(start, (len(data.labels), 1))
+        initial["group_path_sd"] = np.full(len(start), 0.2)
+        initial["population_z"] = np.full(len(start), 0.1)  # nutpie refuses zero gradients
+    return initial
