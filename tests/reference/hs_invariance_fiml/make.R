@@ -1,39 +1,6 @@
 ## make.R: multi-group FIML (missing = "ml") on HolzingerSwineford1939 by school with 8% MCAR blanks (issue 17).
 ## Run from this folder: Rscript make.R   (R 4.2.2, lavaan 0.6-14, semTools 0.5-6)
-## ---- reference-writing helpers (identical block in every make.R of /work/refs/groups_levels) ----
-suppressPackageStartupMessages({
-  library(lavaan); library(semTools); library(psych); library(multilevel); library(jsonlite)
-})
-# Shortest of 15/16/17 significant digits that reads back as the identical double.
-fmt_num <- function(x) {
-  x <- as.numeric(x)
-  out <- sprintf("%.15g", x)
-  for (d in 16:17) {
-    bad <- is.finite(x) & suppressWarnings(as.numeric(out)) != x
-    if (!any(bad)) break
-    out[bad] <- sprintf(paste0("%.", d, "g"), x[bad])
-  }
-  out[is.na(x)] <- "NA"
-  out
-}
-csv_cell <- function(v) {
-  v <- as.character(v)
-  need <- !is.na(v) & grepl("[,\"\n]", v)
-  v[need] <- paste0("\"", gsub("\"", "\"\"", v[need]), "\"")
-  v[is.na(v)] <- "NA"
-  v
-}
-write_ref_csv <- function(df, file) {
-  df <- as.data.frame(df, stringsAsFactors = FALSE, check.names = FALSE)
-  cols <- lapply(df, function(v) {
-    if (is.factor(v)) v <- as.character(v)
-    if (is.logical(v) && all(is.na(v))) v <- as.numeric(v)
-    if (is.numeric(v)) fmt_num(v) else csv_cell(v)
-  })
-  lines <- c(paste(csv_cell(names(df)), collapse = ","),
-             if (nrow(df)) do.call(paste, c(cols, sep = ",")))
-  con <- file(file, "w", encoding = "UTF-8"); writeLines(lines, con); close(con)
-}
+source("../common.R")  # the reference-writing helpers shared by every make.R
 ## ---- the data: lavaan's HolzingerSwineford1939, x1-x9 with 8% of the cells blanked (MCAR) ----
 set.seed(1717)
 d <- HolzingerSwineford1939[, c("id", "school", paste0("x", 1:9))]
