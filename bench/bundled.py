@@ -55,6 +55,7 @@ def fit(config: Path, out: Path) -> dict:
         "min_ess_per_s": diagnostics["min_ess_bulk"] / max(t["sampling_s"], 1e-9),
         "max_rhat": diagnostics["max_rhat"],
         "gates": "pass" if diagnostics["passed"] else "FAIL",
+        "cache": manifest["info"].get("compile_cache", "-"),
     }
 
 
@@ -63,7 +64,7 @@ def main() -> None:
         print(f"load average before: {' '.join(handle.read().split()[:3])}")
     header = (
         f"{'config':<40} {'wall':>7} {'fit_s':>7} {'cpu':>7} {'setup':>6} {'compile':>8} "
-        f"{'sampling':>9} {'other':>6} {'ESS/s':>7} {'R-hat':>7} gates"
+        f"{'sampling':>9} {'other':>6} {'ESS/s':>7} {'R-hat':>7} gates cache"
     )
     print(header)
     for config in bayesian_configs(sys.argv[1:]):
@@ -75,7 +76,7 @@ def main() -> None:
         print(
             f"{config.stem:<40} {r['wall_s']:7.1f} {r['fit_s']:7.1f} {r['cpu_s']:7.1f} "
             f"{r['setup_s']:6.1f} {r['compile_s']:8.1f} {r['sampling_s']:9.1f} {r['other_s']:6.1f} "
-            f"{r['min_ess_per_s']:7.1f} {r['max_rhat']:7.4f} {r['gates']}"
+            f"{r['min_ess_per_s']:7.1f} {r['max_rhat']:7.4f} {r['gates']:<5} {r['cache']}"
         )
 
 

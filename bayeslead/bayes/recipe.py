@@ -181,7 +181,8 @@ class Family(ABC):
             estimates=summary.estimates,
             effects=summary.effects,
             fit=checks.fit,
-            info=self.info(setup, prepared, graph, sampled.sampler),
+            info=self.info(setup, prepared, graph, sampled.sampler)
+            | ({"compile_cache": sampled.compile_cache} if sampled.compile_cache else {}),
             reliability=checks.reliability,
             htmt=checks.htmt,
             extra_tables=summary.tables

@@ -12,6 +12,10 @@ posterior has strongly correlated directions): on the bundled study with a laten
 (1,000 sampled scores) the diagonal metric failed the ESS gate (bulk ESS 348-385 on the
 two-dimension second-order BI loadings, posterior correlation -0.88), the low-rank metric passed
 every gate (bulk ESS 1,192-1,758) at 1.7x the sampling CPU (prototype measurements, issue 18).
+
+nutpie's compiled entry points come from `nutpie_cache` (compile once per machine): a model whose
+structure was compiled before, in any process, loads its machine code; `SamplingResult.compile_cache`
+says which ("hit", "miss", "off", "fallback (why)") and the fit's info carries it to the manifest.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import numpy as np
 import pymc as pm
 from pymc.initial_point import make_initial_point_fn
 
+from bayeslead.bayes.nutpie_cache import compile_model
 from bayeslead.config import BayesConfig
 from bayeslead.errors import FitProblemError, InputError
 from bayeslead.phases import Phases
@@ -37,6 +42,7 @@ class SamplingResult:
     sampler: str
     compile_s: float
     sampling_s: float
+    compile_cache: str = ""  # nutpie: how the entry points were obtained (CacheInfo.describe)
 
     def timings(self, setup_s: float) -> dict[str, float]:
         """`FitResult.timings` of a fit: model building, compilation and sampling seconds."""
@@ -66,12 +72,10 @@ def sample(
     progress = phases.show
     drawing = f"Sampling {settings.chains} chains x {settings.tune} + {settings.draws} draws"
     if sampler == "nutpie":
-        import nutpie
-
         started = time.perf_counter()
         with phases.step("compile_s", "Compiling the model"):
-            compiled = nutpie.compile_pymc_model(
-                model, initial_points=initial, jitter_rvs=set(), var_names=var_names
+            compiled, cache = compile_model(
+                model, initial, var_names, on_miss=lambda: _announce_compilation(phases)
             )
         compiled_at = time.perf_counter()
         with phases.step("sampling_s", drawing, spinner=False):
@@ -86,7 +90,9 @@ def sample(
                 low_rank,
             )
         done = time.perf_counter()
-        return SamplingResult(idata, sampler, compiled_at - started, done - compiled_at)
+        return SamplingResult(
+            idata, sampler, compiled_at - started, done - compiled_at, cache.describe()
+        )
     kwargs = {
         "draws": settings.draws,
         "tune": settings.tune,
@@ -128,17 +134,26 @@ class CompiledModel:
     compiled: object  # nutpie's CompiledPyMCModel
     compile_s: float
     low_rank: bool = False  # sample with nutpie's low-rank metric
+    compile_cache: str = ""  # how the entry points were obtained (CacheInfo.describe)
 
 
 def compile_once(
     model: pm.Model, var_names: list[str] | None = None, low_rank: bool = False
 ) -> CompiledModel:
-    """Compile `model` with nutpie (numba) for repeated sampling with new data."""
-    import nutpie
-
+    """Compile `model` with nutpie (numba) for repeated sampling with new data; the entry
+    points come from the per-machine cache when the structure was compiled before."""
     started = time.perf_counter()
-    compiled = nutpie.compile_pymc_model(model, jitter_rvs=set(), var_names=var_names)
-    return CompiledModel(model, compiled, time.perf_counter() - started, low_rank)
+    compiled, cache = compile_model(model, var_names=var_names)
+    return CompiledModel(model, compiled, time.perf_counter() - started, low_rank, cache.describe())
+
+
+def _announce_compilation(phases: Phases) -> None:
+    """The progress message of a cache miss (compiling takes 5-30 s, once per machine)."""
+    if phases.show:
+        phases.console.print(
+            "Compiling the sampler for this model structure (once per machine) ...",
+            highlight=False,
+        )
 
 
 def sample_compiled(

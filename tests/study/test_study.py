@@ -210,8 +210,10 @@ def test_failed_replicate_is_recorded_with_its_error():
     assert record["error"].startswith("KeyError") and "tl1" in record["error"]
 
 
-def test_bayesian_replicates_compile_once_per_worker_and_recover_the_paths():
-    """Two replicates in one process: the second re-uses the compiled model (compile_s 0)."""
+def test_bayesian_replicates_compile_once_per_worker_and_recover_the_paths(tmp_path, monkeypatch):
+    """Two replicates in one process: the second re-uses the compiled model (compile_s 0). An
+    empty nutpie cache, so the first replicate compiles whatever this machine compiled before."""
+    monkeypatch.setenv("BAYESLEAD_NUTPIE_CACHE", str(tmp_path))
     design, model = prepare_study(SERIAL_BAYES, "recovery", [400], 2, seed=4)
     model = replace(model, bayes=model.bayes.model_copy(update={"draws": 300, "tune": 300}))
     first, second = (run_replicate(model, r) for r in replicates(design))
