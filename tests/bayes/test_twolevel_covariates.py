@@ -423,3 +423,16 @@ def test_run_model_lav_has_each_covariate_at_its_level():
         "level: 1\nF =~ y1 + F_by_y2*y2 + F_by_y3*y3\nF ~ F_on_x1*x1 + F_on_x2*x2 + F_on_x3*x3\n"
         "level: 2\nF =~ y1 + F_by_y2*y2 + F_by_y3*y3\nF ~ w1 + w2\n"
     )
+
+
+def test_run_model_lav_has_a_covariate_at_both_levels_in_both_blocks():
+    """xw at both levels: in both blocks, its level-2 path unlabelled (its own); lavaan reads it
+    as the reference's fit 2 (npar 18, logl -15854.534, checked in R)."""
+    observed, within_only, _ = BOTH_CASES["_xw"]
+    spec = demo_spec(observed)
+    prepared = TwoLevel().prepare(spec, demo_data(), BayesConfig(within_only=within_only))
+    assert lavaan_syntax(spec, prepared.covariates) == (
+        "level: 1\nF =~ y1 + F_by_y2*y2 + F_by_y3*y3\n"
+        "F ~ F_on_xw*xw + F_on_x2*x2 + F_on_x3*x3\n"
+        "level: 2\nF =~ y1 + F_by_y2*y2 + F_by_y3*y3\nF ~ xw + w2\n"
+    )
