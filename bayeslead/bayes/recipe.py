@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 import pymc as pm
 
-from bayeslead.bayes.capabilities import samples_marker_metric
+from bayeslead.bayes.capabilities import needs_marker_metric, samples_marker_metric
 from bayeslead.bayes.gates import check_gates, gate_problems
 from bayeslead.bayes.prior_table import prior_table
 from bayeslead.bayes.priors import MARKER_DEFAULTS, PriorSet, prior_set
@@ -77,7 +77,7 @@ def make_setup(
     `fixed` holds values the data determine (e.g. moments of fixed covariates), for the std.lv
     table and the marker table: those rows are fixed and not sampled."""
     marker = fixed_table(build_partable(spec), fixed[1])
-    if samples_marker_metric(spec):
+    if samples_marker_metric(spec, settings):
         priors = prior_set(settings.priors, {p.key for p in marker.free_params}, MARKER_DEFAULTS)
         return Setup(spec, settings, marker, marker, priors)
     table = fixed_table(build_partable(spec, "std.lv", unit_residuals=unit_residuals), fixed[0])
@@ -133,6 +133,8 @@ class Family(ABC):
 
     # whether the family can sample a constrained model on the marker metric (`make_setup`)
     marker_metric: bool = False
+    # whether the family reports lavaan's `~ 1` rows (`ModelSpec.intercepts`)
+    intercepts: bool = False
 
     def fit(
         self,
@@ -147,10 +149,16 @@ class Family(ABC):
         metric (the recipe of the module docstring). Each step is a named phase of `phases`
         (shown on a terminal when `progress`), and the result's timings are the phases'."""
         phases = phases or Phases(show=progress)
-        if samples_marker_metric(spec) and not self.marker_metric:
+        if needs_marker_metric(spec) and not self.marker_metric:
             raise InputError(
                 "equality constraints, freed markers and non-zero fixed values are estimated "
                 "by engine: bayes for single-level models only (use engine: sem)"
+            )
+        if spec.intercepts and not self.intercepts:
+            raise InputError(
+                "intercepts ('~ 1') are estimated by engine: bayes for single-level models "
+                "(multi-group and two-level models have their own mean structure): remove the "
+                "'~ 1' lines, or use engine: sem"
             )
         with phases.step("prepare_s", "Preparing the model's data"):
             prepared = self.prepare(spec, data, settings)

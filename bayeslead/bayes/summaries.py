@@ -24,6 +24,7 @@ from bayeslead.core.conditional import (
     johnson_neyman_bounds,
 )
 from bayeslead.core.effects import defined_name, effect_draws
+from bayeslead.core.meanstructure import manifest_intercepts
 from bayeslead.core.partable import ParameterTable, marker_scales, rescale
 from bayeslead.core.rsquare import endogenous, r_squared
 from bayeslead.core.spec import ModelSpec
@@ -161,6 +162,26 @@ def conditional_tables(
         "johnson_neyman": grid,
         "johnson_neyman_bounds": johnson_neyman_bounds(grid),
     }
+
+
+def intercept_rows(
+    table: ParameterTable, theta: np.ndarray, means: np.ndarray, hdi_prob: float
+) -> pd.DataFrame:
+    """lavaan's `~1` rows of the manifest variables from draws (chain, draw, k) of the
+    parameters and (chain, draw, p) of their means (`core.meanstructure`); std.all = intercept
+    / model-implied SD, draw by draw."""
+    alpha = manifest_intercepts(table, theta, means)
+    std = alpha / np.sqrt(np.diagonal(table.sigma(theta), axis1=-2, axis2=-1))
+    rows = summarize(alpha, hdi_prob)
+    fixed = alpha.reshape(-1, alpha.shape[-1]).std(axis=0) == 0  # lavaan's fixed.x means
+    rows.loc[fixed, ["se", "rhat", "ess_bulk", "ess_tail"]] = [0.0, np.nan, np.nan, np.nan]
+    rows.insert(0, "lhs", list(table.manifest))
+    rows.insert(1, "op", "~1")
+    rows.insert(2, "rhs", "")
+    rows.insert(3, "label", "")
+    rows["std_est"] = std.reshape(-1, std.shape[-1]).mean(axis=0)
+    rows["p_direction"] = probability_of_direction(alpha)
+    return rows[ESTIMATE_COLUMNS + POSTERIOR_COLUMNS + ["mcse_mean", "p_direction"]]
 
 
 def defined_rows(effects: pd.DataFrame) -> pd.DataFrame:

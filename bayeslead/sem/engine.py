@@ -16,6 +16,7 @@ import pandas as pd
 
 from bayeslead.config import SemConfig
 from bayeslead.core.effects import effect_draws
+from bayeslead.core.meanstructure import intercept_errors, manifest_intercepts
 from bayeslead.core.ml import (
     expected_information,
     fit_ml,
@@ -90,7 +91,7 @@ def fit_sem(
     theta, cov_theta, fit, intercepts, inverse_hessian = estimate
     info["n_free"] = table.n_free
     if intercepts is None and spec.intercepts:
-        intercepts = _saturated_means(table, theta, x, fit)
+        intercepts = _saturated_means(model_spec, table, theta, cov_theta, x, fit)
     estimates = estimates_table(table, theta, cov_theta)
     draws = effect_draws(model_spec, table, theta)
     boot = None
@@ -211,15 +212,21 @@ def fit_from_starts(spec: ModelSpec, table: ParameterTable, frame: pd.DataFrame,
     return best[0], f"{best[1]} (no start converged)"
 
 
-def _saturated_means(table, theta, x, fit):
-    """Item intercepts of a model with '~ 1' rows on complete data (lavaan's meanstructure):
-    saturated, so they are the sample means with SE sqrt(Sigma_ii / N); npar, AIC and BIC
-    count them, the other fit measures are unchanged."""
+def _saturated_means(spec, table, theta, cov_theta, x, fit):
+    """Intercepts of a model with '~ 1' rows on complete data (lavaan's meanstructure):
+    saturated, so the implied means are the sample means (SE sqrt(Sigma_ii / N), observed
+    predictors' means fixed as lavaan's fixed.x) and the intercepts follow from them
+    (`core.meanstructure`); npar, AIC and BIC count them, the other fit measures are
+    unchanged."""
     n, p = x.shape
     fit["npar"] += p
     fit["aic"] += 2 * p
     fit["bic"] += np.log(n) * p
-    return x.mean(axis=0), np.sqrt(np.diag(table.sigma(theta)) / n)
+    exogenous = set(spec.exogenous()) & set(spec.observed)
+    fixed = np.array([name in exogenous for name in table.manifest])
+    means = x.mean(axis=0)
+    se = intercept_errors(table, theta, cov_theta, means, n, fixed)
+    return manifest_intercepts(table, theta, means), se
 
 
 def _fit_fiml(spec, table, x, problems, info):

@@ -144,3 +144,20 @@ def test_hypotheses_name_labels_and_defined_parameters():
     rows = evaluate(parsed, spec, table, result).set_index("hypothesis")
     ref = reference_table(FOLDER, "poldem_contrast_estimates.csv").set_index("lhs")
     np.testing.assert_allclose(rows.loc["H2", "estimate"], ref.loc["contrast", "est"], atol=0.002)
+
+
+@pytest.mark.parametrize("name", ["hs_predictor", "poldem_means"])
+def test_intercepts_of_predicted_constructs_are_lavaans(name):
+    """'~ 1' rows equal lavaan's (tests/reference/lavaan_meanstructure): an item of a
+    construct the observed age predicts has intercept mean - loading x path x mean(age), not
+    its mean; SEs by the delta method; the predictor's mean is fixed (fixed.x, SE 0)."""
+    folder = "lavaan_meanstructure"
+    text = (REFERENCE / folder / f"{name}.lav").read_text()
+    _, result = fit_syntax(text, "hs_data.csv" if name.startswith("hs") else "poldem_data.csv")
+    est = reference_table(folder, f"{name}_estimates.csv").fillna({"rhs": ""})
+    rows = result.estimates[result.estimates.op == "~1"]
+    assert len(rows) == (7 if name == "hs_predictor" else 11)
+    for _, row in rows.iterrows():
+        ref = reference_row(est, row.lhs, "~1", "")
+        assert abs(row.est - ref.est) < 0.002, row.lhs
+        assert abs(row.se - ref.se) < 0.002, row.lhs

@@ -14,7 +14,11 @@ import pandas as pd
 import pymc as pm
 
 from bayeslead.bayes.blocks.ordinal import check_ordinal_support
-from bayeslead.bayes.capabilities import keeps_item_scale, samples_marker_metric
+from bayeslead.bayes.capabilities import (
+    keeps_item_scale,
+    needs_marker_metric,
+    samples_marker_metric,
+)
 from bayeslead.bayes.data import ContinuousData, OrdinalData, continuous_data, ordinal_data
 from bayeslead.bayes.kernels.polychoric import Polychoric
 from bayeslead.bayes.models.single.build import (
@@ -33,6 +37,7 @@ from bayeslead.bayes.models.single.limited import (
     threshold_draws,
 )
 from bayeslead.bayes.models.single.summaries import (
+    mean_draws,
     ordinal_checks,
     ppc_subset,
     predictive_checks,
@@ -50,6 +55,7 @@ from bayeslead.bayes.start import (
 from bayeslead.bayes.summaries import (
     conditional_tables,
     defined_rows,
+    intercept_rows,
     marker_posterior,
     pooled_posterior,
     threshold_rows,
@@ -82,14 +88,15 @@ class SingleLevel(Family):
     items is sampled on lavaan's marker metric (`bayes.capabilities`)."""
 
     marker_metric = True
+    intercepts = True
 
     def prepare(self, spec: ModelSpec, data: ResponseData, settings: BayesConfig) -> SingleData:
         if spec.interactions:
             check_interaction_support(spec, data, settings)
-        constrained = samples_marker_metric(spec)
+        check_intercept_support(spec, settings)
         if settings.indicators == "ordinal":
             check_ordinal_support(spec)
-            if constrained:
+            if needs_marker_metric(spec):
                 raise InputError(
                     "equality constraints, freed markers and non-zero fixed values need "
                     "continuous indicators with engine: bayes (or use engine: sem)"
@@ -105,6 +112,7 @@ class SingleLevel(Family):
             return SingleData(
                 frame=data.frame, x=x, ordinal=odata, polychoric=pc, ordinal_reason=reason
             )
+        constrained = samples_marker_metric(spec, settings)
         scaled = not constrained or not keeps_item_scale(spec)
         cdata = continuous_data(x, standardize=scaled, pooled=constrained)
         return SingleData(frame=data.frame, x=x, continuous=cdata)
@@ -152,6 +160,7 @@ class SingleLevel(Family):
             theta, estimates, effects, convergence = pooled_posterior(
                 setup.spec, setup.marker, theta_std, data.continuous.sd[0], setup.settings.hdi_prob
             )
+            estimates = _with_intercepts(setup, data, theta, idata, estimates)
             rows = pd.concat([estimates, defined_rows(effects)], ignore_index=True)
             return Summary(theta=theta, estimates=rows, effects=effects, convergence=convergence)
         if data.ordinal is not None:
@@ -166,6 +175,8 @@ class SingleLevel(Family):
             manifest_scale,
             setup.settings.hdi_prob,
         )
+        if data.continuous is not None:
+            estimates = _with_intercepts(setup, data, theta, idata, estimates)
         rows = [estimates, defined_rows(effects)]
         if data.ordinal is not None:
             rows.append(threshold_rows(idata, data.ordinal, setup.spec))
@@ -304,6 +315,19 @@ class SingleLevel(Family):
         )
 
 
+def _with_intercepts(
+    setup: Setup, data: SingleData, theta: np.ndarray, idata, estimates: pd.DataFrame
+) -> pd.DataFrame:
+    """`estimates` with lavaan's `~1` rows after the parameters when the model has `~ 1`."""
+    if not setup.spec.intercepts:
+        return estimates
+    rng = np.random.default_rng(setup.settings.seed)
+    means = mean_draws(setup.spec, setup.marker, theta, data.continuous, idata, rng)
+    rows = intercept_rows(setup.marker, theta, means, setup.settings.hdi_prob)
+    k = len(setup.marker.params)
+    return pd.concat([estimates[:k], rows, estimates[k:]], ignore_index=True)
+
+
 def _adjust_limited_draws(setup: Setup, pc: Polychoric, idata) -> None:
     """Replace the trace's theta by its sandwich-adjusted draws (the raw ones are kept as
     `theta_unadjusted`) and add threshold draws from the two-step estimates."""
@@ -345,3 +369,20 @@ def check_interaction_support(spec: ModelSpec, data: ResponseData, settings: Bay
         )
     if problems:
         raise InputError("The model cannot be fitted:", problems)
+
+
+def check_intercept_support(spec: ModelSpec, settings: BayesConfig) -> None:
+    """`~ 1` rows (lavaan's saturated mean structure) need continuous items without latent
+    interactions."""
+    if not spec.intercepts:
+        return
+    if settings.indicators == "ordinal":
+        raise InputError(
+            "intercepts ('~ 1') with ordinal indicators: the thresholds take their place "
+            "(remove the '~ 1' lines)"
+        )
+    if spec.interactions:
+        raise InputError(
+            "intercepts ('~ 1') with latent interactions are not estimated by engine: bayes "
+            "(remove the '~ 1' lines, or use engine: sem)"
+        )

@@ -10,13 +10,16 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from bayeslead.bayes.data import ContinuousData
 from bayeslead.bayes.ppc import (
     chisq_ppp,
     missing_chisq_ppp,
     ordinal_category_checks,
     pointwise_loglik,
 )
+from bayeslead.core.meanstructure import conditional_means
 from bayeslead.core.partable import ParameterTable
+from bayeslead.core.spec import ModelSpec
 from bayeslead.errors import Problem
 
 PPC_DRAWS = 300  # posterior draws used for the item-level predictive checks
@@ -115,3 +118,29 @@ def predictive_checks(table, theta_std, cdata, settings, idata):
 def ystar_variances(table: ParameterTable, theta: np.ndarray) -> np.ndarray:
     """Total variances of the items' latent responses (theta parameterisation)."""
     return np.diagonal(table.implied(theta), axis1=-2, axis2=-1)[..., : table.n_manifest]
+
+
+def mean_draws(
+    spec: ModelSpec,
+    table: ParameterTable,
+    theta: np.ndarray,
+    cdata: ContinuousData,
+    idata,
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """Draws (chain, draw, p) of the manifest means in raw units, one per draw of `theta`
+    (lavaan's marker metric, raw units): with complete data the item means are integrated out
+    under a flat prior, so they are drawn from their exact conditional posterior
+    (`core.meanstructure.conditional_means`); with missing data they are the sampled
+    intercepts. Means of exogenous observed variables stay at their sample values (fixed.x)."""
+    shape = theta.shape[:2]
+    flat = theta.reshape(-1, theta.shape[-1])
+    exogenous = set(spec.exogenous()) & set(spec.observed)
+    fixed = np.array([name in exogenous for name in table.manifest])
+    if cdata.complete:
+        mu = conditional_means(cdata.mean, table.sigma(flat), cdata.n, fixed, rng)
+    else:
+        z = idata.posterior["intercepts"].values.reshape(len(flat), -1)
+        mu = cdata.mean + cdata.sd * z
+        mu[:, fixed] = cdata.mean[fixed]
+    return mu.reshape(*shape, -1)
