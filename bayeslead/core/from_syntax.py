@@ -18,6 +18,7 @@ from itertools import combinations
 
 from bayeslead.config import RunConfig
 from bayeslead.core.conditional import moderator_values
+from bayeslead.core.group_modifiers import per_group
 from bayeslead.core.interactions import Interaction
 from bayeslead.core.levels import within_model
 from bayeslead.core.spec import Effect, Factor, ModelSpec, ParameterSetting, Regression, find_cycle
@@ -61,7 +62,7 @@ def spec_from_syntax(
         raise _error(config, exc.problems) from None
     constructs = _instrument_constructs(instrument)
     parsed, problems = expand_instrument(parsed, constructs, source)
-    parsed, group_problems = _per_group(parsed, config, source)
+    parsed, group_problems = per_group(parsed, config, source)
     problems += group_problems
     latent = set(parsed.latent)
     used = {e.lhs for e in parsed.elements}
@@ -70,6 +71,7 @@ def spec_from_syntax(
     context = ModelContext(
         columns=frozenset(known - latent) if columns is None else frozenset(known),
         constructs=constructs,
+        grouped=bool(config.data.group),
         clustered=bool(config.data.cluster),
         ordinal=config.bayes.indicators == "ordinal",
         capabilities=capabilities or BASELINE,
@@ -179,39 +181,6 @@ def _structure_problems(parsed: ParsedModel, source: str) -> list[LavaanProblem]
     return problems
 
 
-def _per_group(
-    parsed: ParsedModel, config: RunConfig, source: str
-) -> tuple[ParsedModel, list[LavaanProblem]]:
-    """``c(...)`` with one value for every group is that value; other per-group values, and
-    labels that would make a path equal across groups, are not what the multi-group model
-    estimates (invariant measurement, partially pooled paths)."""
-    problems, elements = [], []
-    for e in parsed.elements:
-        modifiers = []
-        for m in e.modifiers:
-            if m.per_group and len(set(m.values)) == 1:
-                m = replace(m, values=m.values[:1])
-            elif m.per_group and config.data.group:
-                message = (
-                    "different values per group are not estimated (the groups share the "
-                    "measurement model; paths are partially pooled): give one value"
-                )
-                problems.append(LavaanProblem(m.line, m.column, message, source=source))
-                continue
-            modifiers.append(m)
-        e = replace(e, modifiers=tuple(modifiers))
-        label = next((v for v in e.label if v), "")
-        pooled = config.data.group and config.engine == "bayes"
-        if pooled and e.op == "~" and label and label != Regression(e.lhs, e.rhs).label:
-            message = (
-                f"a label on '{e.lhs} ~ {e.rhs}' makes the path equal across groups, which the "
-                "multi-group model does not estimate (its paths are partially pooled): remove it"
-            )
-            problems.append(LavaanProblem(e.line, e.column, message, source=source))
-        elements.append(e)
-    return replace(parsed, elements=tuple(elements)), problems
-
-
 def _indicators(parsed: ParsedModel, factor: str) -> list[str]:
     return [e.rhs for e in parsed.elements if e.op == "=~" and e.lhs == factor]
 
@@ -306,12 +275,14 @@ def _settings(
     for e in parsed.elements:
         if e.op in ("~1", "|") or not e.modifiers:
             continue
-        label = next((v for v in e.label if v is not None), "")
+        group_labels = e.label if len(e.label) > 1 else ()  # c(...) in a multi-group model
+        group_fixed = e.fixed if len(e.fixed) > 1 else ()
+        label = "" if group_labels else next((v for v in e.label if v is not None), "")
         # the automatic label of a path or interaction (BI_on_RECO, BI_on_RECO_x_ENV)
         automatic = e.op == "~" and label == f"{e.lhs}_on_{e.rhs.replace(':', '_x_')}"
         if automatic and counts[label] == 1 and label not in referenced:
             label = ""
-        fixed = e.fixed[0] if e.fixed else None
+        fixed = e.fixed[0] if len(e.fixed) == 1 else None
         marker = e.op == "=~" and indicators[e.lhs][0] == e.rhs
         if marker and fixed == 1.0:
             fixed = None
@@ -326,6 +297,8 @@ def _settings(
             free=e.freed and marker,
             start=start.values[0] if start else None,
             equal=equal.values[0] if equal else "",
+            group_labels=group_labels,
+            group_fixed=group_fixed,
         )
         if setting != ParameterSetting(e.lhs, e.op, e.rhs):
             out.append(setting)

@@ -13,7 +13,11 @@ and free in every group but the first (the reference) once intercepts are equal 
 ``means`` is equal too). ``group.equal`` applies to parameters without a user label;
 parameters with a user label are equal across groups whatever ``group.equal`` says (one label,
 one value: lavaan's rule); ``group.partial`` frees the named parameters (``"x3 ~ 1"``,
-``"visual =~ x2"``) from ``group.equal``.
+``"visual =~ x2"``) from ``group.equal``. ``c(...)`` per-group values (`ParameterSetting`
+``group_labels`` / ``group_fixed``): a per-group label makes the parameters and groups sharing
+it one class (and exempts the parameter from ``group.equal``); a per-group number fixes the
+parameter in that group, and so every parameter of its class (lavaan: a group-equal loading
+equal to a fixed one is fixed).
 """
 
 from __future__ import annotations
@@ -147,20 +151,53 @@ def build_group_table(
             k = parent[k]
         return k
 
+    fixed = np.zeros((n_groups, size))
+    shared, own = _group_settings(spec, base, free, fixed)
+    for row in base.free_rows:  # a label given once joins the per-group uses of it
+        if row.label in shared and _user_label(spec, row):
+            shared[row.label].append((0, row.free))
     for k in range(size):
         equal = labelled[k] or (keywords[k] in group_equal and compact_key(keys[k]) not in partial)
         if keywords[k] == "means" and lv_free:
             equal = False  # the reference group's latent means are 0, the others free
-        if equal:
+        if equal and k not in own:
             for g in range(1, n_groups):
                 parent[root(g * size + k)] = root(k)
+    for members in shared.values():
+        for g, k in members[1:]:
+            parent[root(g * size + k)] = root(members[0][0] * size + members[0][1])
+    held = {root(g * size + k): fixed[g, k] for g, k in zip(*np.nonzero(~free), strict=True)}
     index = np.full((n_groups, size), -1, dtype=int)
     numbers: dict[int, int] = {}
     for g in range(n_groups):
         for k in range(size):
+            r = root(g * size + k)
+            if r in held and k < q:  # a class with a fixed member is fixed
+                free[g, k], fixed[g, k] = False, held[r]
             if free[g, k]:
-                index[g, k] = numbers.setdefault(root(g * size + k), len(numbers))
-    return GroupTable(base, tuple(groups), keys, keywords, index, np.zeros((n_groups, size)))
+                index[g, k] = numbers.setdefault(r, len(numbers))
+    return GroupTable(base, tuple(groups), keys, keywords, index, fixed)
+
+
+def _group_settings(spec: ModelSpec, base: ParameterTable, free: np.ndarray, fixed: np.ndarray):
+    """Apply ``c(...)`` fixed values to `free` / `fixed` (in place); return the (group, local
+    parameter) pairs of each per-group label and the parameters that have them."""
+    shared: dict[str, list[tuple[int, int]]] = {}
+    own: set[int] = set()
+    for s in spec.settings:
+        if not (s.group_labels or s.group_fixed):
+            continue
+        row = base.find(s.lhs, s.op, s.rhs)
+        if row is None or row.free < 0:
+            raise ValueError(f"c(...) on '{s.key}', which is not a free parameter")
+        for g, value in enumerate(s.group_fixed):
+            if value is not None:
+                free[g, row.free], fixed[g, row.free] = False, value
+        for g, label in enumerate(s.group_labels):
+            if label:
+                shared.setdefault(label, []).append((g, row.free))
+        own |= {row.free} if s.group_labels else set()
+    return shared, own
 
 
 def _swapped(key: str) -> str:

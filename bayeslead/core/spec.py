@@ -85,6 +85,8 @@ class ParameterSetting:
     `label` names the parameter (rows sharing a label are equal); `fixed` fixes it at a value;
     `free` (``NA*x``) frees a parameter lavaan fixes by default (a marker loading); `start` is
     a start value; `equal` (``equal("f=~x1")*x2``) names the label or lavaan key it equals.
+    `group_labels` / `group_fixed` are ``c(...)`` values, one per group (None: no label / free
+    there), of a multi-group model (`core.groups`).
     """
 
     lhs: str
@@ -95,6 +97,8 @@ class ParameterSetting:
     free: bool = False
     start: float | None = None
     equal: str = ""
+    group_labels: tuple[str | None, ...] = ()
+    group_fixed: tuple[float | None, ...] = ()
 
     @property
     def key(self) -> str:
@@ -295,8 +299,12 @@ class ModelSpec:
         out = []
         if s is not None and (s.fixed is not None or s.free):
             out.append(Modifier("fixed", (s.fixed,)))
+        if s is not None and s.group_fixed:
+            out.append(Modifier("fixed", s.group_fixed))
         label = self.label_of(lhs, op, rhs)
-        if label:
+        if s is not None and s.group_labels:
+            out.append(Modifier("label", s.group_labels))
+        elif label:
             out.append(Modifier("label", (label,)))
         if s is not None and s.equal:
             out.append(Modifier("equal", (s.equal,)))

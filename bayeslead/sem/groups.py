@@ -71,6 +71,7 @@ def _fit(spec: ModelSpec, data: ResponseData, settings: SemConfig) -> FitResult:
             Problem("data", f"listwise deletion dropped {dropped} incomplete rows", "warning")
         )
     groups = tuple(pd.unique(labels))
+    check_group_values(spec, groups)
     samples = group_samples(frame, labels, groups, f"Data file {data.path}, column '{spec.group}'")
     table = group_table(spec, groups)
     solution = fit_groups(table, samples)
@@ -147,6 +148,20 @@ def group_table(spec: ModelSpec, groups: tuple[str, ...]) -> GroupTable:
     return table
 
 
+def check_group_values(spec: ModelSpec, groups: tuple[str, ...]) -> None:
+    """`InputError` when a ``c(...)`` of the syntax has not one value per group."""
+    wrong = [
+        f"c(...) on '{s.key}' has {len(s.group_labels or s.group_fixed)} values"
+        for s in spec.settings
+        if len(s.group_labels or s.group_fixed) not in (0, len(groups))
+    ]
+    if wrong:
+        raise InputError(
+            f"model: {'; '.join(wrong)} for {len(groups)} groups ({', '.join(groups)}, in "
+            f"the order they appear in column '{spec.group}', lavaan's order)"
+        )
+
+
 def group_samples(
     frame: pd.DataFrame, labels: pd.Series, groups: tuple[str, ...], where: str
 ) -> list[GroupSample]:
@@ -213,6 +228,10 @@ def group_tables(
             ],
             ignore_index=True,
         )
+        for s in spec.settings:  # c(...) labels: this group's
+            if s.group_labels:
+                rows = (block.lhs == s.lhs) & (block.op == s.op) & (block.rhs == s.rhs)
+                block.loc[rows, "label"] = s.group_labels[g] or ""
         block.insert(4, "group", label)
         estimates.append(block)
         if len(effect_rows):

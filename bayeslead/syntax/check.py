@@ -43,8 +43,9 @@ class ModelContext:
 
     `columns` are the data's columns (after ``data.columns`` renaming); `constructs` maps an
     instrument construct or dimension id to its items (or, for a second-order construct, its
-    dimension ids); `groups` are the values of ``data.group``; `clustered` says whether
-    ``data.cluster`` is set and `ordinal` whether the indicators are ordinal.
+    dimension ids); `groups` are the values of ``data.group`` (`grouped`: it is set, its values
+    not yet read, so the number of ``c(...)`` values is checked at the fit); `clustered` says
+    whether ``data.cluster`` is set and `ordinal` whether the indicators are ordinal.
     """
 
     columns: frozenset[str]
@@ -53,6 +54,7 @@ class ModelContext:
     clustered: bool = False
     ordinal: bool = False
     capabilities: Capabilities = Capabilities()
+    grouped: bool = False
 
 
 def check_model(
@@ -163,13 +165,13 @@ class _Checker:
             for m in e.modifiers:
                 if m.per_group and e.group is not None:
                     self.add(m.line, m.column, "inside a 'group:' block give one value, not c(...)")
-                elif m.per_group and not groups:
+                elif m.per_group and not (groups or self.context.grouped):
                     self.add(
                         m.line,
                         m.column,
                         "c(...) gives one value per group, but data.group is not set",
                     )
-                elif m.per_group and len(m.values) != len(groups):
+                elif m.per_group and groups and len(m.values) != len(groups):
                     self.add(
                         m.line,
                         m.column,
