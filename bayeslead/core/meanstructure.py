@@ -51,28 +51,33 @@ def conditional_means(
 
 
 def intercept_errors(
-    table: ParameterTable,
-    theta: np.ndarray,
-    cov_theta: np.ndarray,
-    means: np.ndarray,
-    n: int,
-    fixed: np.ndarray,
+    table: ParameterTable, theta: np.ndarray, means: np.ndarray, cov_joint: np.ndarray
 ) -> np.ndarray:
-    """Delta-method standard errors of `manifest_intercepts` at the ML estimates: the means'
-    covariance ``Sigma / n`` (zero for the `fixed` means, lavaan's fixed.x), independent of
-    the covariance parameters' `cov_theta`, carried through ``alpha = T_mm^-1 mu`` and its
-    derivative in theta (central differences)."""
+    """Delta-method standard errors of `manifest_intercepts` at the ML estimates, given the
+    covariance `cov_joint` (q + p, q + p) of (theta, means): through ``alpha = T_mm^-1 mu``
+    and its derivative in theta (central differences)."""
     p = table.n_manifest
     a, _ = table.matrices(theta)
     inverse = np.linalg.inv(np.linalg.inv(np.eye(a.shape[-1]) - a)[:p, :p])
-    cov_means = table.sigma(theta) / n
-    cov_means[fixed, :] = 0.0
-    cov_means[:, fixed] = 0.0
     step = 1e-6 * np.maximum(np.abs(theta), 1.0)
     shifts = np.diag(step)
     jacobian = (
         manifest_intercepts(table, theta + shifts, means)
         - manifest_intercepts(table, theta - shifts, means)
     ) / (2.0 * step[:, None])
-    cov = inverse @ cov_means @ inverse.T + jacobian.T @ cov_theta @ jacobian
-    return np.sqrt(np.clip(np.diag(cov), 0.0, None))
+    jacobian = np.concatenate([jacobian, inverse.T])  # (q + p, p)
+    return np.sqrt(np.clip(np.diag(jacobian.T @ cov_joint @ jacobian), 0.0, None))
+
+
+def saturated_covariance(
+    table: ParameterTable, theta: np.ndarray, cov_theta: np.ndarray, n: int, fixed: np.ndarray
+) -> np.ndarray:
+    """Covariance of (theta, sample means) on complete data: the means' ``Sigma / n`` (zero
+    for the `fixed` means, lavaan's fixed.x) is independent of the covariance parameters."""
+    q, p = len(theta), table.n_manifest
+    cov_means = table.sigma(theta) / n
+    cov_means[fixed, :] = 0.0
+    cov_means[:, fixed] = 0.0
+    out = np.zeros((q + p, q + p))
+    out[:q, :q], out[q:, q:] = cov_theta, cov_means
+    return out

@@ -16,7 +16,11 @@ import pandas as pd
 
 from bayeslead.config import SemConfig
 from bayeslead.core.effects import effect_draws
-from bayeslead.core.meanstructure import intercept_errors, manifest_intercepts
+from bayeslead.core.meanstructure import (
+    intercept_errors,
+    manifest_intercepts,
+    saturated_covariance,
+)
 from bayeslead.core.ml import (
     expected_information,
     fit_ml,
@@ -129,6 +133,12 @@ def fit_sem(
     if boot is not None:
         estimates = bootstrap_columns(estimates, table, model_spec, boot)
     if intercepts is not None:  # after the parameters (no bootstrap replicates of the means)
+        if use_fiml:  # FIML's means -> lavaan's intercepts (inverse_hessian = cov * n / 2)
+            mu, cov_joint = intercepts[0], inverse_hessian * 2.0 / n
+            intercepts = (
+                manifest_intercepts(table, theta, mu),
+                intercept_errors(table, theta, mu, cov_joint),
+            )
         rows = intercept_rows(table, theta, *intercepts)
         k = len(table.params)
         estimates = pd.concat([estimates[:k], rows, estimates[k:]], ignore_index=True)
@@ -225,7 +235,9 @@ def _saturated_means(spec, table, theta, cov_theta, x, fit):
     exogenous = set(spec.exogenous()) & set(spec.observed)
     fixed = np.array([name in exogenous for name in table.manifest])
     means = x.mean(axis=0)
-    se = intercept_errors(table, theta, cov_theta, means, n, fixed)
+    se = intercept_errors(
+        table, theta, means, saturated_covariance(table, theta, cov_theta, n, fixed)
+    )
     return manifest_intercepts(table, theta, means), se
 
 

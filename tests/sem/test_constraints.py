@@ -161,3 +161,22 @@ def test_intercepts_of_predicted_constructs_are_lavaans(name):
         ref = reference_row(est, row.lhs, "~1", "")
         assert abs(row.est - ref.est) < 0.002, row.lhs
         assert abs(row.se - ref.se) < 0.002, row.lhs
+
+
+def test_fiml_intercepts_are_lavaans():
+    """The same by FIML (sem.missing: fiml on complete data): lavaan's missing = "ml" with
+    fixed.x = FALSE, intercepts with observed-information delta-method SEs."""
+    folder = "lavaan_meanstructure"
+    text = (REFERENCE / folder / "hs_predictor.lav").read_text()
+    frame = reference_table(FOLDER, "hs_data.csv")
+    spec = build_spec(RunConfig(name="t", model=text), columns=list(frame.columns))
+    values = frame[list(spec.manifest)].astype(float)
+    data = ResponseData(frame=values, raw=values, path=None, sha256="", ranges={})
+    result = fit_sem(spec, data, SemConfig(missing="fiml"), progress=False)
+    est = reference_table(folder, "hs_predictor_fiml_estimates.csv").fillna({"rhs": ""})
+    rows = result.estimates[result.estimates.op == "~1"]
+    assert len(rows) == 7
+    for _, row in rows.iterrows():
+        ref = reference_row(est, row.lhs, "~1", "")
+        assert abs(row.est - ref.est) < 0.002, row.lhs
+        assert abs(row.se - ref.se) < 0.002, row.lhs

@@ -6,7 +6,8 @@
 #   hs_predictor  'visual' regressed on the observed age (ageyr), 'textual' on 'visual': the
 #                 items' intercepts are then not their means (nu = mean - lambda * b *
 #                 mean(ageyr)), and ageyr's '~1' is its mean (fixed.x: the sample mean, SE 0)
-# Writes <name>_estimates.csv (parameterEstimates with std.all) and <name>.lav;
+# Writes <name>_estimates.csv (parameterEstimates with std.all) and <name>.lav, and
+# hs_predictor_fiml_estimates.csv (below);
 # data: ../lavaan_constraints/{hs_data,poldem_data}.csv (lavaan's own data sets).
 # Run from this folder: Rscript fit_meanstructure.R
 suppressPackageStartupMessages(library(lavaan))
@@ -50,4 +51,13 @@ for (name in names(models)) {
   write.csv(est, paste0(name, "_estimates.csv"), row.names = FALSE, na = "NA")
   writeLines(models[[name]], paste0(name, ".lav"))
 }
+# the same hs_predictor model by FIML (missing = "ml"; fixed.x = FALSE, so ageyr's mean is
+# estimated, as bayeslead's FIML does): the items' intercepts with observed-information SEs
+fit <- sem(models[["hs_predictor"]], data = HolzingerSwineford1939, missing = "ml",
+           fixed.x = FALSE)
+est <- parameterEstimates(fit, standardized = TRUE)
+est$label <- ""
+est <- est[, c("lhs", "op", "rhs", "label", "est", "se", "z", "pvalue", "ci.lower",
+               "ci.upper", "std.all")]
+write.csv(est, "hs_predictor_fiml_estimates.csv", row.names = FALSE, na = "NA")
 writeLines(c(paste("lavaan", packageVersion("lavaan")), R.version.string), "versions.txt")
