@@ -9,17 +9,19 @@ import pandas as pd
 import pytest
 
 from bayeslead.bayes.models.multigroup.invariance import deviation_plan
+from bayeslead.bayes.models.multigroup.refit import refit_flagged
 from bayeslead.bayes.priors import prior_set
 from bayeslead.config import RunConfig
 from bayeslead.core.from_config import build_spec
 from bayeslead.core.partable import build_partable
 from bayeslead.errors import InputError
 from bayeslead.pipeline import fit_to_run_folder
+from bayeslead.results import FitResult
 
 CONSTRUCTS = {"F1": ["f1_1", "f1_2", "f1_3", "f1_4"], "F2": ["f2_1", "f2_2", "f2_3", "f2_4"]}
 
 
-def plan_of(invariance: str, partial: list[str]):
+def spec_of(invariance: str, partial: list[str]):
     config = RunConfig(
         name="t",
         constructs=CONSTRUCTS,
@@ -28,7 +30,11 @@ def plan_of(invariance: str, partial: list[str]):
         bayes={"invariance": invariance},
         group_partial=partial,
     )
-    spec = build_spec(config)
+    return build_spec(config)
+
+
+def plan_of(invariance: str, partial: list[str]):
+    spec = spec_of(invariance, partial)
     table = build_partable(spec, "std.lv")
     priors = prior_set({}, {p.key for p in table.free_params})
     return deviation_plan(spec, table, priors, invariance)
@@ -79,6 +85,65 @@ def test_config_checks():
                 group_equal=["loadings"],
             )
         )
+
+
+def deviations(flags: dict[str, bool], est: float) -> pd.DataFrame:
+    """An invariance_deviations table of two groups (A's deviation `est`, B's `-est`)."""
+    rows = []
+    for parameter, flagged in flags.items():
+        for group, sign in (("A", 1.0), ("B", -1.0)):
+            rows.append(
+                {
+                    "parameter": parameter,
+                    "kind": "intercept",
+                    "group": group,
+                    "est": sign * est,
+                    "se": 0.02,
+                    "ci_lower": sign * est - 0.04,
+                    "ci_upper": sign * est + 0.04,
+                    "flagged": flagged,
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def result_with(table: pd.DataFrame) -> FitResult:
+    return FitResult(
+        engine="bayes",
+        estimates=pd.DataFrame(),
+        effects=pd.DataFrame(),
+        fit={},
+        info={"invariance": "approximate"},
+        extra_tables={"invariance_deviations": table},
+        diagnostics={"max_rhat": 1.01},
+    )
+
+
+def test_two_steps_free_what_the_first_fit_flags():
+    """The first fit flags f1_2 and f1_3 (f1_1 freed already by group_partial): the second
+    fit frees f1_2 and f1_3 in addition, and its table carries the first fit's columns."""
+    spec = spec_of("approximate", ["f1_1 ~ 1"])
+    flags = {"f1_1 ~ 1": True, "f1_2 ~ 1": True, "f1_3 ~ 1": True, "f1_4 ~ 1": False}
+    first = result_with(deviations(flags, 0.1))
+    seen = []
+
+    def fit(refit_spec):
+        seen.append(refit_spec.group_partial)
+        return result_with(deviations(dict.fromkeys(flags, False) | {"f1_3 ~ 1": True}, 0.2))
+
+    final = refit_flagged(fit, spec, first)
+    assert seen == [("f1_1 ~ 1", "f1_2 ~ 1", "f1_3 ~ 1")]
+    table = final.extra_tables["invariance_deviations"].set_index(["parameter", "group"])
+    assert set(table.index[table.flagged].get_level_values(0)) == {"f1_3 ~ 1"}
+    assert table.loc[("f1_2 ~ 1", "A"), "first_flagged"]
+    assert table.loc[("f1_2 ~ 1", "A"), "first_est"] == 0.1
+    assert table.loc[("f1_2 ~ 1", "B"), "est"] == -0.2
+    assert list(table.freed.groupby(level=0).all()) == [False, True, True, False]
+    assert final.info["first_fit"]["flagged"] == ["f1_2 ~ 1", "f1_3 ~ 1"]
+    assert "f1_2 ~ 1, f1_3 ~ 1, freed and refitted" in final.info["invariance"]
+    nothing = result_with(deviations(dict.fromkeys(flags, False), 0.1))
+    assert refit_flagged(fit, spec, nothing) is nothing and len(seen) == 1
+    assert not nothing.extra_tables["invariance_deviations"].freed.any()
 
 
 def simulate(seed: int, shift: float, n: int = 500) -> pd.DataFrame:

@@ -5,6 +5,7 @@ graph (and the invariance it assumes) is in `build.py` (continuous items) and `o
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -29,6 +30,7 @@ from bayeslead.bayes.models.multigroup.ordinal import (
     ordinal_groups,
     ordinal_multigroup_start,
 )
+from bayeslead.bayes.models.multigroup.refit import refit_flagged
 from bayeslead.bayes.models.multigroup.summaries import (
     group_differences,
     group_effects,
@@ -41,12 +43,14 @@ from bayeslead.bayes.priors import PriorSet
 from bayeslead.bayes.recipe import Checks, Family, Graph, Prepared, Setup, Summary
 from bayeslead.bayes.start import ml_on_z
 from bayeslead.bayes.summaries import defined_rows
-from bayeslead.config import BayesConfig
+from bayeslead.config import BayesConfig, DiagnosticsConfig
 from bayeslead.core.partable import ParameterTable, marker_scales, rescale
 from bayeslead.core.spec import ModelSpec
 from bayeslead.data import ResponseData
 from bayeslead.errors import Problem
+from bayeslead.phases import Phases
 from bayeslead.psychometrics.tables import htmt_table, reliability_table
+from bayeslead.results import FitResult
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -76,6 +80,24 @@ class MultiGroupSummary(Summary):
 class MultiGroup(Family):
     """One measurement model, structural paths partially pooled across groups; continuous
     items (marginal normal likelihood) or ordinal items (`ordinal.py`)."""
+
+    def fit(
+        self,
+        spec: ModelSpec,
+        data: ResponseData,
+        settings: BayesConfig,
+        gates: DiagnosticsConfig,
+        progress: bool = True,
+        phases: Phases | None = None,
+    ) -> FitResult:
+        """The recipe; approximate invariance in two steps (`refit.py`: flagged parameters
+        freed and the model refitted), the phases' times summed over both fits."""
+        phases = phases or Phases(show=progress)
+        once = partial(
+            super().fit, data=data, settings=settings, gates=gates, progress=progress, phases=phases
+        )
+        first = once(spec)
+        return refit_flagged(once, spec, first) if settings.invariance == "approximate" else first
 
     def prepare(self, spec: ModelSpec, data: ResponseData, settings: BayesConfig) -> MultiGroupData:
         refuse_limited_information(settings, "multi-group")
