@@ -65,9 +65,9 @@ class GroupData:
     z: np.ndarray  # all respondents' z-scores (NaN = missing)
 
 
-def group_data(x: np.ndarray, groups: pd.Series, where: str) -> tuple[GroupData, list[Problem]]:
-    """Standardise `x` on the pooled sample and split it by the (complete) group labels;
-    errors for a single group."""
+def group_labels(groups: pd.Series, where: str) -> tuple[np.ndarray, list[str]]:
+    """The respondents' group labels as strings and the sorted group names; an error (naming
+    `where`) for a single group."""
     labels = groups.astype(str).to_numpy()
     names = sorted(set(labels))
     if len(names) < 2:
@@ -75,24 +75,33 @@ def group_data(x: np.ndarray, groups: pd.Series, where: str) -> tuple[GroupData,
             f"{where}: only one group ({names[0]!r}); a multi-group model needs at least two "
             "(remove data.group for a single-group fit)"
         )
+    return labels, names
+
+
+def small_group_warnings(names: list[str], counts) -> list[Problem]:
+    """A warning for each group with fewer than `SMALL_GROUP` respondents."""
+    return [
+        Problem(
+            "data.group",
+            f"group {name!r} has {count} respondents: its paths lean mostly on the pooled values",
+            "warning",
+        )
+        for name, count in zip(names, counts, strict=True)
+        if count < SMALL_GROUP
+    ]
+
+
+def group_data(x: np.ndarray, groups: pd.Series, where: str) -> tuple[GroupData, list[Problem]]:
+    """Standardise `x` on the pooled sample and split it by the (complete) group labels;
+    errors for a single group."""
+    labels, names = group_labels(groups, where)
     pooled = continuous_data(x)
     keep = ~np.isnan(pooled.z).all(axis=1)
-    per_group, counts, problems = [], [], []
-    for name in names:
-        rows = pooled.z[(labels == name) & keep]
-        counts.append(len(rows))
-        if len(rows) < SMALL_GROUP:
-            problems.append(
-                Problem(
-                    "data.group",
-                    f"group {name!r} has {len(rows)} respondents: its paths lean mostly on the "
-                    "pooled values",
-                    "warning",
-                )
-            )
-        per_group.append(row_data(rows))
-    data = GroupData(names, np.array(counts), per_group, pooled.mean, pooled.sd, pooled.z[keep])
-    return data, problems
+    rows = [pooled.z[(labels == name) & keep] for name in names]
+    counts = np.array([len(r) for r in rows])
+    per_group = [row_data(r) for r in rows]
+    data = GroupData(names, counts, per_group, pooled.mean, pooled.sd, pooled.z[keep])
+    return data, small_group_warnings(names, counts)
 
 
 def path_positions(spec: ModelSpec, table: ParameterTable) -> tuple[np.ndarray, np.ndarray]:

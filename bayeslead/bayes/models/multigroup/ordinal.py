@@ -48,9 +48,10 @@ from bayeslead.bayes.blocks.scores import first_order_constructs, normal_rows_lo
 from bayeslead.bayes.data import OrdinalData, ordinal_data
 from bayeslead.bayes.kernels.ops import interval_log_prob
 from bayeslead.bayes.models.multigroup.build import (
-    SMALL_GROUP,
+    group_labels,
     path_positions,
     pooled_paths,
+    small_group_warnings,
     zero_sum,
 )
 from bayeslead.bayes.models.multigroup.invariance import (
@@ -63,7 +64,6 @@ from bayeslead.bayes.priors import PriorSet
 from bayeslead.bayes.start import ml_on_z, ordinal_start, unit_residual_theta
 from bayeslead.core.partable import ParameterTable
 from bayeslead.core.spec import ModelSpec
-from bayeslead.errors import InputError, Problem
 
 
 @dataclass(frozen=True)
@@ -91,27 +91,13 @@ class OrdinalGroups:
 def ordinal_groups(x: np.ndarray, groups: pd.Series, where: str) -> tuple[OrdinalGroups, list]:
     """Category codes of `x` (N x p) sorted by the group labels; errors for a single group,
     warnings for small groups."""
-    labels = groups.astype(str).to_numpy()
-    names = sorted(set(labels))
-    if len(names) < 2:
-        raise InputError(
-            f"{where}: only one group ({names[0]!r}); a multi-group model needs at least two "
-            "(remove data.group for a single-group fit)"
-        )
+    labels, names = group_labels(groups, where)
     group_of = np.searchsorted(names, labels)
     order = np.argsort(group_of, kind="stable")
     counts = np.bincount(group_of, minlength=len(names))
-    problems = [
-        Problem(
-            "data.group",
-            f"group {name!r} has {count} respondents: its paths lean mostly on the pooled values",
-            "warning",
-        )
-        for name, count in zip(names, counts, strict=True)
-        if count < SMALL_GROUP
-    ]
     bounds = np.concatenate([[0], np.cumsum(counts)])
-    return OrdinalGroups(names, counts, order, ordinal_data(x[order]), bounds), problems
+    data = OrdinalGroups(names, counts, order, ordinal_data(x[order]), bounds)
+    return data, small_group_warnings(names, counts)
 
 
 def build_ordinal_multigroup_model(
