@@ -10,6 +10,19 @@ import pytest
 TESTS = Path(__file__).parent
 REFERENCE = TESTS / "reference"
 ROOT = TESTS.parent
+LAVAAN_FIT_TOLERANCES = {  # ours: (lavaan's fitMeasures name, absolute tolerance)
+    "npar": ("npar", 0),
+    "chisq": ("chisq", 0.01),
+    "df": ("df", 0),
+    "cfi": ("cfi", 0.002),
+    "tli": ("tli", 0.002),
+    "rmsea": ("rmsea", 0.002),
+    "rmsea_ci_lower": ("rmsea.ci.lower", 0.002),
+    "rmsea_ci_upper": ("rmsea.ci.upper", 0.002),
+    "srmr": ("srmr", 0.002),
+    "aic": ("aic", 0.01),
+    "bic": ("bic", 0.01),
+}
 
 
 @pytest.fixture(scope="session")

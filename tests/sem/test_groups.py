@@ -16,7 +16,7 @@ from bayeslead.data import ResponseData
 from bayeslead.errors import InputError
 from bayeslead.sem.capabilities import CAPABILITIES
 from bayeslead.sem.engine import fit_sem
-from tests.conftest import REFERENCE, reference_table
+from tests.conftest import LAVAAN_FIT_TOLERANCES, REFERENCE, reference_table
 
 FOLDER = "hs_invariance"
 LEVELS = {
@@ -27,18 +27,7 @@ LEVELS = {
     "partial_scalar": (["loadings", "intercepts"], ["x3 ~ 1", "x7~1"]),
 }
 GROUPS = {1: "Pasteur", 2: "Grant-White"}  # lavaan's group numbers (order of appearance)
-FIT = {  # ours: (lavaan's, tolerance)
-    "npar": ("npar", 0),
-    "chisq": ("chisq", 0.01),
-    "df": ("df", 0),
-    "cfi": ("cfi", 0.002),
-    "tli": ("tli", 0.002),
-    "rmsea": ("rmsea", 0.002),
-    "rmsea_ci_lower": ("rmsea.ci.lower", 0.002),
-    "rmsea_ci_upper": ("rmsea.ci.upper", 0.002),
-    "srmr": ("srmr", 0.002),
-    "aic": ("aic", 0.01),
-    "bic": ("bic", 0.01),
+FIT = LAVAAN_FIT_TOLERANCES | {  # ours: (lavaan's, tolerance)
     "logl": ("logl", 0.01),
     "unrestricted_logl": ("unrestricted.logl", 0.01),
     "baseline_chisq": ("baseline.chisq", 0.01),

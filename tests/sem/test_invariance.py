@@ -17,21 +17,10 @@ from bayeslead.core.from_config import build_spec
 from bayeslead.data import ResponseData
 from bayeslead.sem.capabilities import CAPABILITIES
 from bayeslead.sem.invariance import fit_ladder
-from tests.conftest import REFERENCE, ROOT, reference_table
+from tests.conftest import LAVAAN_FIT_TOLERANCES, REFERENCE, ROOT, reference_table
 
 FOLDER = "hs_invariance"
-COLUMNS = {  # ours: (lavaan's ladder.csv column, tolerance)
-    "npar": ("npar", 0),
-    "chisq": ("chisq", 0.01),
-    "df": ("df", 0),
-    "cfi": ("cfi", 0.002),
-    "tli": ("tli", 0.002),
-    "rmsea": ("rmsea", 0.002),
-    "rmsea_ci_lower": ("rmsea.ci.lower", 0.002),
-    "rmsea_ci_upper": ("rmsea.ci.upper", 0.002),
-    "srmr": ("srmr", 0.002),
-    "aic": ("aic", 0.01),
-    "bic": ("bic", 0.01),
+COLUMNS = LAVAAN_FIT_TOLERANCES | {  # ours: (lavaan's ladder.csv column, tolerance)
     "chisq_diff": ("chisq_diff", 0.01),
     "df_diff": ("df_diff", 0),
     "p_diff": ("p_diff", 0.002),
