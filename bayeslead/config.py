@@ -164,6 +164,10 @@ class TruthConfig(Strict):
     between clusters) and `level3_size` the clusters per level-3 unit. `method` is the
     standardised loading of one common method factor on every item's latent response
     (respondent-level, independent of the constructs): common-method variance.
+    `method_share` gives chosen constructs (a marker scale) their own mix: the share of their
+    items' common variance that is the method factor's (1: the items measure the method only,
+    the ideal marker of the CFA marker technique; 0: their trait only, no method), in place of
+    `method` for those items.
     """
 
     loadings: float | dict[str, float] = 0.75
@@ -177,6 +181,7 @@ class TruthConfig(Strict):
     level3_size: int | None = Field(None, ge=1)
     groups: dict[str, GroupTruth] = {}
     method: float = Field(0.0, ge=0, lt=1)  # loading of a common method factor on every item
+    method_share: dict[str, float] = {}  # construct -> method share of its items' common variance
 
     @field_validator("paths", "correlations", "random_slope_sd")
     @classmethod
@@ -185,6 +190,14 @@ class TruthConfig(Strict):
             parts = parse_key(key)
             if parts is None or parts[1] == "=~":
                 raise ValueError(f"key {key!r} must look like 'OUTCOME ~ PREDICTOR' or 'A ~~ B'")
+        return value
+
+    @field_validator("method_share")
+    @classmethod
+    def _shares(cls, value: dict[str, float]) -> dict[str, float]:
+        for key, share in value.items():
+            if not 0.0 <= share <= 1.0:
+                raise ValueError(f"{key}: a share must lie in [0, 1], got {share}")
         return value
 
     @field_validator("thresholds")

@@ -13,7 +13,9 @@ between clusters only through their constructs: no between-level item residual, 
 two-level model assumes (the continuous one estimates it). With a level-3 column, clusters are
 nested in level-3 units (`level3_size` clusters each) whose intercepts of the first-order
 constructs take `level3_icc` of the between-cluster share. With `truth.method`, one method factor
-loads on every item's y* (common-method variance; a marker scale's items included). A latent
+loads on every item's y* (common-method variance; a marker scale's items included);
+`truth.method_share` sets, for chosen constructs (a marker), the method factor's share of their
+items' common variance instead (1: the items measure the method only). A latent
 interaction `"BI ~ RECO:ENV": 0.15` multiplies the product of the standardised components (Wen,
 Marsh & Hau 2010); the product's variance ``Var(l) Var(r) + Cov(l, r)^2`` counts in its outcome's
 explained variance, and the constructs are drawn one equation at a time in causal order.
@@ -242,7 +244,8 @@ def simulate_responses(
             latent_part += _level3_intercepts(rng, table, a, level3, int(unit[-1]) + 1)[unit]
     else:
         latent_part = _draw_latents(rng, table, a, structural, n)
-    ystar = latent_part[:, :k] + with_method(rng, np.diag(s)[:k], truth.method, n, spec.items)
+    trait, errors = with_method(rng, spec, truth, np.diag(s)[:k], n)
+    ystar = latent_part[:, :k] * trait + errors
     if id_column:
         frame[id_column] = np.arange(1, n + 1)
     thresholds = None if truth.thresholds is None else np.asarray(truth.thresholds)
@@ -265,21 +268,33 @@ def simulate_responses(
 
 
 def with_method(
-    rng: np.random.Generator, residual: np.ndarray, method: float, n: int, items
-) -> np.ndarray:
-    """Item residuals plus a common method factor loading `method` on every item; the
-    residual variances shrink by method^2 so that each y* keeps unit variance."""
-    left = residual - method**2
+    rng: np.random.Generator, spec: ModelSpec, truth: TruthConfig, residual: np.ndarray, n: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The scale of each item's constructs' part and its residual plus method part (every y*
+    keeps unit variance): items load `truth.method` (residual variance shrinks by its square);
+    items of a construct with `truth.method_share` s keep their common variance, a share s of
+    it from the method factor (constructs' part scaled by sqrt(1 - s))."""
+    items, constructs = list(spec.items), {f.name: f.indicators for f in spec.first_order}
+    unknown = [n for n in truth.method_share if n not in constructs]
+    if unknown:
+        where = [Problem(f"truth.method_share.{n}", "not a first-order construct") for n in unknown]
+        raise InputError("Config: the truth block does not fit the model:", where)
+    share, shared = np.zeros(len(items)), np.zeros(len(items), dtype=bool)
+    for name, value in truth.method_share.items():
+        for item in constructs[name]:
+            share[items.index(item)], shared[items.index(item)] = value, True
+    method = np.where(shared, np.sqrt(share * (1.0 - residual)), truth.method)
+    left = np.where(shared, residual, residual - method**2)
     if np.any(left <= 0):
         bad = [i for i, r in zip(items, left, strict=True) if r <= 0][:5]
         raise InputError(
-            f"Config: truth.method = {method} leaves no residual variance for items "
+            f"Config: truth.method = {truth.method} leaves no residual variance for items "
             f"{', '.join(bad)} (loading^2 + method^2 must stay below 1)"
         )
     errors = rng.standard_normal((n, len(residual))) * np.sqrt(left)
-    if method:
-        errors += method * rng.standard_normal((n, 1))
-    return errors
+    if np.any(method):
+        errors += rng.standard_normal((n, 1)) * method
+    return np.sqrt(1.0 - share), errors
 
 
 def _simulate_groups(

@@ -28,6 +28,7 @@ INVALID = {
     "missing_instrument.yaml": "instrument: file not found:",
     "missing_data.yaml": "data.path: file not found:",
     "bad_truth_key.yaml": "truth.paths: key 'SENS TL' must look like 'OUTCOME ~ PREDICTOR' or 'A ~~ B'",
+    "bad_method_share.yaml": "truth.method_share: TL: a share must lie in [0, 1], got 1.5",
     "bad_covariance.yaml": "covariances[0]: 'tl1' and 'SENS' must both be items or both constructs",
     "list_constructs_without_instrument.yaml": "constructs: a list of construct ids needs an instrument",
     "level3_without_cluster.yaml": "data.level3: a third level needs data.cluster",

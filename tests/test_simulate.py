@@ -203,3 +203,26 @@ def test_interaction_truth_and_draws():
     gamma = result.extra_tables["conditional_effects"]
     slopes = gamma[gamma.kind == "simple_slope"].set_index("value_sd").std_est
     assert abs((slopes[1.0] - slopes[-1.0]) / 2 - 0.2) < 0.02
+
+
+def test_method_share_makes_the_marker_measure_the_method():
+    """truth.method 0.4 on the substantive items; `method_share: {MK: 1}`: the marker's items
+    (loading 0.7) measure the method factor only, so each correlates 0.7 * 0.4 = 0.28 with every
+    substantive item and every y* keeps unit variance; share 0: no method in the marker."""
+    constructs = SERIAL | {"MK": ["mk1", "mk2", "mk3", "mk4"]}
+    spec = build_spec(RunConfig(name="s", constructs=constructs, paths=PATHS))
+    scales = {i: ItemScale(1, 7) for i in spec.items}
+    items = list(spec.items)
+    marker = [items.index(f"mk{k}") for k in range(1, 5)]
+    tl = [items.index(f"tl{k}") for k in range(1, 5)]
+    for share, between in ((1.0, 0.28), (0.0, 0.0)):
+        truth = TruthConfig(loadings=0.7, paths=TRUTH_PATHS, method=0.4, method_share={"MK": share})
+        frame = simulate_responses(spec, truth, scales, 40_000, seed=3, continuous=True)
+        cov = np.cov(frame[items].to_numpy(float).T)
+        np.testing.assert_allclose(np.diag(cov), 1.0, atol=0.03)
+        np.testing.assert_allclose(cov[np.ix_(marker, tl)], between, atol=0.02)
+        np.testing.assert_allclose(cov[marker[0], marker[1]], 0.49, atol=0.02)
+    with pytest.raises(InputError, match="truth.method_share.XX: not a first-order construct"):
+        simulate_responses(
+            spec, TruthConfig(paths=TRUTH_PATHS, method_share={"XX": 1.0}), scales, 10, 1
+        )
