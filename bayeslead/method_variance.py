@@ -32,7 +32,12 @@ from bayeslead.psychometrics.validity import (
 )
 from bayeslead.report.cmv import cmv_report, effect_sentence
 from bayeslead.runs import RunFolder, command_line, config_hash, package_versions
-from bayeslead.sem.cmv import harman_cfa, marker_sequence, structural_sensitivity
+from bayeslead.sem.cmv import (
+    harman_cfa,
+    marker_sequence,
+    standardised_method_loading,
+    structural_sensitivity,
+)
 
 
 @dataclass(frozen=True)
@@ -95,7 +100,9 @@ def run_cmv(config: RunConfig, data_path: Path | str | None = None) -> CmvResult
         sem_fits, effects = structural_sensitivity(spec, frame, marker, block, ulmc=True)
     tests = [*harman_tests, *tests]
     if config.engine == "bayes" and spec.effects:
-        bayes_rows, bayes_summary = bayesian_method_factor(spec, frame, config)
+        ulmc = next(f for f in sem_fits if f.name == "sem_ulmc")
+        start = standardised_method_loading(ulmc)
+        bayes_rows, bayes_summary = bayesian_method_factor(spec, frame, config, start)
         effects = pd.concat([effects, bayes_rows], ignore_index=True)
         rows += bayes_summary
     models = pd.DataFrame(
@@ -121,14 +128,16 @@ def run_cmv(config: RunConfig, data_path: Path | str | None = None) -> CmvResult
 
 
 def bayesian_method_factor(
-    spec: ModelSpec, frame: pd.DataFrame, config: RunConfig
+    spec: ModelSpec, frame: pd.DataFrame, config: RunConfig, start_loading: float
 ) -> tuple[pd.DataFrame, list[dict]]:
-    """The Bayesian method factor (`engine: bayes`): every named effect's standardised
-    posterior mean and 95% interval, and the method loading with its convergence."""
+    """The Bayesian method factor (`engine: bayes`, chains started at the ML ULMC's
+    standardised method loading `start_loading`): every named effect's standardised posterior
+    mean and 95% interval, the method loading with its convergence and the gates over every
+    sampled parameter."""
     from bayeslead.bayes.models.single.method import fit_method_factor
 
     x = frame[list(spec.items)].to_numpy(dtype=float)
-    fit = fit_method_factor(spec, x, config.bayes)
+    fit = fit_method_factor(spec, x, config.bayes, config.diagnostics, start_loading)
     rows = [
         {
             "model": "bayes",
@@ -141,13 +150,17 @@ def bayesian_method_factor(
         for (effect, kind), draws in fit.std_effects.items()
     ]
     loading = fit.method_loading
-    if fit.rhat > config.diagnostics.rhat_max:
+    if not fit.gates["passed"]:
         for r in rows:  # not converged: say so wherever the effect is reported
             r["model"] = "bayes (not converged)"
     summary = [
         row("bayes", f"method loading (prior {fit.prior})", "posterior mean", loading.mean()),
         row("bayes", "method loading", "rhat", fit.rhat),
         row("bayes", "method loading", "ess_bulk", fit.ess),
+        row("bayes", "all parameters", "max rhat", fit.gates["max_rhat"]),
+        row("bayes", "all parameters", "min ess_bulk", fit.gates["min_ess_bulk"]),
+        row("bayes", "all parameters", "divergences", fit.gates["divergences"]),
+        row("bayes", "all parameters", "gates passed", fit.gates["passed"]),
     ]
     return pd.DataFrame(rows), summary
 

@@ -25,7 +25,7 @@ defaults are weakly informative:
 | ``group_means`` | ``normal(0, 1)`` | latent intercepts of the groups (zero-sum over groups; normal(0, sd) only) |
 | ``group_deviation`` | ``normal(0, 0.1)`` | a group's deviation of a loading or item intercept from the groups' common value (``bayes.invariance: approximate``; variance 0.01, Muthén & Asparouhov 2013; zero-sum over groups; normal(0, sd) only) |
 | ``group_free`` | ``normal(0, 1)`` | the same deviation of a parameter freed across groups (``group_partial``; ``bayes.invariance: partial`` or ``approximate``) |
-| ``method_loading`` | ``halfnormal(0.5)`` | standardised loading of a common method factor on every item (`bayeslead cmv`; sign fixed positive) |
+| ``method_loading`` | ``halfnormal(0.5)`` | standardised loading of a common method factor on every item (`bayeslead cmv`; the prior of its absolute value: sampled signed under the reflected prior, no boundary at 0) |
 
 The SDs of the cluster-level variance components have boundary-avoiding gamma(2, rate) priors
 (Chung et al. 2013): their density vanishes at 0, which keeps posterior mass off the boundary

@@ -14,7 +14,7 @@ LABELS = {
     "marker": "controlling for the marker's method variance (CFA marker technique, method-U block)",
     "ulmc": "with an unmeasured latent method construct (equal loadings on every item)",
     "bayes": "with a Bayesian method factor",
-    "bayes (not converged)": "with a Bayesian method factor (R-hat above the gate: not converged)",
+    "bayes (not converged)": "with a Bayesian method factor (convergence gates failed: not converged)",
 }
 
 

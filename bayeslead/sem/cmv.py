@@ -193,6 +193,14 @@ def ulmc_table(spec: ModelSpec) -> ParameterTable:
     return add_loadings(fix_parameters(table, values), METHOD, list(spec.items), equal=True)
 
 
+def standardised_method_loading(fit: CfaFit) -> float:
+    """The ULMC's method loading on the standardised items (mean over the items: equal raw
+    loadings differ a little once standardised)."""
+    std = fit.table.standardized(fit.theta)
+    rows = [k for k, p in enumerate(fit.table.params) if p.op == "=~" and p.lhs == METHOD]
+    return float(np.mean(std[rows]))
+
+
 def marker_sem_table(spec: ModelSpec, marker: Factor, block: dict) -> ParameterTable:
     """The structural model with the method_u marker block: marker loadings and item residual
     variances fixed at their `cfa_marker` values, marker variance 1, orthogonal to the

@@ -54,25 +54,31 @@ def parameter_classes(spec: ModelSpec, table: ParameterTable) -> list[FreeParame
     return out
 
 
+def prior_distribution(prior: Prior) -> tuple[type[pm.Distribution], dict[str, float]]:
+    """The PyMC distribution class of `prior` and its arguments."""
+    f, a = prior.family, prior.args
+    if f == "normal":
+        return pm.Normal, {"mu": a[0], "sigma": a[1]}
+    if f == "halfnormal":
+        return pm.HalfNormal, {"sigma": a[0]}
+    if f == "student_t":
+        return pm.StudentT, {"nu": a[0], "mu": a[1], "sigma": a[2]}
+    if f == "exponential":
+        return pm.Exponential, {"lam": a[0]}
+    if f == "gamma":
+        return pm.Gamma, {"alpha": a[0], "beta": a[1]}
+    if f == "lognormal":
+        return pm.LogNormal, {"mu": a[0], "sigma": a[1]}
+    if f == "beta":
+        return pm.Beta, {"alpha": a[0], "beta": a[1]}
+    raise ValueError(f"prior {prior} cannot be a vector parameter")
+
+
 def rv(name: str, prior: Prior, dims: str | None = None, shape: int | None = None):
     """A PyMC random variable for `prior` (a vector over `dims`)."""
-    f, a = prior.family, prior.args
+    kind, args = prior_distribution(prior)
     kw = {"dims": dims} if dims else ({"shape": shape} if shape else {})
-    if f == "normal":
-        return pm.Normal(name, mu=a[0], sigma=a[1], **kw)
-    if f == "halfnormal":
-        return pm.HalfNormal(name, sigma=a[0], **kw)
-    if f == "student_t":
-        return pm.StudentT(name, nu=a[0], mu=a[1], sigma=a[2], **kw)
-    if f == "exponential":
-        return pm.Exponential(name, lam=a[0], **kw)
-    if f == "gamma":
-        return pm.Gamma(name, alpha=a[0], beta=a[1], **kw)
-    if f == "lognormal":
-        return pm.LogNormal(name, mu=a[0], sigma=a[1], **kw)
-    if f == "beta":
-        return pm.Beta(name, alpha=a[0], beta=a[1], **kw)
-    raise ValueError(f"prior {prior} cannot be a vector parameter")
+    return kind(name, **args, **kw)
 
 
 def _safe(key: str) -> str:
