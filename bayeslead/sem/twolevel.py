@@ -28,6 +28,7 @@ from bayeslead.core.twolevel_ml import (
 )
 from bayeslead.core.twolevel_model import TwoLevelModel, fit_twolevel
 from bayeslead.data import ResponseData
+from bayeslead.data.values import file_rows
 from bayeslead.errors import InputError, Problem
 from bayeslead.results import EFFECT_COLUMNS, FitResult
 from bayeslead.sem.fitmeasures import chisq_fit
@@ -37,6 +38,19 @@ from bayeslead.sem.twolevel_tables import icc_table, srmr_levels
 
 MC_DRAWS = 20000
 LEVELS = ("within", "between")
+
+
+def refuse_blanks(data: ResponseData, rows: pd.Index, settings: SemConfig) -> None:
+    """Two-level ML has no FIML yet: blank answers are an input error unless the config asks
+    for listwise deletion (`sem.missing: listwise`, lavaan's default)."""
+    if settings.missing == "listwise":
+        return
+    raise InputError(
+        f"Data file {data.path}: {file_rows(rows)} have blank answers, and two-level ML "
+        "(engine: sem with data.cluster) has no full-information (FIML) likelihood yet. Use "
+        "engine: bayes (its two-level likelihood of the observed answers is exact), or set "
+        f"sem.missing: listwise to analyse the complete rows only ({len(rows)} rows dropped)"
+    )
 
 
 def fit_sem_twolevel(spec, data: ResponseData, settings: SemConfig) -> FitResult:
@@ -49,10 +63,12 @@ def fit_sem_twolevel(spec, data: ResponseData, settings: SemConfig) -> FitResult
     frame = data.frame[list(spec.manifest)]
     keep = frame.notna().all(axis=1).to_numpy()
     if not keep.all():
+        refuse_blanks(data, frame.index[~keep], settings)
         problems.append(
             Problem(
                 "data",
-                f"two-level ML uses complete rows: listwise deletion dropped {int((~keep).sum())}",
+                f"two-level ML uses complete rows: listwise deletion (sem.missing: listwise) "
+                f"dropped {int((~keep).sum())}",
                 "warning",
             )
         )

@@ -219,3 +219,25 @@ def test_level_variables_are_checked(tmp_path):
             "cluster",
             "  within_only: [x1, x2, x3]\n  between_only: [w1, w2]\n",
         )
+
+
+BLANKS = REFERENCE / "twolevel_blanks"
+BLANK_MODEL = "constructs: {F1: [y1, y2, y3], F2: [y4, y5, y6]}\npaths: {F2: [F1]}\n"
+
+
+def test_blank_answers_are_refused_unless_listwise_is_asked_for(tmp_path):
+    """Two-level ML has no FIML: the error names the rows and the alternatives; with
+    sem.missing: listwise the complete rows are analysed (lavaan's default)."""
+    from bayeslead.errors import InputError
+
+    data = BLANKS / "data_mcar05.csv"
+    with pytest.raises(
+        InputError, match=r"rows 4, 6, 19, 25, 26 and 633 more have blank answers"
+    ) as e:
+        fit_config(tmp_path, "blanks", BLANK_MODEL, data, "cluster", "  bootstrap: 0\n")
+    assert "engine: bayes" in str(e.value) and "sem.missing: listwise" in str(e.value)
+    result = fit_config(
+        tmp_path, "listwise", BLANK_MODEL, data, "cluster", "  bootstrap: 0\n  missing: listwise\n"
+    )
+    assert result.info["missing"] == "listwise" and result.info["n"] == 2500 - 638
+    assert any("listwise deletion" in p.message for p in result.problems)

@@ -50,22 +50,29 @@ class ClusterMoments:
     labels: np.ndarray  # (J,) cluster ids, in order
 
 
+def cluster_positions(cluster: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Cluster ids in order, each row's cluster as an index into them, and each row's position
+    among its cluster's members (in data order)."""
+    labels, index = np.unique(cluster, return_inverse=True)
+    index = np.ravel(index)
+    position = np.zeros(len(index), dtype=int)
+    seen = np.zeros(len(labels), dtype=int)
+    for i, j in enumerate(index):
+        position[i] = seen[j]
+        seen[j] += 1
+    return labels, index, position
+
+
 def cluster_moments(z: np.ndarray, cluster: np.ndarray) -> ClusterMoments:
     """Cluster sizes, means and centred rows (complete rows); padding rows are zero, so they
     add nothing to a cluster's scatter matrix."""
-    labels, index = np.unique(cluster, return_inverse=True)
-    index = np.ravel(index)
+    labels, index, position = cluster_positions(cluster)
     p = z.shape[1]
     counts = np.bincount(index).astype(float)
     means = np.zeros((len(labels), p))
     np.add.at(means, index, z)
     means /= counts[:, None]
     centred = np.zeros((len(labels), int(counts.max()), p))
-    position = np.zeros(len(index), dtype=int)
-    seen = np.zeros(len(labels), dtype=int)
-    for i, j in enumerate(index):
-        position[i] = seen[j]
-        seen[j] += 1
     centred[index, position] = z - means[index]
     return ClusterMoments(counts, means, centred, labels)
 
@@ -88,8 +95,11 @@ def twolevel_terms(
     means,
     centred,
     depth,
+    data_grad=False,
 ):
-    """Sum of the clusters' log-likelihoods and its gradient with respect to every input.
+    """Sum of the clusters' log-likelihoods and its gradient with respect to every input
+    (with `data_grad`, also with respect to the centred member rows: -Sigma_W,j^-1 y_ij, for
+    blank answers sampled as latent values; otherwise an empty array).
 
     Every p x p inverse is replaced by the Woodbury identity around the diagonal residual
     variances, so only m x m matrices are inverted: M = Phi_j^-1 + Lambda' D^-1 Lambda within
@@ -105,9 +115,10 @@ def twolevel_terms(
     p, m = lam.shape
     n_clusters, n_slopes = slopes.shape
     n_max = centred.shape[1]
+    d_centred = np.zeros((n_clusters, n_max, p) if data_grad else (0, 0, 0))
     for k in range(p):
         if not (theta_w[k] > 0.0 and theta_b[k] >= 0.0):
-            return _failure(p, m, n_clusters, n_slopes)
+            return _failure(p, m, n_clusters, n_slopes, d_centred)
     # cluster-independent pieces: Psi_W (in every lane), Psi_W^-1, T_B, Phi_B, D^-1 Lambda
     low = np.empty((m, m, LANES))
     psi = np.empty((m, m, LANES))
@@ -118,7 +129,7 @@ def twolevel_terms(
                 psi[r, c, s] = psi_w[r, c]
     logdet_psi = np.empty(1)
     if not lane_spd_inverse(psi, psi_inv, low, logdet_psi, 1):
-        return _failure(p, m, n_clusters, n_slopes)
+        return _failure(p, m, n_clusters, n_slopes, d_centred)
     for r in range(m):
         for c in range(m):
             for s in range(1, LANES):
@@ -257,14 +268,14 @@ def twolevel_terms(
                 for s in range(lanes):
                     mat[r, c, s] = phi_inv[r, c, s] + a_w[r, c]
         if not lane_spd_inverse(mat, m_inv, low, logdet_m, lanes):
-            return _failure(p, m, n_clusters, n_slopes)
+            return _failure(p, m, n_clusters, n_slopes, d_centred)
         # between: C = Lambda Q Lambda' + E, |C| = |E| |Q| |K|
         for r in range(m):
             for c in range(m):
                 for s in range(lanes):
                     mat[r, c, s] = phi_b[r, c] + phi_j[r, c, s] * inv_sizes[s]
         if not lane_spd_inverse(mat, q_inv, low, logdet_q, lanes):
-            return _failure(p, m, n_clusters, n_slopes)
+            return _failure(p, m, n_clusters, n_slopes, d_centred)
         for s in range(lanes):
             g = group[first + s]
             for r in range(m):
@@ -275,7 +286,7 @@ def twolevel_terms(
                 for s in range(lanes):
                     mat[r, c, s] = q_inv[r, c, s] + a_e[r, c, s]
         if not lane_spd_inverse(mat, k_inv, low, logdet_k, lanes):
-            return _failure(p, m, n_clusters, n_slopes)
+            return _failure(p, m, n_clusters, n_slopes, d_centred)
         # C^-1 d = E^-1 (d - Lambda K^-1 Lambda' E^-1 d) and w = Lambda' C^-1 d, d = ybar - mu
         for k in range(p):
             for s in range(lanes):
@@ -351,6 +362,12 @@ def twolevel_terms(
                     acc = zm[i, c]
                     for k in range(p):
                         g_t[c, k] += acc * row[k]
+                if data_grad:  # -Sigma_W^-1 y = -(D^-1 y - U Zm)
+                    for k in range(p):
+                        d_centred[j, i, k] = -row[k] * inv_theta[k]
+                    for t in range(n_load):
+                        k, c = load_item[t], load_construct[t]
+                        d_centred[j, i, k] += u_w[k, c] * zm[i, c]
             for k in range(p):
                 y_sq[k] += y_sq_j[k]
                 trace_w += y_sq_j[k] * inv_theta[k]
@@ -466,12 +483,14 @@ def twolevel_terms(
         d_slopes,
         d_mu,
         d_offsets,
+        d_centred,
     )
 
 
 @numba.njit(cache=True)
-def _failure(p, m, n_clusters, n_slopes):
+def _failure(p, m, n_clusters, n_slopes, d_centred):
     """The result for parameters outside the support: -inf and zero gradients."""
+    d_centred[:] = 0.0
     return (
         -np.inf,
         np.zeros((p, m)),
@@ -484,6 +503,7 @@ def _failure(p, m, n_clusters, n_slopes):
         np.zeros((n_clusters, n_slopes)),
         np.zeros(p),
         np.zeros((n_clusters, p)),
+        d_centred,
     )
 
 
@@ -492,26 +512,29 @@ class TwoLevelLoglik(Op):
 
     Inputs: lam, theta_w, theta_b, psi_w, psi_b, beta_w, beta_b, slopes (J, r), then the
     constants slope rows and columns (r,), mu (p), per-cluster mean offsets (J, p; e.g. level-3
-    latent intercepts times the loadings), counts, means, centred rows.
+    latent intercepts times the loadings), counts, means, centred rows. With `data_grad`, the
+    means and centred rows may be symbolic (blank answers sampled as latent values) and get
+    their gradients.
     """
 
-    __props__ = ("depth",)
+    __props__ = ("depth", "data_grad")
 
-    def __init__(self, depth: int):
+    def __init__(self, depth: int, data_grad: bool = False):
         self.depth = depth
+        self.data_grad = data_grad
 
     def make_node(self, *inputs):
         floats = [pt.as_tensor_variable(v).astype("float64") for v in inputs[:8]]
         rows, cols = (pt.as_tensor_variable(v).astype("int64") for v in inputs[8:10])
         rest = [pt.as_tensor_variable(v).astype("float64") for v in inputs[10:]]
-        mu, offsets = rest[0], rest[1]
+        mu, offsets, centred = rest[0], rest[1], rest[4]
         outputs = [pt.dscalar()] + [v.type() for v in floats] + [mu.type(), offsets.type()]
-        return Apply(self, [*floats, rows, cols, *rest], outputs)
+        return Apply(self, [*floats, rows, cols, *rest], [*outputs, centred.type()])
 
     def perform(self, node, inputs, outputs):
-        result = twolevel_terms(*inputs, self.depth)
+        result = twolevel_terms(*inputs, self.depth, self.data_grad)
         outputs[0][0] = np.array(result[0])
-        for k in range(1, 11):
+        for k in range(1, 12):
             outputs[k][0] = result[k]
 
     def L_op(self, inputs, outputs, output_grads):
@@ -522,12 +545,16 @@ class TwoLevelLoglik(Op):
             pt.zeros_like(inputs[9], dtype="float64"),
         ]
         means = [g * outputs[9], g * outputs[10]]
-        return [*grads, *constants, *means, *[pt.zeros_like(v) for v in inputs[12:]]]
+        if not self.data_grad:
+            return [*grads, *constants, *means, *[pt.zeros_like(v) for v in inputs[12:]]]
+        # d/d(cluster means) = -d/d(offsets): the means enter as means - mu - offsets
+        data = [pt.zeros_like(inputs[12]), -g * outputs[10], g * outputs[11]]
+        return [*grads, *constants, *means, *data]
 
 
 @register_funcify_default_op_cache_key(TwoLevelLoglik)
 def _numba_twolevel(op, node, **kwargs):
-    depth = op.depth
+    depth, data_grad = op.depth, op.data_grad
 
     @numba.njit(cache=True)
     def twolevel_loglik(
@@ -563,11 +590,12 @@ def _numba_twolevel(op, node, **kwargs):
             c(mu),
             c(offsets),
             counts,
-            means,
-            centred,
+            c(means),
+            c(centred),
             depth,
+            data_grad,
         )
-        return np.array(r[0]), r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10]
+        return np.array(r[0]), r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11]
 
     return twolevel_loglik, CACHE_VERSION
 
@@ -587,12 +615,15 @@ def twolevel_loglik(
     moments: ClusterMoments,
     depth: int,
     offsets=None,
+    data=None,
 ):
     """Symbolic two-level log-likelihood (see `TwoLevelLoglik`); `offsets` (J, p) shift each
-    cluster's mean (default none)."""
+    cluster's mean (default none); `data`: symbolic (means, centred rows) in place of the
+    moments' constants (blank answers sampled as latent values)."""
     if offsets is None:
         offsets = np.zeros(moments.means.shape)
-    return TwoLevelLoglik(depth)(
+    means, centred = (moments.means, moments.centred) if data is None else data
+    return TwoLevelLoglik(depth, data is not None)(
         lam,
         theta_w,
         theta_b,
@@ -606,6 +637,6 @@ def twolevel_loglik(
         mu,
         offsets,
         moments.counts,
-        moments.means,
-        moments.centred,
+        means,
+        centred,
     )[0]

@@ -20,6 +20,7 @@ from bayeslead.bayes.blocks.lkj import lkj_vine_shapes, vine_cholesky
 from bayeslead.bayes.blocks.parameters import free_parameters, rv
 from bayeslead.bayes.blocks.ram import path_depth, ram_matrices
 from bayeslead.bayes.kernels.twolevel import ClusterMoments, twolevel_loglik
+from bayeslead.bayes.models.twolevel.blanks import Blanks, sampled_moments
 from bayeslead.bayes.models.twolevel.covariates import (
     Covariates,
     cluster_offsets,
@@ -66,11 +67,13 @@ def build_twolevel_model(
     between_paths: str,
     level3: Level3 | None = None,
     covariates: Covariates | None = None,
+    blanks: Blanks | None = None,
 ) -> pm.Model:
     """PyMC model of the two-level SEM with random slopes (see the module docstring); with
     `level3`, clusters nested in level-3 units with their own construct intercepts
     (`level3.py`); with `covariates`, observed within-only and between-only covariates
-    (`covariates.py`)."""
+    (`covariates.py`); with `blanks`, the blank answers sampled as latent values
+    (`blanks.py`)."""
     p = table.n_manifest
     k = len(spec.items)  # the items come first among the manifest variables
     latents = list(table.variables[p:])
@@ -114,6 +117,7 @@ def build_twolevel_model(
                 moments = replace(moments, centred=np.zeros_like(moments.centred))
                 within = within_scatter_term(covariates, a_w, lam, beta_w, psi_w, theta_w, depth)
                 pm.Potential("within_scatter", within)
+        data = sampled_moments(moments, blanks) if blanks is not None else None
         loglik = twolevel_loglik(
             lam,
             theta_w,
@@ -129,6 +133,7 @@ def build_twolevel_model(
             moments,
             depth,
             offsets=offsets,
+            data=data,
         )
         pm.Potential("loglik", loglik)
     return model

@@ -14,6 +14,13 @@ from bayeslead.bayes.blocks.ordinal import check_ordinal_support, refuse_limited
 from bayeslead.bayes.blocks.parameters import initial_values
 from bayeslead.bayes.data import ContinuousData, OrdinalData, continuous_data, ordinal_data
 from bayeslead.bayes.kernels.twolevel import ClusterMoments, cluster_moments
+from bayeslead.bayes.models.twolevel.blanks import NAME as BLANKS
+from bayeslead.bayes.models.twolevel.blanks import (
+    Blanks,
+    missing_statement,
+    moments_with_blanks,
+    rows_used,
+)
 from bayeslead.bayes.models.twolevel.build import (
     between_start,
     build_twolevel_model,
@@ -67,6 +74,7 @@ SCORES = (
     "between_z",
     "slope_free",
     Z_NAME,  # latent cluster means of covariates at both levels
+    BLANKS,  # blank answers sampled as latent values (continuous)
 )  # per-respondent and per-cluster latent scores (ordinal)
 
 
@@ -96,16 +104,17 @@ def check_clusters(data: ResponseData, column: str) -> tuple[np.ndarray, list[Pr
 @dataclass(frozen=True, kw_only=True)
 class TwoLevelData(Prepared):
     """The rows used (`keep`), their items, cluster ids and index, standardised (continuous, with
-    the cluster moments) or coded (ordinal)."""
+    the cluster moments and the blank answers' layout) or coded (ordinal)."""
 
     source: ResponseData
     ids: np.ndarray  # cluster id of every row of the data
-    keep: np.ndarray  # rows used (ordinal: any response; continuous: complete)
+    keep: np.ndarray  # rows used: any response (continuous with covariates: complete rows)
     x: np.ndarray
     labels: np.ndarray  # cluster ids, in order
     cluster: np.ndarray  # each kept row's cluster as an index into labels
     continuous: ContinuousData | None = None
     moments: ClusterMoments | None = None
+    blanks: Blanks | None = None  # continuous items' blank answers, sampled as latent values
     ordinal: OrdinalData | None = None
     covariates: Covariates = field(default_factory=Covariates)
 
@@ -134,18 +143,8 @@ class TwoLevel(Family):
             check_ordinal_support(spec)
         ids, problems = check_clusters(data, spec.cluster)
         frame = data.frame[list(spec.manifest)]
-        missing = frame.isna().to_numpy()
-        keep = ~missing.all(axis=1) if ordinal else ~missing.any(axis=1)
-        if not keep.all():
-            what = "no responses" if ordinal else "missing responses"
-            why = "" if ordinal else " (two-level models need complete rows)"
-            problems.append(
-                Problem(
-                    "data",
-                    f"{int((~keep).sum())} respondents with {what} were left out{why}",
-                    "warning",
-                )
-            )
+        keep, dropped = rows_used(frame.isna().to_numpy(), complete=bool(spec.observed))
+        problems += dropped
         x = frame.to_numpy(dtype=float)[keep]
         labels, cluster = np.unique(ids[keep], return_inverse=True)
         common = dict(
@@ -159,8 +158,14 @@ class TwoLevel(Family):
             where = f"Data file {data.path}"
             levels = level_variables(spec, frame[keep], ids[keep], settings, where)
             covariates = covariate_data(spec, *levels, cdata.z, x, cdata.mean, cdata.sd, ids[keep])
-        moments = cluster_moments(cdata.z[:, : len(spec.items)], ids[keep])
-        return TwoLevelData(**common, continuous=cdata, moments=moments, covariates=covariates)
+        z = cdata.z[:, : len(spec.items)]
+        if np.isnan(z).any():
+            moments, blanks = moments_with_blanks(z, ids[keep])
+        else:
+            moments, blanks = cluster_moments(z, ids[keep]), None
+        return TwoLevelData(
+            **common, continuous=cdata, moments=moments, blanks=blanks, covariates=covariates
+        )
 
     def fixed_values(self, data: TwoLevelData) -> tuple[dict, dict]:
         """The covariates' (co)variances at their sample values (lavaan's fixed.x)."""
@@ -204,6 +209,7 @@ class TwoLevel(Family):
             settings.between_paths,
             level3,
             data.covariates,
+            data.blanks,
         )
         return TwoLevelGraph(model=model, problems=problems, positions=positions, level3=level3)
 
@@ -229,6 +235,8 @@ class TwoLevel(Family):
             )
         if graph.level3:
             initial |= level3_start(table, graph.level3)
+        if data.blanks is not None:
+            initial[BLANKS] = data.blanks.start
         return initial
 
     def stored(self, model: pm.Model) -> list[str]:
@@ -348,9 +356,7 @@ class TwoLevel(Family):
             "draws": settings.draws,
             "tune": settings.tune,
             "seed": settings.seed,
-            "missing": "responses missing at random are left out of the likelihood"
-            if ordinal
-            else "listwise (two-level models need complete rows)",
+            "missing": missing_statement(ordinal, data.blanks, int((~data.keep).sum())),
             "priors": {name: str(prior) for name, prior in priors.classes.items()},
         }
         if data.covariates.names:
