@@ -38,6 +38,7 @@ from bayeslead.bayes.priors import MARKER_DEFAULTS, PriorSet, prior_set
 from bayeslead.bayes.sampling import sample
 from bayeslead.bayes.summaries import with_marker_draws
 from bayeslead.config import BayesConfig, DiagnosticsConfig
+from bayeslead.core.effects import EffectDraws
 from bayeslead.core.partable import ParameterTable, build_partable
 from bayeslead.core.spec import ModelSpec
 from bayeslead.core.twolevel_model import fix_parameters
@@ -115,6 +116,8 @@ class Summary:
     effects: pd.DataFrame
     convergence: pd.DataFrame  # rows the gates check: rhat, ess_bulk, ess_tail by name
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    # the effects' draws of `theta` on the marker table, when `summarise` computed them
+    effect_draws: list[EffectDraws] | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -180,7 +183,9 @@ class Family(ABC):
         with phases.step("summaries_s", "Summarising the posterior"):
             summary = self.summarise(setup, prepared, graph, sampled.idata)
             diagnostics = check_gates(summary.convergence, sampled.idata.sample_stats, gates)
-            idata = with_marker_draws(sampled.idata, setup.marker, summary.theta, data, spec)
+            idata = with_marker_draws(
+                sampled.idata, setup.marker, summary.theta, data, spec, summary.effect_draws
+            )
         with phases.step("checks_s", "Posterior predictive checks"):
             checks = self.check(setup, prepared, summary, idata, diagnostics)
         flat = summary.theta.reshape(-1, summary.theta.shape[-1])

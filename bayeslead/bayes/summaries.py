@@ -23,7 +23,7 @@ from bayeslead.core.conditional import (
     johnson_neyman,
     johnson_neyman_bounds,
 )
-from bayeslead.core.effects import defined_name, effect_draws
+from bayeslead.core.effects import EffectDraws, defined_name, effect_draws
 from bayeslead.core.meanstructure import manifest_intercepts
 from bayeslead.core.partable import ParameterTable, marker_scales, rescale
 from bayeslead.core.rsquare import endogenous, r_squared
@@ -41,12 +41,14 @@ def marker_posterior(
     hdi_prob: float,
 ):
     """Draws (chain, draw, k) of the sampled std.lv parameters moved to lavaan's marker metric,
-    with the estimates and effects tables and the convergence rows of both."""
+    with the estimates and effects tables, the convergence rows of both and the effects' draws
+    (for `with_marker_draws`)."""
     scales = marker_scales(std_table, theta_std, manifest_scale)
     theta = rescale(std_table, marker_table, theta_std, scales)
     estimates, conv_rows = estimates_table(marker_table, theta, hdi_prob)
-    effects, effect_conv = effects_table(spec, marker_table, theta, hdi_prob)
-    return theta, estimates, effects, pd.concat([conv_rows, effect_conv])
+    draws = effect_draws(spec, marker_table, theta)
+    effects, effect_conv = effects_table(spec, marker_table, theta, hdi_prob, draws)
+    return theta, estimates, effects, pd.concat([conv_rows, effect_conv]), draws
 
 
 def pooled_posterior(
@@ -57,8 +59,9 @@ def pooled_posterior(
     scales = np.full(len(table.variables), float(scale))
     theta = rescale(table, table, theta_scaled, scales)
     estimates, conv_rows = estimates_table(table, theta, hdi_prob)
-    effects, effect_conv = effects_table(spec, table, theta, hdi_prob)
-    return theta, estimates, effects, pd.concat([conv_rows, effect_conv])
+    draws = effect_draws(spec, table, theta)
+    effects, effect_conv = effects_table(spec, table, theta, hdi_prob, draws)
+    return theta, estimates, effects, pd.concat([conv_rows, effect_conv]), draws
 
 
 def estimates_table(table: ParameterTable, theta: np.ndarray, hdi_prob: float):
@@ -104,12 +107,19 @@ def estimates_table(table: ParameterTable, theta: np.ndarray, hdi_prob: float):
     return out, conv
 
 
-def effects_table(spec: ModelSpec, table: ParameterTable, theta: np.ndarray, hdi_prob: float):
+def effects_table(
+    spec: ModelSpec,
+    table: ParameterTable,
+    theta: np.ndarray,
+    hdi_prob: float,
+    computed: list[EffectDraws] | None = None,
+):
     """effects.csv rows: posterior mean, SD, equal-tailed and HDI intervals, p_direction
-    (indices of moderated mediation included, kind ``imm``)."""
-    draws = [
-        (d.effect.name, d.kind, d.path, d.raw, d.std) for d in effect_draws(spec, table, theta)
-    ]
+    (indices of moderated mediation included, kind ``imm``); `computed`: the effects' draws
+    when the caller has them (`effect_draws` of the same theta)."""
+    if computed is None:
+        computed = effect_draws(spec, table, theta)
+    draws = [(d.effect.name, d.kind, d.path, d.raw, d.std) for d in computed]
     if spec.interactions:
         records = conditional_draws(spec, table, theta, ())
         draws += [(r.effect, r.kind, r.path, r.raw, r.std) for r in records]
@@ -220,14 +230,21 @@ def threshold_rows(idata, odata, spec: ModelSpec) -> pd.DataFrame:
 
 
 def with_marker_draws(
-    idata, table: ParameterTable, theta: np.ndarray, data: ResponseData, spec: ModelSpec
+    idata,
+    table: ParameterTable,
+    theta: np.ndarray,
+    data: ResponseData,
+    spec: ModelSpec,
+    effects: list[EffectDraws] | None = None,
 ):
-    """Add the draws on lavaan's metric and the observed data to the InferenceData."""
+    """Add the draws on lavaan's metric and the observed data to the InferenceData; `effects`:
+    the effects' draws of `theta` when the summary computed them already."""
     keys = [p.key for p in table.free_params]
     idata.posterior["estimate"] = xr.DataArray(
         theta, dims=("chain", "draw", "estimate_dim"), coords={"estimate_dim": keys}
     )
-    effects = effect_draws(spec, table, theta)
+    if effects is None:
+        effects = effect_draws(spec, table, theta)
     if effects:
         names = [f"{d.effect.name} ({d.kind})" for d in effects]
         idata.posterior["effect"] = xr.DataArray(

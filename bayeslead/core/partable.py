@@ -366,10 +366,15 @@ def rescale_matrices(
     """`target`'s free parameters read from RAM matrices A and S (..., v, v) after scaling
     variable i by scales[..., i] (see `rescale`); for matrices that no single theta of the
     source table gives (between-level or group-specific blocks)."""
-    c = scales
-    a2 = a * c[..., :, None] / c[..., None, :]
-    s2 = s * c[..., :, None] * c[..., None, :]
+    free = target.free_params
+    rows = np.array([p.row for p in free], dtype=int)
+    cols = np.array([p.col for p in free], dtype=int)
+    in_a = np.array([p.matrix == "A" for p in free], dtype=bool)
+    c_row, c_col = scales[..., rows], scales[..., cols]
+    # only the free entries, each as (A c_i) / c_j and (S c_i) c_j: the same operations in the
+    # same order as on the whole matrices
     out = np.empty((*a.shape[:-2], target.n_free))
-    for p in target.free_params:
-        out[..., p.free] = (a2 if p.matrix == "A" else s2)[..., p.row, p.col]
+    out[..., [p.free for p in free]] = np.where(
+        in_a, a[..., rows, cols] * c_row / c_col, s[..., rows, cols] * c_row * c_col
+    )
     return out

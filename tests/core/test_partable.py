@@ -33,6 +33,24 @@ def test_std_lv_draws_convert_to_lavaan_marker_metric():
     )
 
 
+def test_rescale_reads_the_free_entries_as_the_whole_scaled_matrices_give_them():
+    """`rescale_matrices` scales only the free entries; the values equal, bit for bit, those
+    read from the whole matrices scaled as A c_i / c_j and S c_i c_j (a batch of draws, and
+    one vector of scales for every draw)."""
+    spec = build_spec(RunConfig(name="s", constructs=SERIAL, paths=PATHS))
+    std, marker = build_partable(spec, "std.lv"), build_partable(spec)
+    rng = np.random.default_rng(5)
+    theta = rng.uniform(0.3, 1.2, size=(3, 7, std.n_free))
+    a, s = std.matrices(theta)
+    for c in (marker_scales(std, theta, rng.uniform(0.5, 2.0, 20)), rng.uniform(0.5, 2, 25)):
+        a2 = a * c[..., :, None] / c[..., None, :]
+        s2 = s * c[..., :, None] * c[..., None, :]
+        expected = np.empty((3, 7, marker.n_free))
+        for p in marker.free_params:
+            expected[..., p.free] = (a2 if p.matrix == "A" else s2)[..., p.row, p.col]
+        np.testing.assert_array_equal(rescale(std, marker, theta, c), expected)
+
+
 def test_interaction_is_a_product_variable_with_a_coefficient():
     """`Y ~ M:W` is an "interaction" row of A on a product variable after the latents, whose
     marker scale is the product of its components' scales."""

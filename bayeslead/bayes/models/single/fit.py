@@ -157,17 +157,23 @@ class SingleLevel(Family):
             _adjust_limited_draws(setup, data.polychoric, idata)
         theta_std = idata.posterior["theta"].values
         if setup.on_marker_metric:
-            theta, estimates, effects, convergence = pooled_posterior(
+            theta, estimates, effects, convergence, draws = pooled_posterior(
                 setup.spec, setup.marker, theta_std, data.continuous.sd[0], setup.settings.hdi_prob
             )
             estimates = _with_intercepts(setup, data, theta, idata, estimates)
             rows = pd.concat([estimates, defined_rows(effects)], ignore_index=True)
-            return Summary(theta=theta, estimates=rows, effects=effects, convergence=convergence)
+            return Summary(
+                theta=theta,
+                estimates=rows,
+                effects=effects,
+                convergence=convergence,
+                effect_draws=draws,
+            )
         if data.ordinal is not None:
             manifest_scale = 1.0 / np.sqrt(ystar_variances(setup.table, theta_std))
         else:
             manifest_scale = data.continuous.sd
-        theta, estimates, effects, convergence = marker_posterior(
+        theta, estimates, effects, convergence, draws = marker_posterior(
             setup.spec,
             setup.table,
             setup.marker,
@@ -190,6 +196,7 @@ class SingleLevel(Family):
             effects=effects,
             convergence=convergence,
             tables=tables,
+            effect_draws=draws,
         )
 
     def check(
