@@ -19,9 +19,11 @@ rule for standardised defined parameters).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 
+from bayeslead.core.batches import in_blocks
 from bayeslead.core.partable import ParameterTable
 from bayeslead.core.spec import Effect, ModelSpec
 from bayeslead.syntax import evaluate_definitions
@@ -53,6 +55,22 @@ class EffectDraws:
 def effect_draws(spec: ModelSpec, table: ParameterTable, theta: np.ndarray) -> list[EffectDraws]:
     """Every named effect's indirect, direct (when the path exists) and total values."""
     theta = np.asarray(theta, dtype=float)
+    kinds = [
+        (effect, kind)
+        for effect in spec.effects
+        for kind in ("indirect", "direct", "total")
+        if kind != "direct" or spec.regression(effect.target, effect.source) is not None
+    ]
+    values = in_blocks(partial(_effect_values, spec, table), theta) if kinds else []
+    out = [
+        EffectDraws(effect, kind, values[2 * i], values[2 * i + 1])
+        for i, (effect, kind) in enumerate(kinds)
+    ]
+    return out + defined_draws(spec, table, theta)
+
+
+def _effect_values(spec: ModelSpec, table: ParameterTable, theta: np.ndarray) -> list[np.ndarray]:
+    """Raw and standardised values of the `effect_draws` entries, in their order."""
     a, s = table.matrices(theta)
     v = a.shape[-1]
     b = np.linalg.inv(np.eye(v) - a)
@@ -67,13 +85,13 @@ def effect_draws(spec: ModelSpec, table: ParameterTable, theta: np.ndarray) -> l
         indirect = np.ones(theta.shape[:-1])
         for link in effect.links:
             indirect = indirect * a[..., pos[link.outcome], pos[link.predictor]]
-        out.append(EffectDraws(effect, "indirect", indirect, indirect * scale))
+        out += [indirect, indirect * scale]
         if spec.regression(effect.target, effect.source) is not None:
             direct = a[..., dst, src]
-            out.append(EffectDraws(effect, "direct", direct, direct * scale))
+            out += [direct, direct * scale]
         tot = total[..., dst, src]
-        out.append(EffectDraws(effect, "total", tot, tot * scale))
-    return out + defined_draws(spec, table, theta)
+        out += [tot, tot * scale]
+    return out
 
 
 def defined_draws(spec: ModelSpec, table: ParameterTable, theta: np.ndarray) -> list[EffectDraws]:

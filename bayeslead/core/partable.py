@@ -28,6 +28,7 @@ from typing import Literal
 
 import numpy as np
 
+from bayeslead.core.batches import in_blocks
 from bayeslead.core.constraints import apply_settings, equality_classes
 from bayeslead.core.spec import ModelSpec
 
@@ -131,6 +132,9 @@ class ParameterTable:
 
     def implied(self, theta: np.ndarray) -> np.ndarray:
         """Model-implied covariance of all variables (manifest first), shape (..., v, v)."""
+        return in_blocks(self._implied_block, theta)
+
+    def _implied_block(self, theta: np.ndarray) -> np.ndarray:
         a, s = self.matrices(theta)
         b = np.linalg.inv(np.eye(a.shape[-1]) - a)
         return b @ s @ np.swapaxes(b, -1, -2)
@@ -171,6 +175,9 @@ class ParameterTable:
         total variance; covariances are correlations of the (residual) terms (lavaan's default
         ``cov.std = TRUE``).
         """
+        return in_blocks(self._standardized_block, theta)
+
+    def _standardized_block(self, theta: np.ndarray) -> np.ndarray:
         a, s = self.matrices(theta)
         b = np.linalg.inv(np.eye(a.shape[-1]) - a)
         total_sd = np.sqrt(np.clip(np.diagonal(b @ s @ np.swapaxes(b, -1, -2), 0, -2, -1), 0, None))

@@ -10,8 +10,11 @@ parameter vector or a batch (bootstrap replicates, posterior draws) with paramet
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 
+from bayeslead.core.batches import in_blocks
 from bayeslead.core.conditional import product_moments
 from bayeslead.core.partable import ParameterTable
 
@@ -24,6 +27,10 @@ def endogenous(table: ParameterTable) -> tuple[str, ...]:
 
 def r_squared(table: ParameterTable, theta: np.ndarray) -> np.ndarray:
     """R-squared of each `endogenous` variable, shape (..., k)."""
+    return in_blocks(partial(_r_squared_block, table), theta)
+
+
+def _r_squared_block(table: ParameterTable, theta: np.ndarray) -> np.ndarray:
     a, s = table.matrices(theta)
     _, omega = product_moments(table, a, s)
     total = np.diagonal(omega, 0, -2, -1)
