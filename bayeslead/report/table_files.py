@@ -84,12 +84,14 @@ def table_docx(table: JournalTable) -> bytes:
     document.add_paragraph().add_run(table.title).bold = True
     frame = table.frame
     grid = document.add_table(rows=1 + len(frame), cols=frame.shape[1])
+    # the cells row by row, once: `grid.cell(i, j)` lists every cell of the table on each call
+    cells = [row.cells for row in grid.rows]
     for j, column in enumerate(frame.columns):
-        grid.cell(0, j).text = str(column)
+        cells[0][j].text = str(column)
     for i, row in enumerate(frame.values, start=1):
         for j, value in enumerate(row):
-            grid.cell(i, j).text = str(value)
-    for cell in (c for r in grid.rows for c in r.cells):
+            cells[i][j].text = str(value)
+    for cell in (c for r in cells for c in r):
         for run in (r for p in cell.paragraphs for r in p.runs):
             run.font.size = Pt(9)
     if table.note:
