@@ -140,14 +140,23 @@ def threshold_cuts(data: OrdinalData, priors: PriorSet):
     return first, cuts
 
 
-def response_bounds(cuts, data: OrdinalData, rows: np.ndarray | None = None):
-    """Lower and upper cut of every response (n, p) of the respondents `rows` (default all),
-    gathered from `cuts` (a vector in the order of `cut_items`); missing responses get
-    (-BIG, BIG), so they contribute log(1) = 0."""
+def response_bounds(cuts, data: OrdinalData):
+    """Lower and upper cut of every response (n, p), gathered from `cuts` (a vector in the
+    order of `cut_items`); missing responses get (-BIG, BIG), so they contribute log(1) = 0."""
+    lower, upper = response_positions(data)
+    extended = pt.concatenate([cuts, pt.as_tensor([-BIG, BIG])])
+    return extended[lower.ravel()].reshape(lower.shape), extended[upper.ravel()].reshape(
+        upper.shape
+    )
+
+
+def response_positions(data: OrdinalData) -> tuple[np.ndarray, np.ndarray]:
+    """Positions (n, p) of every response's lower and upper cut in the cuts vector (the order
+    of `cut_items`) extended by -BIG and BIG: positions n_cuts and n_cuts + 1 stand for the
+    outer categories' open ends and for missing responses."""
     cuts_per_item = data.n_categories - 1
     n_cuts = int(cuts_per_item.sum())
     start_of_item = np.concatenate([[0], np.cumsum(cuts_per_item)[:-1]])
-    extended = pt.concatenate([cuts, pt.as_tensor([-BIG, BIG])])
     shape = (data.n, len(cuts_per_item))
     lower = np.full(shape, n_cuts)
     upper = np.full(shape, n_cuts + 1)
@@ -155,8 +164,4 @@ def response_bounds(cuts, data: OrdinalData, rows: np.ndarray | None = None):
     top = data.category == cuts_per_item[data.item]
     upper[data.respondent, data.item] = np.where(top, n_cuts + 1, position)
     lower[data.respondent, data.item] = np.where(data.category == 0, n_cuts, position - 1)
-    if rows is not None:
-        lower, upper = lower[rows], upper[rows]
-    return extended[lower.ravel()].reshape(lower.shape), extended[upper.ravel()].reshape(
-        upper.shape
-    )
+    return lower, upper

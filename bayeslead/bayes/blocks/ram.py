@@ -81,6 +81,29 @@ def ram_inverse(a, depth: int):
     return b
 
 
+def diagonal(x, size: int):
+    """The diagonal of a (size, size) matrix, or of each matrix of a stack (G, size, size), as
+    a masked sum. PyTensor's ExtractDiag has an OpFromGraph gradient (AllocDiag) inlined after
+    the graph's merge step: in the multi-group ordinal model it left three copies of everything
+    between the parameters and the likelihood Op in the compiled graph."""
+    return (x * np.eye(size)).sum(axis=-1)
+
+
+def batched_matmul(x, y):
+    """Matrix products of stacks of small matrices, (G, k, l) x (G, l, n) -> (G, k, n), as one
+    broadcast product and sum (elementwise Ops only)."""
+    return (x[:, :, :, None] * y[:, None, :, :]).sum(axis=2)
+
+
+def batched_ram_inverse(a, depth: int):
+    """`ram_inverse` of every matrix of a stack (G, v, v) of nilpotent A matrices."""
+    b = term = pt.broadcast_to(pt.eye(a.shape[1]), a.shape)
+    for _ in range(depth):
+        term = batched_matmul(term, a)
+        b = b + term
+    return b
+
+
 def ram_covariance(a, s, depth: int):
     """``B S B'`` with ``B = (I - A)^-1`` (see `ram_inverse`)."""
     b = ram_inverse(a, depth)

@@ -35,6 +35,32 @@ def normal_rows_logp(cov, rows, n: int, m: int):
     return pattern_loglik(cov, pt.zeros(m), moments, scatter=(rows.T @ rows)[None])
 
 
+def grouped_normal_rows_logp(cov, rows, counts: np.ndarray, m: int):
+    """Log-density of the rows (n, m) of `rows` as independent N(0, cov_g) vectors, up to a
+    constant, the first counts[0] rows in group 0, the next counts[1] in group 1, ...; `cov`
+    is (G, m, m). One likelihood Op: the groups' covariances are the diagonal blocks of a (G m,
+    G m) matrix, each group a pattern observing its block, with its rows' scatter matrix."""
+    n_groups = len(counts)
+    group = np.repeat(np.arange(n_groups), counts)
+    one_hot = pt.as_tensor((group[:, None] == np.arange(n_groups)[None, :]).astype(float))
+    spread = (one_hot[:, :, None] * rows[:, None, :]).reshape((int(np.sum(counts)), n_groups * m))
+    scatter = pt.dot(spread.T, rows).reshape((n_groups, m, m))
+    g, a, b = np.meshgrid(np.arange(n_groups), np.arange(m), np.arange(m), indexing="ij")
+    block_row, block_col = (g * m + a).ravel(), (g * m + b).ravel()
+    sigma = pt.zeros((n_groups * m, n_groups * m))[block_row, block_col].set(cov.ravel())
+    padded = pt.zeros((n_groups, n_groups * m, n_groups * m))
+    padded = padded[g.ravel(), block_row, block_col].set(scatter.ravel())
+    observed = np.repeat(np.eye(n_groups), m, axis=1)  # (G, G m): group g observes its block
+    moments = PatternMoments(
+        observed,
+        np.asarray(counts, dtype=float),
+        np.zeros(n_groups),
+        np.zeros((n_groups, n_groups * m, n_groups * m)),
+        np.zeros((n_groups, n_groups * m)),
+    )
+    return pattern_loglik(sigma, pt.zeros(n_groups * m), moments, scatter=padded)
+
+
 def product_components(table: ParameterTable) -> tuple[list[int], np.ndarray, np.ndarray]:
     """The constructs whose scores form the products (positions in `table.variables`, sorted),
     and for each product the score columns of its left and right component."""

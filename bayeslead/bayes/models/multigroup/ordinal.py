@@ -22,9 +22,9 @@ Thresholds are sampled in units of each item's y* SD at the shared parameters,
 (first cut + positive gaps, `blocks.ordinal.threshold_cuts`); the stored `thresholds` are
 ``tau = cut * s_j`` on the y* scale, and threshold deviations are in the same standardised
 units as the cuts. Each group's scores are standardised within the group, u = (eta - mu_g) /
-sd_g ~ N(0, R_g), so the likelihood Op (`blocks.ordinal`) reads group g's responses with
-loadings lambda_g, latent covariance Phi_g and the cuts ``(tau_g - lambda_g mu_g) / sqrt(1 +
-lambda_g^2 phi_g,cc)``: the group's mean and scale move the cuts, not the scores.
+sd_g ~ N(0, R_g); one likelihood Op (`blocks.ordinal`) reads every respondent with the bounds
+``tau_g - lambda_g mu_g - lambda_g sd_g u`` of its group: the group's mean and scale move the
+cuts, not the scores.
 """
 
 from __future__ import annotations
@@ -37,14 +37,22 @@ import pymc as pm
 import pytensor.tensor as pt
 
 from bayeslead.bayes.blocks.ordinal import (
+    BIG,
     cut_items,
     item_loadings,
-    response_bounds,
+    response_positions,
     threshold_cuts,
 )
 from bayeslead.bayes.blocks.parameters import free_parameters
-from bayeslead.bayes.blocks.ram import path_depth, ram_covariance, ram_inverse, ram_matrices
-from bayeslead.bayes.blocks.scores import first_order_constructs, normal_rows_logp
+from bayeslead.bayes.blocks.ram import (
+    batched_matmul,
+    batched_ram_inverse,
+    diagonal,
+    path_depth,
+    ram_covariance,
+    ram_matrices,
+)
+from bayeslead.bayes.blocks.scores import first_order_constructs, grouped_normal_rows_logp
 from bayeslead.bayes.data import OrdinalData, ordinal_data
 from bayeslead.bayes.kernels.ops import interval_log_prob
 from bayeslead.bayes.models.multigroup.build import (
@@ -109,8 +117,16 @@ def build_ordinal_multigroup_model(
     link: str = "probit",
 ) -> pm.Model:
     """PyMC model of the multi-group SEM with ordinal items (see the module docstring);
-    `table` is the std.lv table with unit item residual variances."""
+    `table` is the std.lv table with unit item residual variances.
+
+    The graph is written once for all groups (tensors with a leading group axis, one
+    likelihood Op over every respondent, one normal density of all groups' scores), so its size
+    does not grow with the groups: a Python loop over the groups gave 825 nodes and six copies
+    of the likelihood Op in the compiled log-density + gradient of two groups, this graph 465
+    and one (`bench/multigroup_ordinal_compile.py`).
+    """
     p = table.n_manifest
+    n_groups = len(data.labels)
     latents = list(table.variables[p:])
     first = np.array(first_order_constructs(table)) - p  # latent-block positions
     index, column = item_loadings(table)
@@ -131,7 +147,7 @@ def build_ordinal_multigroup_model(
     with pm.Model(coords=coords) as model:
         given = {}
         if len(paths):
-            group_paths, population = pooled_paths(spec, priors, len(data.labels))
+            group_paths, population = pooled_paths(spec, priors, n_groups)
             given = {key: population[k] for k, key in enumerate(coords["path"])}
         theta = free_parameters(spec, table, priors, given)
         a, s = ram_matrices(table, theta, first=p)
@@ -139,40 +155,63 @@ def build_ordinal_multigroup_model(
         shift = zero_sum("group_means", priors, "normal")
         loadings = theta[index]
         phi = ram_covariance(a, s, depth)[np.ix_(first, first)]
-        scale = pt.sqrt(1.0 + loadings**2 * pt.diagonal(phi)[column])  # common y* SDs
+        scale = pt.sqrt(1.0 + loadings**2 * diagonal(phi, len(first))[column])  # common y* SDs
         _, cuts = threshold_cuts(data.codes, priors)
         pm.Deterministic("thresholds", cuts * scale[cut_item], dims="threshold")
         tau_dev = threshold_deviation(plan, n_cuts)
         group_cuts = cuts[None, :] if tau_dev is None else cuts[None, :] + tau_dev
         tau = pm.Deterministic(
             "group_thresholds",
-            pt.broadcast_to(group_cuts * scale[cut_item][None, :], (len(data.labels), n_cuts)),
+            pt.broadcast_to(group_cuts * scale[cut_item][None, :], (n_groups, n_cuts)),
             dims=("group", "threshold"),
         )
+        # every group's latent model at once: A_g, B_g = (I - A_g)^-1, Phi_g, mu_g (group first)
+        a_g = pt.broadcast_to(a, (n_groups, *basis.shape[1:]))
+        if len(paths):
+            a_g = a_g + pt.tensordot(group_paths - theta[paths][None, :], basis, axes=1)
+        b_g = batched_ram_inverse(a_g, depth)
+        s_g = s[None] * sd.T[:, :, None] * sd.T[:, None, :]
+        phi_g = batched_matmul(batched_matmul(b_g, s_g), b_g.transpose(0, 2, 1))
+        phi_g = phi_g[:, first][:, :, first]
+        mu_g = (b_g * shift.T[:, None, :]).sum(axis=2)[:, first]
+        sd_g = pt.sqrt(diagonal(phi_g, len(first)))
         load_dev = _loading_increments(plan, p)
+        lam_g = loadings[None, :] if load_dev is None else loadings[None, :] + load_dev
         scores = pm.Flat("scores", shape=(data.codes.n, len(first)))
-        prior, loglik = 0.0, 0.0
-        for g in range(len(data.labels)):
-            a_g = (
-                a + pt.tensordot(group_paths[g] - theta[paths], basis, axes=1) if len(paths) else a
-            )
-            b_g = ram_inverse(a_g, depth)
-            phi_g = (b_g @ (s * sd[:, g][:, None] * sd[:, g][None, :]) @ b_g.T)[
-                np.ix_(first, first)
-            ]
-            mu_g = (b_g @ shift[:, g])[first]
-            sd_g = pt.sqrt(pt.diagonal(phi_g))
-            lam_g = loadings + load_dev[g] if load_dev is not None else loadings
-            centre = (lam_g * mu_g[column])[cut_item]
-            spread = pt.sqrt(1.0 + (lam_g * sd_g[column]) ** 2)[cut_item]
-            lower, upper = response_bounds((tau[g] - centre) / spread, data.codes, data.rows(g))
-            u_g = scores[data.rows(g)]
-            corr = phi_g / (sd_g[:, None] * sd_g[None, :])
-            prior = prior + normal_rows_logp(corr, u_g, int(data.counts[g]), len(first))
-            loglik = loglik + interval_log_prob(lower, upper, lam_g, phi_g, u_g, column, link)
-        pm.Potential("scores_prior", prior)
+        corr = phi_g / (sd_g[:, :, None] * sd_g[:, None, :])
+        pm.Potential(
+            "scores_prior", grouped_normal_rows_logp(corr, scores, data.counts, len(first))
+        )
+        loglik = _grouped_loglik(data, tau, n_cuts, lam_g, mu_g, sd_g, scores, column, link)
         pm.Potential("loglik", loglik)
     return model
+
+
+def _grouped_loglik(
+    data: OrdinalGroups, tau, n_cuts: int, lam_g, mu_g, sd_g, scores, column, link: str
+):
+    """The ordered-response log-likelihood of every respondent under its group's parameters,
+    one `interval_log_prob` call: response (i, j) of group g has the latent response
+    ``lambda_gj (mu_gc + sd_gc u_ic) + e``, so its category bounds on e are ``tau_g - lambda_gj
+    mu_gc - lambda_gj sd_gc u_ic``. The Op reads them with unit loadings, an identity latent
+    covariance and one score column per item (``lambda_gj sd_gc u_ic``); its y* SD is then
+    sqrt(2), so the bounds it is given are ``(tau_g - lambda_gj mu_gc) / sqrt(2)``, gathered
+    per response from the groups' cuts (Op inputs are gathers, which graph rewrites do not
+    fuse into copies of the Op)."""
+    n_groups = len(data.labels)
+    group = np.repeat(np.arange(n_groups), data.counts)  # each sorted respondent's group
+    lower, upper = response_positions(data.codes)  # positions in the cuts + (-BIG, BIG)
+    offset = (group * n_cuts)[:, None]
+    sentinel = n_groups * n_cuts
+    lower = np.where(lower < n_cuts, lower + offset, lower - n_cuts + sentinel)
+    upper = np.where(upper < n_cuts, upper + offset, upper - n_cuts + sentinel)
+    cut_item = cut_items(data.codes)
+    centre = lam_g[:, cut_item] * mu_g[:, column[cut_item]]  # (group, cut)
+    extended = pt.concatenate([((tau - centre) / np.sqrt(2.0)).ravel(), [-BIG, BIG]])
+    lower, upper = (extended[at.ravel()].reshape(at.shape) for at in (lower, upper))
+    item_scores = (lam_g * sd_g[:, column])[group] * scores[:, column]
+    p = len(column)
+    return interval_log_prob(lower, upper, np.ones(p), np.eye(p), item_scores, np.arange(p), link)
 
 
 def _loading_increments(plan: Deviations, p: int):
