@@ -12,9 +12,14 @@ import numpy as np
 
 # clusters whose m x m algebra runs together, lane by lane along the last axis (vectorised)
 LANES = 64
+# Stated, not inherited: numba gives a kernel without flags its first caller's fastmath flags and
+# keys its cache without them, so the lane algebra's last bits depended on which caller compiled
+# it first (the two-level graph or the missing-data kernel). Sums may be reordered and contracted
+# (vectorised dot products); division, sqrt and log stay exact.
+LANE_FASTMATH = {"reassoc", "contract"}
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, fastmath=LANE_FASTMATH)
 def matmul(a, b):
     """a @ b for small 2-D matrices (explicit loops compile faster than BLAS calls)."""
     out = np.zeros((a.shape[0], b.shape[1]))
@@ -25,7 +30,7 @@ def matmul(a, b):
     return out
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, fastmath=LANE_FASTMATH)
 def series_inverse(b, depth):
     """(I - B)^-1 = I + B (I + B (I + ...)) of a nilpotent B (B^(depth+1) = 0)."""
     m = b.shape[0]
@@ -37,7 +42,7 @@ def series_inverse(b, depth):
     return total
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, fastmath=LANE_FASTMATH)
 def _lane_nonzero(a, i, k, lanes):
     """Whether a[i, k] is non-zero in any of the first `lanes` lanes."""
     s = 0
@@ -46,7 +51,7 @@ def _lane_nonzero(a, i, k, lanes):
     return s < lanes
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, fastmath=LANE_FASTMATH)
 def lane_matmul(a, b, out, lanes):
     """out = a @ b in each of the first `lanes` lanes (last axis), skipping entries of a that
     are zero in every lane; out must not alias a or b."""
@@ -61,7 +66,7 @@ def lane_matmul(a, b, out, lanes):
                         out[i, j, s] += a[i, k, s] * b[k, j, s]
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, fastmath=LANE_FASTMATH)
 def lane_transpose(a, out, lanes):
     """out = a' lane by lane."""
     for i in range(a.shape[0]):
@@ -70,7 +75,7 @@ def lane_transpose(a, out, lanes):
                 out[j, i, s] = a[i, j, s]
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, fastmath=LANE_FASTMATH)
 def lane_matvec(a, v, out, lanes):
     """out = a @ v lane by lane (v and out: one vector per lane)."""
     for i in range(a.shape[0]):
@@ -81,7 +86,7 @@ def lane_matvec(a, v, out, lanes):
                 out[i, s] += a[i, k, s] * v[k, s]
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, fastmath=LANE_FASTMATH)
 def lane_series_inverse(b, depth, out, work, lanes):
     """out = (I - B)^-1 lane by lane, B nilpotent (see `series_inverse`)."""
     m = b.shape[0]
@@ -97,7 +102,7 @@ def lane_series_inverse(b, depth, out, work, lanes):
                     out[i, j, s] = work[i, j, s] + (1.0 if i == j else 0.0)
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, fastmath=LANE_FASTMATH)
 def lane_spd_inverse(a, out, low, logdet, lanes):
     """out = a^-1 and logdet = log|a| lane by lane for small SPD matrices, via Cholesky (low:
     work space for the factor); False if a lane is not positive definite."""
@@ -150,7 +155,7 @@ def lane_spd_inverse(a, out, low, logdet, lanes):
     return True
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, fastmath=LANE_FASTMATH)
 def add_lane_sums(a, out, factor):
     """out += factor * (a summed over its last axis, the lanes); a and out contiguous."""
     rows = a.reshape((-1, a.shape[-1]))

@@ -37,7 +37,7 @@ from bayeslead.bayes.kernels.lanes import (
     matmul,
     series_inverse,
 )
-from bayeslead.bayes.kernels.ops import CACHE_VERSION
+from bayeslead.bayes.kernels.ops import CACHE_VERSION, FASTMATH
 
 
 @dataclass(frozen=True)
@@ -77,7 +77,7 @@ def cluster_moments(z: np.ndarray, cluster: np.ndarray) -> ClusterMoments:
     return ClusterMoments(counts, means, centred, labels)
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, fastmath=FASTMATH)
 def twolevel_terms(
     lam,
     theta_w,
@@ -487,7 +487,7 @@ def twolevel_terms(
     )
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, fastmath=FASTMATH)
 def _failure(p, m, n_clusters, n_slopes, d_centred):
     """The result for parameters outside the support: -inf and zero gradients."""
     d_centred[:] = 0.0
@@ -556,7 +556,7 @@ class TwoLevelLoglik(Op):
 def _numba_twolevel(op, node, **kwargs):
     depth, data_grad = op.depth, op.data_grad
 
-    @numba.njit(cache=True)
+    @numba.njit(cache=True, fastmath=FASTMATH)
     def twolevel_loglik(
         lam,
         theta_w,
