@@ -33,7 +33,17 @@ from bayeslead.errors import InputError, Problem
 from bayeslead.results import EFFECT_COLUMNS, FitResult
 from bayeslead.sem.fitmeasures import chisq_fit
 from bayeslead.sem.tables import Z95, estimates_table
-from bayeslead.sem.twolevel_models import TwoLevelSpecs, build_models, lavaan_syntax
+from bayeslead.sem.twolevel_checks import (
+    check_between_constant,
+    check_level_variables,
+    weak_between_parts,
+)
+from bayeslead.sem.twolevel_models import (
+    SaturatedMoments,
+    TwoLevelSpecs,
+    build_models,
+    lavaan_syntax,
+)
 from bayeslead.sem.twolevel_tables import icc_table, srmr_levels
 
 MC_DRAWS = 20000
@@ -82,14 +92,18 @@ def fit_sem_twolevel(spec, data: ResponseData, settings: SemConfig) -> FitResult
         level1,
         between_only,
     )
+    sigma_w, sigma_b, mu, h1_fmin, _, mu_w = em_saturated(stats, within_only)
+    h1 = SaturatedMoments(sigma_w, sigma_b, mu, mu_w)
     specs = build_models(
         spec,
         stats,
         within_only,
         between_only,
+        h1,
         settings.loadings_across_levels == "equal",
         settings.between_residuals,
     )
+    problems += weak_between_parts(specs, stats, h1)
     h0 = specs.h0
     solution, hess = fit_twolevel(h0, stats, start_values(h0, stats))
     info: dict[str, object] = {
@@ -106,7 +120,7 @@ def fit_sem_twolevel(spec, data: ResponseData, settings: SemConfig) -> FitResult
         "n_free": h0.n_free,
         "loadings_across_levels": settings.loadings_across_levels,
         "between_residuals": settings.between_residuals,
-        "fixed_x": list(specs.within_x + specs.between_x),
+        "fixed_x": list(dict.fromkeys(specs.within_x + specs.between_x)),
         "hypotheses": "within level",
         "lavaan_syntax": lavaan_syntax(
             specs, settings.loadings_across_levels == "equal", settings.between_residuals == "zero"
@@ -122,7 +136,7 @@ def fit_sem_twolevel(spec, data: ResponseData, settings: SemConfig) -> FitResult
         )
     cov_theta = covariance(hess, problems)
     theta = solution.theta
-    fit, saturated, base_ok = fit_measures(specs, stats, solution)
+    fit, level_h1, base_ok = fit_measures(specs, stats, solution, h1, h1_fmin)
     if not base_ok:
         problems.append(Problem("fit", "the baseline model did not converge: CFI/TLI unreliable"))
     estimates = estimate_rows(specs, stats, theta, cov_theta)
@@ -147,39 +161,12 @@ def fit_sem_twolevel(spec, data: ResponseData, settings: SemConfig) -> FitResult
         effects=effects,
         fit=fit,
         info=info,
-        extra_tables={"icc": icc_table(specs, stats, theta, saturated)},
+        extra_tables={"icc": icc_table(specs, stats, theta, level_h1)},
         problems=problems,
         timings={"estimation_s": round(time.perf_counter() - started, 3)},
         theta=theta[:qw],
         theta_cov=cov_theta[:qw, :qw],
     )
-
-
-# --- checks ----------------------------------------------------------------------------------
-def check_level_variables(spec, within_only, between_only) -> None:
-    """Level-specific variables must be declared observed variables of the model."""
-    for key, names in (("sem.within_only", within_only), ("sem.between_only", between_only)):
-        unknown = [n for n in names if n not in spec.observed]
-        if unknown:
-            raise InputError(
-                f"Config: {key}: {', '.join(unknown)} are not observed variables of the model "
-                f"(observed: {', '.join(spec.observed) or 'none'})"
-            )
-    both = set(within_only) & set(between_only)
-    if both:
-        raise InputError(f"Config: {', '.join(sorted(both))} cannot be within- and between-only")
-
-
-def check_between_constant(data, frame, clusters, between_only) -> None:
-    """A between-only variable must take one value per cluster."""
-    for name in between_only:
-        spread = pd.Series(frame[name].to_numpy()).groupby(clusters).nunique()
-        varying = spread.index[spread > 1]
-        if len(varying):
-            raise InputError(
-                f"Data file {data.path}, column '{name}': sem.between_only variables must be "
-                f"constant within a cluster; it varies in clusters {', '.join(map(str, varying[:5]))}"
-            )
 
 
 # --- estimation ------------------------------------------------------------------------------
@@ -226,12 +213,13 @@ def covariance(hess: np.ndarray | None, problems: list[Problem]) -> np.ndarray:
 
 
 def fit_measures(
-    specs: TwoLevelSpecs, stats: ClusterStats, solution
-) -> tuple[dict[str, float], np.ndarray]:
-    """lavaan's fitMeasures() of a two-level ML fit, the saturated model's covariances (EM, as
-    lavaan) and whether the baseline converged."""
+    specs: TwoLevelSpecs, stats: ClusterStats, solution, h1: SaturatedMoments, h1_fmin: float
+) -> tuple[dict[str, float], dict[str, pd.DataFrame], bool]:
+    """lavaan's fitMeasures() of a two-level ML fit against the saturated model `h1` (EM, as
+    lavaan; `h1_fmin` its -2 log L), the saturated model's level covariances and whether the
+    baseline converged."""
     fmin = solution.fmin
-    sigma_w, sigma_b, _, h1_fmin, _, _ = em_saturated(stats, specs.within_only)
+    sigma_w, sigma_b = h1.sigma_w, h1.sigma_b
     level2 = [v for v in stats.tilde if v not in specs.within_only]
     index = [stats.tilde.index(v) for v in level2]
     saturated = {
@@ -243,8 +231,9 @@ def fit_measures(
     chisq = fmin - h1_fmin
     chisq_base = base.fmin - h1_fmin
     df_base = specs.h1.n_free - specs.baseline.n_free
-    within_x = [stats.level1.index(x) for x in specs.within_x]
-    between_x = [stats.between_only.index(z) for z in specs.between_x]
+    # lavaan's loglik.x: the level-specific covariates only (not those at both levels)
+    within_x = [stats.level1.index(x) for x in specs.within_x if x not in specs.both_x]
+    between_x = [stats.between_only.index(z) for z in specs.between_x if z not in specs.both_x]
     shift = loglik_constant(stats) - fixed_x_loglik(stats, within_x, between_x)
     logl = -0.5 * fmin + shift
     out = {"npar": float(npar), "chisq": float(chisq), "df": float(df)}

@@ -4,10 +4,14 @@ the saturated model (h1) and the independence model (baseline), as lavaan builds
 Both levels have the spec's constructs and paths. Observed variables listed in
 `sem.within_only` exist at level 1 only (e.g. cluster-centred covariates), those in
 `sem.between_only` at level 2 only (firm-level variables, constant within a firm); a path or
-covariance involving such a variable exists only at its level. Exogenous within-only and
-between-only variables are fixed at their sample moments (``fixed.x = TRUE``), and latent
-exogenous constructs do not covary with them (lavaan's defaults). Loadings are equal across
-levels unless `sem.loadings_across_levels: free`; `sem.between_residuals: zero` fixes the
+covariance involving such a variable exists only at its level. Any other observed variable has a
+within and a between part, as in lavaan (a variable in `level: 1` and `level: 2`). Exogenous
+observed covariates are fixed (``fixed.x = TRUE``) at each level where they are exogenous:
+within-only ones at their moments over respondents, between-only ones over clusters, and those
+involving a covariate at both levels at lavaan's saturated (h1) model's values (EM on every
+variable: within (co)variances, between (co)variances, level-2 mean; the within mean is 0);
+latent exogenous constructs do not covary with them (lavaan's defaults). Loadings are equal
+across levels unless `sem.loadings_across_levels: free`; `sem.between_residuals: zero` fixes the
 items' between residual variances at 0.
 """
 
@@ -18,10 +22,13 @@ import re
 from dataclasses import dataclass
 from itertools import combinations
 
+import numpy as np
+
 from bayeslead.core.partable import ParameterTable, build_partable
 from bayeslead.core.spec import ModelSpec
 from bayeslead.core.twolevel_ml import ClusterStats
 from bayeslead.core.twolevel_model import TwoLevelModel, covariance_table, fix_parameters
+from bayeslead.sem.twolevel_tables import force_pd
 
 
 @dataclass(frozen=True)
@@ -36,6 +43,18 @@ class TwoLevelSpecs:
     within_x: tuple[str, ...]  # fixed exogenous level-1 covariates
     between_x: tuple[str, ...]  # fixed exogenous level-2 covariates
     within_only: tuple[str, ...]
+    both_x: tuple[str, ...] = ()  # fixed covariates with a within and a between part
+
+
+@dataclass(frozen=True)
+class SaturatedMoments:
+    """lavaan's h1 of a two-level fit (`core.twolevel_ml.em_saturated`): Sigma_W (level-1
+    order), Sigma_B and mu (tilde order) and the within means (level-1 order)."""
+
+    sigma_w: np.ndarray
+    sigma_b: np.ndarray
+    mu: np.ndarray
+    mu_w: np.ndarray
 
 
 def level_spec(spec: ModelSpec, absent: set[str]) -> ModelSpec:
@@ -59,15 +78,38 @@ def level_spec(spec: ModelSpec, absent: set[str]) -> ModelSpec:
     )
 
 
-def fixed_x_values(
-    table: ParameterTable, spec: ModelSpec, xs: tuple[str, ...], names, cov
+def fixed_x_moments(
+    stats: ClusterStats,
+    h1: SaturatedMoments,
+    level: int,
+    xs: tuple[str, ...],
+    both: tuple[str, ...],
 ) -> dict[tuple[str, str, str], float]:
-    """(Co)variances of the fixed covariates at their sample values; latent exogenous
-    constructs uncorrelated with them."""
+    """(Co)variances of the fixed covariates `xs` of one level: pairs of level-specific ones at
+    their sample values (within-only over respondents, between-only over clusters), pairs with
+    a covariate at both levels (`both`) at lavaan's h1 values."""
+    if level == 1:
+        names, sample, h1_names, h1_cov = stats.level1, stats.s_total, stats.level1, h1.sigma_w
+    else:
+        names, sample = stats.between_only, stats.s_between_only
+        h1_names, h1_cov = stats.tilde, h1.sigma_b
     values = {}
     for a in xs:
         for b in xs:
-            values[(a, "~~", b)] = float(cov[names.index(a), names.index(b)])
+            if a in both or b in both:
+                value = h1_cov[h1_names.index(a), h1_names.index(b)]
+            else:
+                value = sample[names.index(a), names.index(b)]
+            values[(a, "~~", b)] = float(value)
+    return values
+
+
+def fixed_x_values(
+    table: ParameterTable, spec: ModelSpec, xs: tuple[str, ...], moments: dict
+) -> dict[tuple[str, str, str], float]:
+    """(Co)variances of the fixed covariates at `moments` (`fixed_x_moments`); latent exogenous
+    constructs uncorrelated with them."""
+    values = dict(moments)
     latent_exo = [v for v in spec.exogenous() if v in spec.latents]
     for a in latent_exo:
         for x in xs:
@@ -81,24 +123,30 @@ def build_models(
     stats: ClusterStats,
     within_only: tuple[str, ...],
     between_only: tuple[str, ...],
+    h1: SaturatedMoments,
     equal_loadings: bool = True,
     between_residuals: str = "free",
 ) -> TwoLevelSpecs:
-    """Build h0, h1 and the baseline of a two-level fit."""
+    """Build h0, h1 and the baseline of a two-level fit (`h1`: lavaan's saturated moments, the
+    fixed values of covariates at both levels)."""
     within_spec = level_spec(spec, set(between_only))
     between_spec = level_spec(spec, set(within_only))
-    within_x = tuple(o for o in within_only if not within_spec.is_endogenous(o))
-    between_x = tuple(o for o in between_only if not between_spec.is_endogenous(o))
     level1 = stats.level1
     level2 = tuple(v for v in stats.tilde if v not in within_only)
+    split = [o for o in spec.observed if o not in within_only and o not in between_only]
+    within_x = tuple(
+        o for o in (*within_only, *split) if o in level1 and not within_spec.is_endogenous(o)
+    )
+    between_x = tuple(
+        o for o in (*between_only, *split) if o in level2 and not between_spec.is_endogenous(o)
+    )
+    both_x = tuple(o for o in split if o in within_x or o in between_x)
+    moments_w = fixed_x_moments(stats, h1, 1, within_x, both_x)
+    moments_b = fixed_x_moments(stats, h1, 2, between_x, both_x)
     within = build_partable(within_spec)
-    within = fix_parameters(
-        within, fixed_x_values(within, within_spec, within_x, level1, stats.s_total)
-    )
+    within = fix_parameters(within, fixed_x_values(within, within_spec, within_x, moments_w))
     between = build_partable(between_spec)
-    values = fixed_x_values(
-        between, between_spec, between_x, stats.between_only, stats.s_between_only
-    )
+    values = fixed_x_values(between, between_spec, between_x, moments_b)
     if between_residuals == "zero":
         values |= {(i, "~~", i): 0.0 for i in spec.items}
     between = fix_parameters(between, values)
@@ -112,29 +160,47 @@ def build_models(
     intercepts = tuple((1, v) for v in level1 if v in within_only and v not in within_x) + tuple(
         (2, v) for v in level2 if v not in between_x
     )
-    fixed_means = {(1, x): float(stats.mean_total[level1.index(x)]) for x in within_x}
-    fixed_means |= {
-        (2, z): float(stats.mean_between_only[stats.between_only.index(z)]) for z in between_x
+    fixed_means = {
+        (1, x): 0.0 if x in both_x else float(stats.mean_total[level1.index(x)]) for x in within_x
     }
+    for z in between_x:
+        if z in both_x:  # lavaan's h1 between mean: the level-2 mean less the within mean
+            value = h1.mu[stats.tilde.index(z)] - h1.mu_w[level1.index(z)]
+        else:
+            value = stats.mean_between_only[stats.between_only.index(z)]
+        fixed_means[(2, z)] = float(value)
     h0 = TwoLevelModel(within, between, ties, intercepts, fixed_means)
+
+    # lavaan's baseline fixes the covariates' variances at the diagonal of its h1 level
+    # covariances forced positive definite (``lav_mat_sym_force_pd``, tol 1e-3), their
+    # covariances at the h1 values and the within means of covariates at both levels at the h1
+    # within means (0 in h0)
+    index = [stats.tilde.index(v) for v in level2]
+    forced = (
+        np.diag(force_pd(h1.sigma_w, 1e-3)),
+        np.diag(force_pd(h1.sigma_b[np.ix_(index, index)], 1e-3)),
+    )
 
     def saturated(all_pairs: bool) -> TwoLevelModel:
         tables = []
-        for names, xs, source, cov in (
-            (level1, within_x, level1, stats.s_total),
-            (level2, between_x, stats.between_only, stats.s_between_only),
+        for names, xs, fixed, diag in (
+            (level1, within_x, moments_w, forced[0]),
+            (level2, between_x, moments_b, forced[1]),
         ):
             pairs = [
                 (i, j)
                 for i, j in combinations(range(len(names)), 2)
                 if all_pairs or (names[i] in xs and names[j] in xs)
             ]
-            table = covariance_table(names, pairs)
-            fixed = {
-                (a, "~~", b): float(cov[source.index(a), source.index(b)]) for a in xs for b in xs
+            if not all_pairs:
+                fixed = fixed | {(x, "~~", x): float(diag[names.index(x)]) for x in xs}
+            tables.append(fix_parameters(covariance_table(names, pairs), fixed))
+        means = fixed_means
+        if not all_pairs:
+            means = means | {
+                (1, x): float(h1.mu_w[level1.index(x)]) for x in within_x if x in both_x
             }
-            tables.append(fix_parameters(table, fixed))
-        return TwoLevelModel(tables[0], tables[1], {}, intercepts, fixed_means)
+        return TwoLevelModel(tables[0], tables[1], {}, intercepts, means)
 
     return TwoLevelSpecs(
         within_spec,
@@ -145,6 +211,7 @@ def build_models(
         within_x,
         between_x,
         within_only,
+        both_x,
     )
 
 
