@@ -93,6 +93,19 @@ def test_nearly_within_covariate_equals_lavaans_optimum(fits, case):
     assert any("'x1' has variance 0.002777" in p.message for p in result.problems)
 
 
+def test_equals_the_bayesian_models_lavaan_reference(tmp_path):
+    """The lavaan fit the Bayesian covariate tests compare with (tests/reference/
+    twolevel_demo_both, fit 2: xw at both levels, loadings equal across levels): ML equals it."""
+    both = REFERENCE / "twolevel_demo_both"
+    body = BODY.format(obs="[xw, x2, x3, w2]")
+    sem = "  within_only: [x2, x3]\n  between_only: [w2]\n  bootstrap: 0\n"
+    result = fit_config(tmp_path, "xw_equal", body, demo_data(tmp_path), "cluster", sem)
+    key = pd.read_csv(both / "fit_key_xw.csv").set_index("measure").value
+    for measure in ("npar", "chisq", "df", "logl"):
+        assert result.fit[measure] == pytest.approx(key[measure], abs=TOL), measure
+    assert_estimates(result, pd.read_csv(both / "estimates_xw.csv"))
+
+
 def test_fixed_moments_of_a_covariate_at_both_levels(fits):
     """x1 within and between (co)variances and level-2 mean fixed at lavaan's h1 values, its
     within mean 0; no warning for xw, whose between part holds about half its variance."""
