@@ -15,13 +15,15 @@ from tests.conftest import REFERENCE
 from tests.sem.test_twolevel import TOL, assert_estimates, assert_fit, fit_config
 
 REF = REFERENCE / "twolevel_ml_covariates"
-BODY = "constructs: {{F: [y1, y2, y3]}}\nobserved: {obs}\npaths: {{F: {obs}}}\n"
+BODY = "constructs: {{F: [y1, y2, y3]}}\nobserved: {obs}\npaths: {{F: {obs}{more}}}\n"
+MORE_PATHS = {"both_xw_outcome": ", xw: [w2]"}  # xw an outcome at level 2 (w2 between-only)
 # case: (observed covariates, sem.within_only, sem.between_only, loadings across levels)
 CASES = {
     "both_x1": ("[x1, x2, x3, w1, w2]", "[x2, x3]", "[w1, w2]", "free"),
     "both_x1_equal": ("[x1, x2, x3, w1, w2]", "[x2, x3]", "[w1, w2]", "equal"),
     "both_xw": ("[xw, x2, x3, w2]", "[x2, x3]", "[w2]", "free"),
     "both_two": ("[xw, x2, x3, w2]", "[x3]", "[w2]", "free"),
+    "both_xw_outcome": ("[xw, x2, x3, w2]", "[x2, x3]", "[w2]", "free"),
     "within_x1": ("[x1, x2, x3, w1, w2]", "[x1, x2, x3]", "[w1, w2]", "free"),
     "between_x1m": ("[x2, x3, x1m, w1, w2]", "[x2, x3]", "[x1m, w1, w2]", "free"),
 }
@@ -43,7 +45,7 @@ def fit_case(folder: Path, case: str, within: str | None = None, between: str | 
         f"  within_only: {within or within_only}\n  between_only: {between or between_only}\n"
         f"  loadings_across_levels: {loadings}\n  bootstrap: 0\n"
     )
-    body = BODY.format(obs=observed)
+    body = BODY.format(obs=observed, more=MORE_PATHS.get(case, ""))
     return fit_config(folder, case, body, demo_data(folder), "cluster", sem)
 
 
@@ -59,7 +61,9 @@ def lavaan_fit(model: str) -> dict[str, float]:
     return dict(zip(table.measure, table.value, strict=True))
 
 
-@pytest.mark.parametrize("case", ["both_xw", "both_two", "within_x1", "between_x1m"])
+@pytest.mark.parametrize(
+    "case", ["both_xw", "both_two", "both_xw_outcome", "within_x1", "between_x1m"]
+)
 def test_covariates_equal_lavaan(fits, case):
     result = fits[case]
     assert result.info["converged"] and result.ok
@@ -97,7 +101,7 @@ def test_equals_the_bayesian_models_lavaan_reference(tmp_path):
     """The lavaan fit the Bayesian covariate tests compare with (tests/reference/
     twolevel_demo_both, fit 2: xw at both levels, loadings equal across levels): ML equals it."""
     both = REFERENCE / "twolevel_demo_both"
-    body = BODY.format(obs="[xw, x2, x3, w2]")
+    body = BODY.format(obs="[xw, x2, x3, w2]", more="")
     sem = "  within_only: [x2, x3]\n  between_only: [w2]\n  bootstrap: 0\n"
     result = fit_config(tmp_path, "xw_equal", body, demo_data(tmp_path), "cluster", sem)
     key = pd.read_csv(both / "fit_key_xw.csv").set_index("measure").value

@@ -43,6 +43,15 @@ level: 2
     fb =~ y1 + y2 + y3
     fb ~ xw + x2 + w2
 ',
+  ## xw at both levels, exogenous at level 1 (fixed) and an outcome at level 2 (not fixed)
+  both_xw_outcome = 'level: 1
+    fw =~ y1 + y2 + y3
+    fw ~ xw + x2 + x3
+level: 2
+    fb =~ y1 + y2 + y3
+    fb ~ xw + w2
+    xw ~ w2
+',
   ## x1 only within (lavaan's tutorial: a level-1-only variable is within-only)
   within_x1 = 'level: 1
     fw =~ y1 + y2 + y3
