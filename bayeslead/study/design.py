@@ -212,10 +212,16 @@ def _check_request(inputs: Inputs, kind, sizes, reps, engine, responses, cluster
             f"SBC thins each posterior to {SBC_DRAWS} draws and needs chains x draws >= "
             f"{2 * SBC_DRAWS}",
         )
-    if kind in ("sbc", "recovery") and responses != "continuous":
+    if kind == "sbc" and responses != "continuous":
+        raise InputError("study sbc: simulation-based calibration needs --responses continuous")
+    ordinal = engine == "bayes" and config.bayes.indicators == "ordinal"
+    if kind == "recovery" and responses != "continuous" and not ordinal:
         raise InputError(
-            f"study {kind}: true parameter values are defined for continuous responses only "
-            "(drop --responses likert)"
+            "study recovery: with --responses likert the true values are defined only for the "
+            "Bayesian ordinal model (engine: bayes, bayes.indicators: ordinal), whose latent "
+            "responses y* are the simulated continuous responses; a linear model of the "
+            "category codes has no true values (the codes are not linear in y*): drop "
+            "--responses likert or fit ordinal indicators"
         )
     if spec.cluster and engine == "sem":
         raise config_problem(
@@ -295,6 +301,10 @@ def _pooled_thresholds(inputs: Inputs) -> list[float] | None:
 
 def true_parameters(spec: ModelSpec, truth: TruthConfig) -> dict[str, float]:
     """True values on lavaan's marker metric for continuous unit-variance responses.
+
+    They are also the true values of an ordinal model of Likert responses simulated from the
+    same truth: the categories cut those unit-variance responses, and the ordinal engine
+    reports its latent responses y* standardised to total variance 1 (the delta scale).
 
     They are the ML solution on the population covariance matrix (exact for a correctly
     specified model), keyed like the estimates (``SENS ~ TL``, ``TL =~ tl2``) and the defined

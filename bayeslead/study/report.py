@@ -128,7 +128,10 @@ _READING = {
     ),
     "recovery": (
         "True values are on lavaan's marker metric for continuous unit-variance responses (the "
-        "ML solution on the population covariance matrix). `coverage` is the share of {level} "
+        "ML solution on the population covariance matrix); with Likert responses and ordinal "
+        "indicators these are the values on the latent responses y* standardised to total "
+        "variance 1, which the simulated categories cut (thresholds are not compared). "
+        "`coverage` is the share of {level} "
         "intervals containing the true value; with R replicates its Monte Carlo SE is "
         "`coverage_mcse`."
     ),

@@ -17,6 +17,7 @@ from bayeslead.bayes.ppc import (
     ordinal_category_checks,
     pointwise_loglik,
 )
+from bayeslead.core.conditional import product_moments
 from bayeslead.core.meanstructure import conditional_means
 from bayeslead.core.partable import ParameterTable
 from bayeslead.core.spec import ModelSpec
@@ -116,8 +117,13 @@ def predictive_checks(table, theta_std, cdata, settings, idata):
 
 
 def ystar_variances(table: ParameterTable, theta: np.ndarray) -> np.ndarray:
-    """Total variances of the items' latent responses (theta parameterisation)."""
-    return np.diagonal(table.implied(theta), axis1=-2, axis2=-1)[..., : table.n_manifest]
+    """Total variances of the items' latent responses (theta parameterisation), the latent
+    products' variances included (with them `table.implied` is only the linear part)."""
+    if table.products:
+        _, omega = product_moments(table, *table.matrices(theta))
+    else:
+        omega = table.implied(theta)
+    return np.diagonal(omega, axis1=-2, axis2=-1)[..., : table.n_manifest]
 
 
 def mean_draws(
