@@ -128,6 +128,8 @@ class SingleLevel(Family):
             model = build_polychoric_model(spec, table, data.polychoric, priors, data_containers)
         elif data.ordinal is not None:
             model = build_ordinal_model(spec, table, data.ordinal, priors, setup.settings.link)
+            if spec.interactions:  # the diagonal metric failed the R-hat gate (README)
+                return Graph(model=model, low_rank_mass_matrix=True)
         else:
             model = build_continuous_model(spec, table, data.continuous, priors, data_containers)
         return Graph(model=model)
