@@ -110,12 +110,14 @@ def test_blank_layout_and_start_values():
     np.testing.assert_allclose(blanks.start, [2.0, 5.0, 4.0])  # the cluster's observed means
     np.testing.assert_allclose(moments.means, [[2.0, 2.0], [5.0, 4.0]])
     np.testing.assert_allclose(blanks.members, [[1, 1], [1, 1]])
-    keep, problems = rows_used(np.array([[True, True], [False, True]]), complete=False)
-    assert (
-        keep.tolist() == [False, True] and "1 respondents with no responses" in problems[0].message
-    )
-    keep, problems = rows_used(np.array([[False, False], [False, True]]), complete=True)
-    assert keep.tolist() == [True, False] and "observed covariates" in problems[0].message
+    # items y1, y2 and a covariate: no answer / a blank covariate / blank items
+    blank = np.array([[True, True, False], [False, False, True], [True, False, False]])
+    keep, problems = rows_used(blank, 2)
+    assert keep.tolist() == [False, False, True]
+    assert [p.message for p in problems] == [
+        "1 respondents with no responses were left out",
+        "1 respondents with a blank observed covariate (fixed.x) were left out",
+    ]
     assert missing_statement(False, blanks, 0).startswith("exact likelihood") and "3 blank" in (
         missing_statement(False, blanks, 0)
     )
@@ -215,3 +217,74 @@ def test_posterior_means_within_one_lavaan_se_of_twolevel_fiml(tmp_path, blanks)
         assert abs(est - row.est) < row.se, (row.lhs, row.op, row.rhs, row.level, est, row.est)
         checked += 1
     assert checked == 32  # loadings 4 x 2 levels (equal), 2 paths, 16 variances, 6 intercepts
+
+
+@pytest.mark.parametrize("model", ["tutorial", "mediation", "x1 at both levels"])
+def test_with_covariates_the_graph_density_is_the_joint_density_of_the_filled_in_items(model):
+    """Covariates (within-only, between-only) with a tenth of the items blank: the potentials
+    minus the exact density of the filled-in items given the covariates (`exact_loglik` of the
+    covariate tests) is one constant at two random points (blank answers included); a row with
+    a blank covariate is left out (fixed.x), none with blank items. A covariate at both levels
+    (its fixed moments are lavaan's complete-data h1) leaves the rows with blanks out."""
+    from dataclasses import replace
+
+    from bayeslead.bayes.recipe import make_setup
+    from tests.bayes.test_twolevel_covariates import (
+        GRAPHS,
+        demo_data,
+        demo_frame,
+        demo_spec,
+        exact_loglik,
+    )
+
+    frame = demo_frame()
+    frame = frame[frame.cluster <= 12].reset_index(drop=True)
+    rng = np.random.default_rng(8)
+    items = [f"y{k}" for k in range(1, 7)]
+    blank = rng.random((len(frame), 6)) < 0.1
+    blank[blank.all(axis=1), 0] = False
+    frame[items] = frame[items].mask(blank)
+    frame.loc[3, "x2"] = np.nan
+    config, within_only = GRAPHS[model]
+    spec = (
+        demo_spec()
+        if config is None
+        else build_spec(RunConfig(name="m", engine="bayes", data={"cluster": "cluster"}, **config))
+    )
+    settings = BayesConfig(within_only=within_only)
+    family = TwoLevel()
+    prepared = family.prepare(spec, demo_data(frame), settings)
+    assert any("a blank observed covariate" in p.message for p in prepared.problems)
+    if prepared.covariates.both:  # lavaan's h1 moments of all variables need complete rows
+        assert prepared.blanks is None
+        kept = ~frame[list(spec.items)].isna().any(axis=1) & (frame.index != 3)
+        assert prepared.keep.sum() == kept.sum()
+        assert any("covariates at both levels" in p.message for p in prepared.problems)
+    else:
+        assert prepared.keep.sum() == len(frame) - 1 and prepared.blanks is not None
+    setup = make_setup(spec, settings, False, family.fixed_values(prepared))
+    graph = family.build(setup, prepared).model
+    names = ["theta", "beta_between", "psi_between", "between_residual_sd", "intercepts"]
+    if prepared.covariates.both:
+        names += ["covariate_between", "covariate_paths_between"]
+    outputs = graph.replace_rvs_by_values([sum(graph.potentials)] + [graph[n] for n in names])
+    function = graph.compile_fn(
+        outputs,
+        inputs=graph.value_vars,
+        on_unused_input="ignore",
+    )
+    k = len(spec.items)
+    gaps = []
+    for _ in range(2):
+        point = {
+            n: v + 0.3 * rng.standard_normal(np.shape(v)) for n, v in graph.initial_point().items()
+        }
+        value, *values = function(point)
+        z = prepared.continuous.z.copy()
+        if prepared.blanks is not None:
+            filled = z[:, :k]
+            filled[np.isnan(filled)] = point[NAME]
+            z[:, :k] = filled
+        complete = replace(prepared, continuous=replace(prepared.continuous, z=z))
+        gaps.append(value - exact_loglik(setup.table, complete, *values))
+    assert gaps[0] == pytest.approx(gaps[1], abs=1e-8)

@@ -30,27 +30,43 @@ class Blanks:
     item: np.ndarray  # (b,) item index
     start: np.ndarray  # (b,) start values: the item's observed mean in the cluster (else 0)
     members: np.ndarray  # (J, n_max) 1 for a member row, 0 for padding
+    # (J, n_max, q) level-1 covariates' member rows less their cluster means (zero padding)
+    covariate_rows: np.ndarray | None = None
 
 
-def rows_used(blank: np.ndarray, complete: bool) -> tuple[np.ndarray, list[Problem]]:
-    """Rows a two-level fit uses (`blank`: N x p, True = blank) and a warning naming how many
-    were left out: rows with no answer (they carry no information), or with `complete` (observed
-    covariates, whose within scatter needs complete rows) every row with a blank."""
-    keep = ~blank.any(axis=1) if complete else ~blank.all(axis=1)
-    if keep.all():
-        return keep, []
-    what = (
-        "missing responses were left out (two-level models with observed covariates need "
-        "complete rows; without covariates, blank answers stay in an exact likelihood)"
-        if complete
-        else "no responses were left out"
+def rows_used(
+    blank: np.ndarray, n_items: int, complete_items: bool = False
+) -> tuple[np.ndarray, list[Problem]]:
+    """Rows a two-level fit uses (`blank`: N x manifest variables, items first, True = blank)
+    and warnings naming how many were left out: rows without an answer (they carry no
+    information) and rows with a blank observed covariate (fixed and conditioned on, as lavaan's
+    fixed.x; lavaan leaves these rows out too); with `complete_items` (covariates at both
+    levels, whose fixed moments are the complete-data h1 of all variables) every row with a
+    blank."""
+    no_answer = blank[:, :n_items].any(axis=1) if complete_items else blank[:, :n_items].all(axis=1)
+    no_covariate = blank[:, n_items:].any(axis=1) & ~no_answer
+    reason = (
+        "blank answers (covariates at both levels: their fixed h1 moments need complete rows)"
+        if complete_items
+        else "no responses"
     )
-    return keep, [Problem("data", f"{int((~keep).sum())} respondents with {what}", "warning")]
+    problems = [
+        Problem("data", f"{int(count)} respondents with {what} were left out", "warning")
+        for count, what in (
+            (no_answer.sum(), reason),
+            (no_covariate.sum(), "a blank observed covariate (fixed.x)"),
+        )
+        if count
+    ]
+    return ~(no_answer | no_covariate), problems
 
 
-def moments_with_blanks(z: np.ndarray, cluster: np.ndarray) -> tuple[ClusterMoments, Blanks]:
+def moments_with_blanks(
+    z: np.ndarray, cluster: np.ndarray, covariates: np.ndarray | None = None
+) -> tuple[ClusterMoments, Blanks]:
     """Cluster moments of `z` (N x p z-scores, NaN = blank; every row has an answer) with the
-    blanks at their start values, and the blanks' layout."""
+    blanks at their start values, and the blanks' layout; with `covariates` (N x q, level-1
+    covariates, complete), also their member rows less their cluster means."""
     labels, index, position = cluster_positions(cluster)
     blank = np.isnan(z)
     observed = np.where(blank, 0.0, z)
@@ -66,7 +82,10 @@ def moments_with_blanks(z: np.ndarray, cluster: np.ndarray) -> tuple[ClusterMome
     moments = cluster_moments(filled, cluster)
     members = np.zeros(moments.centred.shape[:2])
     members[index, position] = 1.0
-    return moments, Blanks(index[rows], position[rows], items, start, members)
+    padded = None
+    if covariates is not None and covariates.shape[1]:
+        padded = cluster_moments(covariates, cluster).centred
+    return moments, Blanks(index[rows], position[rows], items, start, members, padded)
 
 
 def sampled_moments(moments: ClusterMoments, blanks: Blanks) -> tuple:
@@ -83,16 +102,24 @@ def sampled_moments(moments: ClusterMoments, blanks: Blanks) -> tuple:
     return means, centred
 
 
+def joined_scatter(centred, blanks: Blanks):
+    """The pooled within-cluster scatter of [items, level-1 covariates] (symbolic) from the
+    items' centred rows `centred` (J, n_max, p) and the covariates' (`blanks.covariate_rows`)."""
+    rows = pt.concatenate([centred, blanks.covariate_rows], axis=2)
+    flat = rows.reshape((-1, rows.shape[2]))
+    return flat.T @ flat
+
+
 def missing_statement(ordinal: bool, blanks: Blanks | None, dropped: int) -> str:
     """How a two-level fit treated blank answers (the run's `info.missing`); `dropped` rows
-    were left out."""
+    (no answer, or a blank covariate) were left out."""
+    left_out = f"; {dropped} rows without an answer or with a blank covariate left out"
+    left_out = left_out if dropped else ""
     if ordinal:
-        return "blank answers are left out of the likelihood (missing at random)"
+        return "blank answers are left out of the likelihood (missing at random)" + left_out
     if blanks is not None:
         return (
             f"exact likelihood of the observed answers: {len(blanks.item)} blank answers "
-            "sampled as latent values (data augmentation; missing at random)"
+            "sampled as latent values (data augmentation; missing at random)" + left_out
         )
-    if dropped:
-        return "listwise (two-level models with observed covariates need complete rows)"
-    return "none (complete data)"
+    return "none (complete data)" + left_out

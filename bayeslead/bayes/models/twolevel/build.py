@@ -17,10 +17,11 @@ import pymc as pm
 import pytensor.tensor as pt
 
 from bayeslead.bayes.blocks.lkj import lkj_vine_shapes, vine_cholesky
-from bayeslead.bayes.blocks.parameters import free_parameters, rv
+from bayeslead.bayes.blocks.parameters import free_parameters, initial_values, rv
 from bayeslead.bayes.blocks.ram import path_depth, ram_matrices
+from bayeslead.bayes.data import ContinuousData
 from bayeslead.bayes.kernels.twolevel import ClusterMoments, twolevel_loglik
-from bayeslead.bayes.models.twolevel.blanks import Blanks, sampled_moments
+from bayeslead.bayes.models.twolevel.blanks import Blanks, joined_scatter, sampled_moments
 from bayeslead.bayes.models.twolevel.covariates import (
     Covariates,
     cluster_offsets,
@@ -30,6 +31,7 @@ from bayeslead.bayes.models.twolevel.covariates import (
 from bayeslead.bayes.models.twolevel.latent_means import between_effects, sampled_latent_means
 from bayeslead.bayes.models.twolevel.level3 import Level3, level3_offsets
 from bayeslead.bayes.priors import PriorSet
+from bayeslead.bayes.start import ml_on_z
 from bayeslead.core.partable import ParameterTable
 from bayeslead.core.spec import ModelSpec
 from bayeslead.errors import InputError
@@ -94,6 +96,7 @@ def build_twolevel_model(
         cols = np.array([c for _, c in positions], dtype=int)
         depth = max(path_depth(table) - 1, 1)
         offsets = level3_offsets(table, priors, lam, level3) if level3 else None
+        data = sampled_moments(moments, blanks) if blanks is not None else None
         if covariates is not None and covariates.names:
             a_w, a_b = covariate_effects(covariates, a, lam, beta_w, beta_b, p, depth)
             a_x = x_b = None
@@ -115,9 +118,14 @@ def build_twolevel_model(
             offsets = shift if offsets is None else offsets + shift
             if covariates.level1:  # the within scatter with the covariates' effects taken out
                 moments = replace(moments, centred=np.zeros_like(moments.centred))
-                within = within_scatter_term(covariates, a_w, lam, beta_w, psi_w, theta_w, depth)
+                scatter = None
+                if data is not None:
+                    scatter = joined_scatter(data[1], blanks)
+                    data = (data[0], moments.centred)
+                within = within_scatter_term(
+                    covariates, a_w, lam, beta_w, psi_w, theta_w, depth, scatter
+                )
                 pm.Potential("within_scatter", within)
-        data = sampled_moments(moments, blanks) if blanks is not None else None
         loglik = twolevel_loglik(
             lam,
             theta_w,
@@ -241,4 +249,25 @@ def between_start(
         initial["slope_sd"] = np.full(len(positions), 0.1)
         # a small fixed perturbation: nutpie rejects starting points with an exactly zero gradient
         initial["slope_z"] = 0.01 * np.random.default_rng(0).standard_normal(shape)
+    return initial
+
+
+def twolevel_start(
+    spec: ModelSpec,
+    table: ParameterTable,
+    priors: PriorSet,
+    between_paths: str,
+    cdata: ContinuousData,
+    moments: ClusterMoments,
+    positions: list[tuple[int, int]],
+) -> dict[str, np.ndarray]:
+    """ML estimates of the single-level model as within values; between parts small."""
+    full, estimates, _ = ml_on_z(spec, cdata.z)
+    # the single-level solution in `table`'s layout (which fixes the covariates' moments)
+    theta = np.array([estimates[full.index(p.key)] for p in table.free_params])
+    initial = initial_values(spec, table, priors, theta)
+    paths = np.array([theta[table.index(r.key)] for r in latent_regressions(spec)])
+    initial |= between_start(spec, table, paths, len(moments.counts), positions, between_paths)
+    initial["between_residual_sd"] = np.full(moments.means.shape[1], 0.2)
+    initial["intercepts"] = moments.means.mean(axis=0)
     return initial

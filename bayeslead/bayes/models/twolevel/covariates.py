@@ -231,11 +231,14 @@ def cluster_offsets(covariates: Covariates, a_w, a_b, a_x=None, x_b=None):
     return shift + pt.dot(x_b, (a_x - a_w[:, len(covariates.within) :]).T)
 
 
-def within_scatter_term(covariates: Covariates, a_w, lam, beta_w, psi_w, theta_w, depth: int):
+def within_scatter_term(
+    covariates: Covariates, a_w, lam, beta_w, psi_w, theta_w, depth: int, scatter=None
+):
     """``-1/2 tr(Sigma_W^-1 S(A_W))``: the within-scatter part of the log-likelihood with the
-    level-1 covariates' effects taken out (the kernel then gets zero centred rows)."""
-    k = covariates.scatter.shape[0] - len(covariates.level1)
-    w = covariates.scatter
+    level-1 covariates' effects taken out (the kernel then gets zero centred rows); `scatter`
+    (symbolic, with blank answers sampled) replaces the data's joined scatter."""
+    w = covariates.scatter if scatter is None else scatter
+    k = w.shape[0] - len(covariates.level1)
     w_yy, w_yx, w_xx = w[:k, :k], w[:k, k:], w[k:, k:]
     scatter = w_yy - pt.dot(a_w, w_yx.T) - pt.dot(w_yx, a_w.T) + a_w @ w_xx @ a_w.T
     t_w = ram_inverse(beta_w, depth)

@@ -11,7 +11,6 @@ import pandas as pd
 import pymc as pm
 
 from bayeslead.bayes.blocks.ordinal import check_ordinal_support, refuse_limited_information
-from bayeslead.bayes.blocks.parameters import initial_values
 from bayeslead.bayes.data import ContinuousData, OrdinalData, continuous_data, ordinal_data
 from bayeslead.bayes.kernels.twolevel import ClusterMoments, cluster_moments
 from bayeslead.bayes.models.twolevel.blanks import NAME as BLANKS
@@ -22,10 +21,9 @@ from bayeslead.bayes.models.twolevel.blanks import (
     rows_used,
 )
 from bayeslead.bayes.models.twolevel.build import (
-    between_start,
     build_twolevel_model,
-    latent_regressions,
     slope_positions,
+    twolevel_start,
 )
 from bayeslead.bayes.models.twolevel.covariates import (
     Covariates,
@@ -61,7 +59,6 @@ from bayeslead.bayes.models.twolevel.summaries import (
     ystar_sd,
 )
 from bayeslead.bayes.recipe import Checks, Family, Graph, Prepared, Setup, Summary, fixed_table
-from bayeslead.bayes.start import ml_on_z
 from bayeslead.bayes.summaries import threshold_rows
 from bayeslead.config import BayesConfig
 from bayeslead.core.partable import marker_scales, rescale
@@ -142,8 +139,13 @@ class TwoLevel(Family):
         if ordinal:
             check_ordinal_support(spec)
         ids, problems = check_clusters(data, spec.cluster)
-        frame = data.frame[list(spec.manifest)]
-        keep, dropped = rows_used(frame.isna().to_numpy(), complete=bool(spec.observed))
+        frame, k = data.frame[list(spec.manifest)], len(spec.items)
+        blank, levels = frame.isna().to_numpy(), ((), (), ())
+        if spec.observed:  # which covariates have a between part, on the usable rows
+            usable = rows_used(blank, k)[0]
+            where = f"Data file {data.path}"
+            levels = level_variables(spec, frame[usable], ids[usable], settings, where)
+        keep, dropped = rows_used(blank, k, complete_items=bool(levels[2]))
         problems += dropped
         x = frame.to_numpy(dtype=float)[keep]
         labels, cluster = np.unique(ids[keep], return_inverse=True)
@@ -155,12 +157,10 @@ class TwoLevel(Family):
         cdata = continuous_data(x)
         covariates = Covariates()
         if spec.observed:
-            where = f"Data file {data.path}"
-            levels = level_variables(spec, frame[keep], ids[keep], settings, where)
             covariates = covariate_data(spec, *levels, cdata.z, x, cdata.mean, cdata.sd, ids[keep])
-        z = cdata.z[:, : len(spec.items)]
-        if np.isnan(z).any():
-            moments, blanks = moments_with_blanks(z, ids[keep])
+        z = cdata.z[:, :k]
+        if np.isnan(z).any():  # level-1 covariates: (N, 0) without
+            moments, blanks = moments_with_blanks(z, ids[keep], cdata.z[:, covariates.level1_cols])
         else:
             moments, blanks = cluster_moments(z, ids[keep]), None
         return TwoLevelData(
@@ -228,7 +228,15 @@ class TwoLevel(Family):
                 graph.positions,
                 settings.between_paths,
             )
-        initial = twolevel_start(setup, data.continuous, data.moments, graph.positions)
+        initial = twolevel_start(
+            spec,
+            table,
+            priors,
+            settings.between_paths,
+            data.continuous,
+            data.moments,
+            graph.positions,
+        )
         if data.covariates.both:
             initial |= latent_mean_start(
                 spec, table, data.covariates.latent, settings.between_paths
@@ -377,24 +385,3 @@ class TwoLevel(Family):
             )
             info["thresholds"] = "in units of each item's total y* SD at the mean slopes"
         return info
-
-
-def twolevel_start(
-    setup: Setup,
-    cdata: ContinuousData,
-    moments: ClusterMoments,
-    positions: list[tuple[int, int]],
-) -> dict[str, np.ndarray]:
-    """ML estimates of the single-level model as within values; between parts small."""
-    spec, table, priors, settings = setup.spec, setup.table, setup.priors, setup.settings
-    full, estimates, _ = ml_on_z(spec, cdata.z)
-    # the single-level solution in `table`'s layout (which fixes the covariates' moments)
-    theta = np.array([estimates[full.index(p.key)] for p in table.free_params])
-    initial = initial_values(spec, table, priors, theta)
-    paths = np.array([theta[table.index(r.key)] for r in latent_regressions(spec)])
-    initial |= between_start(
-        spec, table, paths, len(moments.counts), positions, settings.between_paths
-    )
-    initial["between_residual_sd"] = np.full(moments.means.shape[1], 0.2)
-    initial["intercepts"] = moments.means.mean(axis=0)
-    return initial
