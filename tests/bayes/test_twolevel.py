@@ -19,6 +19,7 @@ from bayeslead.data import ResponseData
 from bayeslead.errors import InputError
 from bayeslead.pipeline import fit_to_run_folder
 from bayeslead.simulate import ItemScale
+from tests.bayes.twolevel_density import cluster_covariances
 from tests.conftest import REFERENCE, reference_table
 
 FIXTURES = REFERENCE.parent / "fixtures" / "configs"
@@ -76,12 +77,7 @@ def test_cluster_likelihood_is_the_joint_normal_density():
     total = twolevel_terms(*_args(par, slopes, mu, moments, offsets))[0]
     expected = 0.0
     for j, n in enumerate(sizes):
-        b = par["beta_w"].copy()
-        b[1, 0] += slopes[j, 0]
-        t = np.linalg.inv(np.eye(2) - b)
-        sigma_w = par["lam"] @ t @ par["psi_w"] @ t.T @ par["lam"].T + np.diag(par["theta_w"])
-        tb = np.linalg.inv(np.eye(2) - par["beta_b"])
-        sigma_b = par["lam"] @ tb @ par["psi_b"] @ tb.T @ par["lam"].T + np.diag(par["theta_b"])
+        sigma_w, sigma_b = cluster_covariances(par, slopes, j)
         full = np.kron(np.eye(n), sigma_w) + np.kron(np.ones((n, n)), sigma_b)
         rows = y[cluster == [10, 20, 30][j]].ravel()
         mean = np.tile(mu + offsets[j], n)

@@ -26,6 +26,7 @@ from bayeslead.config import BayesConfig, RunConfig
 from bayeslead.core.from_config import build_spec
 from bayeslead.data import ResponseData
 from bayeslead.pipeline import fit, load_inputs
+from tests.bayes.twolevel_density import cluster_covariances
 from tests.conftest import REFERENCE
 
 BLANKS = REFERENCE / "twolevel_blanks"
@@ -58,16 +59,6 @@ def _data(rng):
     return np.where(blank, np.nan, y), cluster
 
 
-def _covariances(par, slopes, j):
-    b = par["beta_w"].copy()
-    b[1, 0] += slopes[j, 0]
-    t = np.linalg.inv(np.eye(2) - b)
-    sigma_w = par["lam"] @ t @ par["psi_w"] @ t.T @ par["lam"].T + np.diag(par["theta_w"])
-    tb = np.linalg.inv(np.eye(2) - par["beta_b"])
-    sigma_b = par["lam"] @ tb @ par["psi_b"] @ tb.T @ par["lam"].T + np.diag(par["theta_b"])
-    return sigma_w, sigma_b
-
-
 def _density(par, slopes, mu, y, cluster, observed_only):
     """Sum over clusters of scipy's normal log-density of the stacked rows (all entries, or the
     observed ones: the marginal), plus the kernel's constant (n p log 2 pi + p log n) / 2."""
@@ -75,7 +66,7 @@ def _density(par, slopes, mu, y, cluster, observed_only):
     for j, label in enumerate(np.unique(cluster)):
         rows = y[cluster == label]
         n = len(rows)
-        sigma_w, sigma_b = _covariances(par, slopes, j)
+        sigma_w, sigma_b = cluster_covariances(par, slopes, j)
         full = np.kron(np.eye(n), sigma_w) + np.kron(np.ones((n, n)), sigma_b)
         values, mean = rows.ravel(), np.tile(mu, n)
         seen = ~np.isnan(values) if observed_only else np.ones(len(values), bool)
