@@ -126,6 +126,9 @@ class BayesConfig(Strict):
     # multi-group (data.group): loadings and item intercepts exactly equal across groups (full),
     # group_partial's freed (partial), or approximately equal (approximate: small-variance priors)
     invariance: Literal["full", "partial", "approximate"] = "full"
+    # approximate invariance's refits: the most non-invariant item freed at a time (item) or
+    # every flagged parameter at once (parameter); multigroup/refit.py, README
+    refit: Literal["item", "parameter"] = "item"
     cluster_effects: bool = False
     priors: dict[str, str] = {}
 

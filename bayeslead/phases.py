@@ -61,6 +61,11 @@ class Phases:
                     f"[green]done[/green] {escape(label)} ({elapsed:.1f} s)", highlight=False
                 )
 
+    def note(self, text: str) -> None:
+        """Show one line between phases (what a run decided, e.g. a refit and why)."""
+        if self.show:
+            self.console.print(escape(text), highlight=False)
+
     def total(self, keys: list[str] | None = None) -> float:
         """Seconds of the phases `keys` (all phases by default)."""
         return sum(v for k, v in self.seconds.items() if keys is None or k in keys)

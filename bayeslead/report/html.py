@@ -252,8 +252,8 @@ def build_report(run: SavedRun) -> str:
             "<h3>Approximate invariance: deviations from the groups' common values</h3>",
             _table(deviations),
             '<p class="note">Standardised scale; flagged: the 95% interval excludes 0 (the '
-            "parameter differs between groups). Two steps: parameters the first fit flagged "
-            "are freed and the model refitted (freed); first_*: the first fit's values.</p>",
+            "parameter differs between groups). Flagged items freed and the model refitted "
+            "(bayes.refit; freed_at: which refit, manifest info.refit: why); first_*: first fit.</p>",
         ]
 
     conditional = run.table("conditional_effects")

@@ -8,8 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from bayeslead.bayes.models.multigroup import refit
 from bayeslead.bayes.models.multigroup.invariance import deviation_plan
-from bayeslead.bayes.models.multigroup.refit import refit_flagged
+from bayeslead.bayes.models.multigroup.refit import refit_search
 from bayeslead.bayes.priors import prior_set
 from bayeslead.config import RunConfig
 from bayeslead.core.from_config import build_spec
@@ -21,13 +22,18 @@ from bayeslead.results import FitResult
 CONSTRUCTS = {"F1": ["f1_1", "f1_2", "f1_3", "f1_4"], "F2": ["f2_1", "f2_2", "f2_3", "f2_4"]}
 
 
-def spec_of(invariance: str, partial: list[str]):
+def spec_of(
+    invariance: str,
+    partial: list[str],
+    constructs: dict = CONSTRUCTS,
+    indicators: str = "continuous",
+):
     config = RunConfig(
         name="t",
-        constructs=CONSTRUCTS,
+        constructs=constructs,
         data={"group": "g"},
         engine="bayes",
-        bayes={"invariance": invariance},
+        bayes={"invariance": invariance, "indicators": indicators},
         group_partial=partial,
     )
     return build_spec(config)
@@ -87,24 +93,27 @@ def test_config_checks():
         )
 
 
-def deviations(flags: dict[str, bool], est: float) -> pd.DataFrame:
-    """An invariance_deviations table of two groups (A's deviation `est`, B's `-est`)."""
-    rows = []
-    for parameter, flagged in flags.items():
-        for group, sign in (("A", 1.0), ("B", -1.0)):
-            rows.append(
+def deviations(rows: dict[str, tuple[float, float, float]]) -> pd.DataFrame:
+    """An invariance_deviations table of two groups from group B's (est, ci_lower, ci_upper)
+    per parameter (A's the mirror image: zero-sum over two groups), se from the interval."""
+    out = []
+    for parameter, (est, lower, upper) in rows.items():
+        kind = "loading" if "=~" in parameter else "threshold" if "|" in parameter else "intercept"
+        for group, sign in (("A", -1.0), ("B", 1.0)):
+            low, high = sorted((sign * lower, sign * upper))
+            out.append(
                 {
                     "parameter": parameter,
-                    "kind": "intercept",
+                    "kind": kind,
                     "group": group,
                     "est": sign * est,
-                    "se": 0.02,
-                    "ci_lower": sign * est - 0.04,
-                    "ci_upper": sign * est + 0.04,
-                    "flagged": flagged,
+                    "se": (upper - lower) / 3.92,
+                    "ci_lower": low,
+                    "ci_upper": high,
+                    "flagged": low > 0 or high < 0,
                 }
             )
-    return pd.DataFrame(rows)
+    return pd.DataFrame(out)
 
 
 def result_with(table: pd.DataFrame) -> FitResult:
@@ -119,31 +128,117 @@ def result_with(table: pd.DataFrame) -> FitResult:
     )
 
 
-def test_two_steps_free_what_the_first_fit_flags():
-    """The first fit flags f1_2 and f1_3 (f1_1 freed already by group_partial): the second
-    fit frees f1_2 and f1_3 in addition, and its table carries the first fit's columns."""
-    spec = spec_of("approximate", ["f1_1 ~ 1"])
-    flags = {"f1_1 ~ 1": True, "f1_2 ~ 1": True, "f1_3 ~ 1": True, "f1_4 ~ 1": False}
-    first = result_with(deviations(flags, 0.1))
+# group B's deviations (est, 95% interval) measured on the ordinal recovery design (seed 3, f1_3's
+# thresholds lowered by 1.0 in B; test_multigroup_ordinal.py, 2 x 500 draws): the first fit, and
+# the refit with f1_3 freed; the other thresholds and loadings' intervals cover 0 in both
+FIRST_FIT = {
+    "f1_1 | t2": (0.066, 0.004, 0.128),
+    "f1_1 | t3": (0.098, 0.035, 0.163),
+    "f1_3 | t1": (-0.104, -0.186, -0.022),
+    "f1_3 | t2": (-0.188, -0.255, -0.121),
+    "f1_3 | t3": (-0.221, -0.288, -0.152),
+    "f1_3 | t4": (-0.151, -0.237, -0.068),
+    "f1_4 | t3": (0.063, 0.001, 0.127),
+    "f1_5 | t3": (0.068, 0.004, 0.133),
+    "F1 =~ f1_3": (-0.010, -0.090, 0.070),
+    "F1 =~ f1_1": (0.015, -0.060, 0.090),
+}
+ITEM_REFIT = FIRST_FIT | {
+    "f1_1 | t2": (0.030, -0.035, 0.094),
+    "f1_1 | t3": (0.060, -0.006, 0.125),
+    "f1_3 | t1": (-0.290, -0.450, -0.130),
+    "f1_3 | t2": (-0.330, -0.440, -0.220),
+    "f1_3 | t3": (-0.370, -0.470, -0.270),
+    "f1_3 | t4": (-0.300, -0.450, -0.150),
+    "f1_4 | t3": (0.030, -0.033, 0.094),
+    "f1_5 | t3": (0.032, -0.032, 0.097),
+}
+ORDINAL = {f: [f"{f.lower()}_{k}" for k in range(1, 6)] for f in ("F1", "F2")}
+
+
+def test_the_search_frees_the_most_non_invariant_item_and_refits():
+    """First fit: f1_3's four thresholds and four thresholds of f1_1, f1_4, f1_5 flagged (the
+    shift spread over the construct). The search frees f1_3 alone (its thresholds and loading:
+    the largest flagged deviation, f1_3 | t3 at 6.4 posterior SDs), refits, and stops when the
+    refit flags no other item; every step is in the info with its reason."""
+    spec = spec_of("approximate", [], ORDINAL, "ordinal")
     seen = []
 
     def fit(refit_spec):
         seen.append(refit_spec.group_partial)
-        return result_with(deviations(dict.fromkeys(flags, False) | {"f1_3 ~ 1": True}, 0.2))
+        return result_with(deviations(ITEM_REFIT))
 
-    final = refit_flagged(fit, spec, first)
-    assert seen == [("f1_1 ~ 1", "f1_2 ~ 1", "f1_3 ~ 1")]
+    messages = []
+    final = refit_search(fit, spec, result_with(deviations(FIRST_FIT)), "item", messages.append)
+    f1_3 = ("f1_3 | t1", "f1_3 | t2", "f1_3 | t3", "f1_3 | t4", "F1 =~ f1_3")
+    assert [set(s) for s in seen] == [set(f1_3)]
     table = final.extra_tables["invariance_deviations"].set_index(["parameter", "group"])
-    assert set(table.index[table.flagged].get_level_values(0)) == {"f1_3 ~ 1"}
-    assert table.loc[("f1_2 ~ 1", "A"), "first_flagged"]
-    assert table.loc[("f1_2 ~ 1", "A"), "first_est"] == 0.1
-    assert table.loc[("f1_2 ~ 1", "B"), "est"] == -0.2
-    assert list(table.freed.groupby(level=0).all()) == [False, True, True, False]
-    assert final.info["first_fit"]["flagged"] == ["f1_2 ~ 1", "f1_3 ~ 1"]
-    assert "f1_2 ~ 1, f1_3 ~ 1, freed and refitted" in final.info["invariance"]
-    nothing = result_with(deviations(dict.fromkeys(flags, False), 0.1))
-    assert refit_flagged(fit, spec, nothing) is nothing and len(seen) == 1
+    assert set(table.index[table.flagged].get_level_values(0)) == set(f1_3[:4])
+    assert table.loc[("f1_1 | t3", "B"), "first_flagged"]
+    assert table.loc[("f1_1 | t3", "B"), "first_est"] == 0.098
+    assert table.loc[("f1_3 | t3", "B"), "est"] == -0.370
+    assert set(table.index[table.freed].get_level_values(0)) == set(f1_3)
+    assert table.loc[("f1_3 | t1", "A"), "freed_at"] == 1
+    assert table.loc[("f1_1 | t3", "A"), "freed_at"] == 0
+    steps = final.info["refit"]["steps"]
+    assert [s["item"] for s in steps] == ["f1_3"] and final.info["refit"]["method"] == "item"
+    assert (
+        "f1_3 | t3 deviates +0.221 [0.152, 0.288] in group A, 6.4 posterior SDs"
+        in (steps[0]["reason"])
+    )
+    assert "also flagged: f1_1, f1_4, f1_5" in steps[0]["reason"]
+    assert final.info["refit"]["stopped"].startswith("refit 1 flags no parameter")
+    assert final.info["first_fit"]["flagged"][:2] == ["f1_1 | t2", "f1_1 | t3"]
+    assert "refitted 1 time(s) (bayes.refit: item), freeing f1_3" in final.info["invariance"]
+    assert messages[0].startswith("Approximate invariance, refit 1: freeing f1_3 (")
+    assert not final.problems
+
+
+def test_the_parameter_search_frees_every_flag_at_once():
+    """bayes.refit: parameter frees the eight flagged thresholds together and refits once: the
+    false flag f1_1 | t3 stays (+0.09 [0.016, 0.162], measured), and a parameter the refit
+    flags anew is not freed."""
+    spec = spec_of("approximate", [], ORDINAL, "ordinal")
+    seen = []
+    refitted = FIRST_FIT | {"f1_1 | t3": (0.090, 0.016, 0.162), "F1 =~ f1_1": (0.09, 0.01, 0.17)}
+
+    def fit(refit_spec):
+        seen.append(refit_spec.group_partial)
+        return result_with(deviations(refitted))
+
+    final = refit_search(fit, spec, result_with(deviations(FIRST_FIT)), "parameter")
+    assert len(seen) == 1 and len(seen[0]) == 8
+    table = final.extra_tables["invariance_deviations"]
+    assert table.freed.sum() == 16 and set(table.freed_at) == {0, 1}
+    assert set(table.parameter[table.flagged]) == {*seen[0], "F1 =~ f1_1"}
+    assert final.info["refit"]["stopped"] == "one refit (bayes.refit: parameter)"
+    nothing = result_with(deviations({"f1_1 | t2": (0.02, -0.04, 0.08)}))
+    assert refit_search(fit, spec, nothing) is nothing and len(seen) == 1
+    assert nothing.info["refit"]["steps"] == []
     assert not nothing.extra_tables["invariance_deviations"].freed.any()
+
+
+def test_the_search_keeps_two_invariant_items_per_construct_and_stops_at_the_cap(monkeypatch):
+    """A refit that flags a new item of F1 every time: f1_1 freed, then f1_2 would leave F1 one
+    invariant item (f1_3; group_partial freed f1_4): a warning, no second refit. With the cap
+    at one refit and F1's fourth item held, the search stops after it with a warning."""
+    spec = spec_of("approximate", ["f1_4 ~ 1"])
+    chain = iter(["f1_2 ~ 1", "f1_2 ~ 1"])
+
+    def fit(refit_spec):
+        return result_with(deviations({next(chain): (0.2, 0.1, 0.3), "f1_1 ~ 1": (0.3, 0.2, 0.4)}))
+
+    first = result_with(deviations({"f1_1 ~ 1": (0.25, 0.1, 0.4), "f1_2 ~ 1": (0.1, 0.0, 0.2)}))
+    final = refit_search(fit, spec, first)
+    assert [s["item"] for s in final.info["refit"]["steps"]] == ["f1_1"]
+    stopped = final.info["refit"]["stopped"]
+    assert "f1_2 flagged but not freed: F1 would keep fewer than 2" in stopped
+    assert [p.severity for p in final.problems] == ["warning"]
+    monkeypatch.setattr(refit, "MAX_REFITS", 1)
+    spec = spec_of("approximate", [])
+    final = refit_search(fit, spec, result_with(first.extra_tables["invariance_deviations"]))
+    assert len(final.info["refit"]["steps"]) == 1
+    assert final.info["refit"]["stopped"].startswith("stopped after 1 refits with f1_2 still")
 
 
 def simulate(seed: int, shift: float, n: int = 500) -> pd.DataFrame:

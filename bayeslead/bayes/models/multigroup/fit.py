@@ -30,7 +30,7 @@ from bayeslead.bayes.models.multigroup.ordinal import (
     ordinal_groups,
     ordinal_multigroup_start,
 )
-from bayeslead.bayes.models.multigroup.refit import refit_flagged
+from bayeslead.bayes.models.multigroup.refit import refit_search
 from bayeslead.bayes.models.multigroup.summaries import (
     group_differences,
     group_effects,
@@ -90,14 +90,17 @@ class MultiGroup(Family):
         progress: bool = True,
         phases: Phases | None = None,
     ) -> FitResult:
-        """The recipe; approximate invariance in two steps (`refit.py`: flagged parameters
-        freed and the model refitted), the phases' times summed over both fits."""
+        """The recipe; approximate invariance then searches for the non-invariant items
+        (`refit.py`: flagged items freed and the model refitted, `bayes.refit`), the phases'
+        times summed over every fit."""
         phases = phases or Phases(show=progress)
         once = partial(
             super().fit, data=data, settings=settings, gates=gates, progress=progress, phases=phases
         )
         first = once(spec)
-        return refit_flagged(once, spec, first) if settings.invariance == "approximate" else first
+        if settings.invariance != "approximate":
+            return first
+        return refit_search(once, spec, first, settings.refit, phases.note)
 
     def prepare(self, spec: ModelSpec, data: ResponseData, settings: BayesConfig) -> MultiGroupData:
         refuse_limited_information(settings, "multi-group")

@@ -131,20 +131,25 @@ def deviation_variables(plan: Deviations, v: int, p: int):
             basis[k, row, col] = 1.0
         a_dev = pt.tensordot(dev.T, basis, axes=1)
     if plan.item_keys:
-        dev = pm.ZeroSumNormal(
-            "intercept_deviation", sigma=plan.item_sd[:, None], dims=("deviating_item", "group")
-        )
+        sigma = prior_sd("intercept_deviation_sd", plan.item_sd, "deviating_item")
+        dev = pm.ZeroSumNormal("intercept_deviation", sigma=sigma, dims=("deviating_item", "group"))
         scatter = np.zeros((len(plan.item_keys), p))
         scatter[np.arange(len(plan.item_keys)), plan.item_index] = 1.0
         nu_dev = pt.dot(dev.T, scatter)
     return a_dev, nu_dev
 
 
+def prior_sd(name: str, sd: np.ndarray, dim: str):
+    """The deviations' prior SDs as model data (k, 1): a refit that frees other parameters
+    (their SD `group_free` instead of `group_deviation`) has the same graph, so its compiled
+    log-density comes from the compile cache (`bayes/nutpie_cache.py`)."""
+    return pm.Data(name, np.asarray(sd, dtype=float), dims=dim)[:, None]
+
+
 def loading_deviation(plan: Deviations):
     """The zero-sum deviations (deviating loading, group) of the loadings."""
-    return pm.ZeroSumNormal(
-        "loading_deviation", sigma=plan.loading_sd[:, None], dims=("deviating_loading", "group")
-    )
+    sigma = prior_sd("loading_deviation_sd", plan.loading_sd, "deviating_loading")
+    return pm.ZeroSumNormal("loading_deviation", sigma=sigma, dims=("deviating_loading", "group"))
 
 
 def threshold_deviation(plan: Deviations, n_cuts: int):
@@ -153,10 +158,9 @@ def threshold_deviation(plan: Deviations, n_cuts: int):
     with coords `deviating_threshold` and `group`."""
     if not plan.threshold_keys:
         return None
+    sigma = prior_sd("threshold_deviation_sd", plan.threshold_sd, "deviating_threshold")
     dev = pm.ZeroSumNormal(
-        "threshold_deviation",
-        sigma=plan.threshold_sd[:, None],
-        dims=("deviating_threshold", "group"),
+        "threshold_deviation", sigma=sigma, dims=("deviating_threshold", "group")
     )
     scatter = np.zeros((len(plan.threshold_keys), n_cuts))
     scatter[np.arange(len(plan.threshold_keys)), plan.threshold_index] = 1.0
