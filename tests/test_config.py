@@ -80,3 +80,16 @@ def test_relative_paths_resolve_against_the_config_folder():
     bundled = load_config(ROOT / "configs" / "tl_dc_bi_sem.yaml")
     assert bundled.instrument == (ROOT / "surveys" / "tl_dc_bi.yaml").resolve()
     assert bundled.output == (ROOT / "outputs").resolve()
+
+
+def test_bayes_refit_names_a_search(tmp_path):
+    """bayes.refit (approximate invariance's refits) is item (default) or parameter."""
+    path = tmp_path / "refit.yaml"
+    path.write_text("name: x\nbayes: {refit: items}\n")
+    with pytest.raises(InputError) as caught:
+        load_config(path)
+    assert "bayes.refit: 'items' is not one of: item, parameter; did you mean 'item'?" in str(
+        caught.value
+    )
+    path.write_text("name: x\n")
+    assert load_config(path).bayes.refit == "item"
