@@ -29,7 +29,8 @@ GroupEqual = Literal[
     "lv.variances",
     "lv.covariances",
     "regressions",
-]  # lavaan's group.equal keywords (continuous indicators: no thresholds)
+    "thresholds",
+]  # lavaan's group.equal keywords (thresholds: ordinal items, engine: sem's WLSMV)
 
 
 class Strict(BaseModel):
@@ -68,7 +69,7 @@ class DataConfig(Strict):
 class SemConfig(Strict):
     """Settings of the ML engine (`engine: sem`)."""
 
-    estimator: Literal["ML"] = "ML"
+    estimator: Literal["ML", "WLSMV"] = "ML"  # WLSMV: ordinal items (RunConfig.sem_settings)
     missing: Literal["auto", "listwise", "fiml"] = "auto"
     information: Literal["expected", "observed"] = "expected"
     bootstrap: int = Field(1000, ge=0)
@@ -88,7 +89,7 @@ class InvarianceConfig(Strict):
     delta CFI >= -0.01). `rule`: `fit_indices` (the deltas), `chisq` (the chi-square difference
     test at `alpha`) or `both`."""
 
-    levels: list[Literal["configural", "metric", "scalar", "strict"]] = [
+    levels: list[Literal["configural", "thresholds", "metric", "scalar", "strict"]] = [
         "configural",
         "metric",
         "scalar",
@@ -301,6 +302,12 @@ class RunConfig(Strict):
         if bad:
             raise ValueError(f"percentiles must lie strictly between 0 and 100, got {bad}")
         return value
+
+    @property
+    def sem_settings(self) -> SemConfig:
+        """`sem`, with WLSMV for ordinal items (`bayes.indicators: ordinal`), as lavaan does."""
+        ordinal = self.bayes.indicators == "ordinal"
+        return self.sem.model_copy(update={"estimator": "WLSMV"}) if ordinal else self.sem
 
     def resolve_paths(self, base: Path) -> RunConfig:
         """Return a copy with relative file paths resolved against `base`."""

@@ -15,6 +15,7 @@ from bayeslead.pipeline import load_inputs
 from bayeslead.report.invariance import invariance_report, ladder_figure_png
 from bayeslead.runs import RunFolder, command_line, config_hash, package_versions
 from bayeslead.sem.invariance import Ladder, fit_ladder
+from bayeslead.sem.ordinal_ladder import fit_ordinal_ladder
 
 
 def ladder_config(config: RunConfig, group: str | None) -> RunConfig:
@@ -36,10 +37,13 @@ def run_invariance(
     group: str | None = None,
     levels: list[str] | None = None,
 ) -> Ladder:
-    """Fit the ladder of `config` (levels default to `invariance.levels`)."""
+    """Fit the ladder of `config` (levels default to `invariance.levels`); ordinal items
+    (`bayes.indicators: ordinal` or `sem.estimator: WLSMV`): the WLSMV threshold ladder."""
     config = ladder_config(config, group)
     inputs = load_inputs(config, data_path)
-    return fit_ladder(inputs.spec, inputs.data, config.sem, config.invariance, levels)
+    sem = config.sem_settings
+    ladder = fit_ordinal_ladder if sem.estimator == "WLSMV" else fit_ladder
+    return ladder(inputs.spec, inputs.data, sem, config.invariance, levels)
 
 
 def rule_text(config: RunConfig) -> str:

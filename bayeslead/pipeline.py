@@ -156,7 +156,7 @@ def fit(inputs: Inputs, progress: bool = True, phases: Phases | None = None) -> 
             from bayeslead.sem.engine import fit_sem
         bar = config.sem.bootstrap > 0  # the bootstrap draws its own progress bar
         with phases.step("estimation_s", "Fitting by maximum likelihood", spinner=not bar):
-            result = fit_sem(inputs.spec, inputs.data, config.sem, progress=phases.show)
+            result = fit_sem(inputs.spec, inputs.data, config.sem_settings, progress=phases.show)
     else:
         with phases.step("engine_load_s", "Loading the Bayesian engine (PyMC)"):
             from bayeslead.bayes.engine import family_of

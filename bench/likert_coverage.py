@@ -21,7 +21,6 @@ import time
 import numpy as np
 from likert_agreement import CONSTRUCTS, EFFECTS, LOADINGS, PATHS, REVERSED, truth
 
-from bayeslead.bayes.kernels.polychoric import polychoric
 from bayeslead.bayes.models.single.build import build_polychoric_model
 from bayeslead.bayes.models.single.limited import sandwich_adjust
 from bayeslead.bayes.priors import prior_set
@@ -30,6 +29,7 @@ from bayeslead.bayes.start import polychoric_start
 from bayeslead.config import BayesConfig, TruthConfig
 from bayeslead.core.effects import effect_draws
 from bayeslead.core.partable import build_partable
+from bayeslead.core.polychoric import polychoric
 from bayeslead.core.spec import Effect, Factor, ModelSpec, Regression
 from bayeslead.simulate import ItemScale, simulate_responses
 

@@ -65,12 +65,3 @@ def test_the_first_phase_runs_from_the_process_start():
     assert (
         2.0 <= phases.seconds["startup_s"] < 2.1 and phases.total() == phases.seconds["startup_s"]
     )
-
-
-def test_a_note_is_shown_on_a_terminal_only():
-    console, out = _terminal()
-    Phases(console=console).note("Approximate invariance, refit 1: freeing f1_3 [x]")
-    assert out.getvalue() == "Approximate invariance, refit 1: freeing f1_3 [x]\n"
-    quiet, out = _terminal()
-    Phases(show=False, console=quiet).note("nothing")
-    assert out.getvalue() == ""

@@ -32,8 +32,8 @@ from bayeslead.core.ml import positive_definite_start
 from bayeslead.core.partable import ParameterTable, build_partable
 from bayeslead.core.spec import ModelSpec, Regression
 
-GROUP_EQUAL = get_args(GroupEqual)
-"""lavaan's ``group.equal`` keywords (continuous indicators: no thresholds)."""
+GROUP_EQUAL = tuple(k for k in get_args(GroupEqual) if k != "thresholds")
+"""lavaan's ``group.equal`` keywords of continuous indicators (thresholds: ordinal items)."""
 
 
 def compact_key(text: str) -> str:
@@ -77,10 +77,7 @@ class GroupTable:
 
     def expansion(self, g: int) -> np.ndarray:
         """The (L, n_free) 0/1 matrix taking global parameters to group g's local ones."""
-        k = np.zeros((self.index.shape[1], self.n_free))
-        free = np.flatnonzero(self.index[g] >= 0)
-        k[free, self.index[g, free]] = 1.0
-        return k
+        return expansion_matrix(self.index[g], self.n_free)
 
     def means(self, phi: np.ndarray) -> np.ndarray:
         """The mean parameters (one per variable) of a local vector (..., L)."""
@@ -118,6 +115,15 @@ class GroupTable:
                 d_mu[r.free] += b[:p, r.row] * implied[r.col]
         d_mu[q:] = b[:p, :].T
         return sigma, implied[:p], d_sigma, d_mu
+
+
+def expansion_matrix(index: np.ndarray, n_free: int) -> np.ndarray:
+    """The (L, n_free) 0/1 matrix taking global parameters to the local ones of one group whose
+    global indices are `index` (-1: fixed)."""
+    k = np.zeros((len(index), n_free))
+    free = np.flatnonzero(index >= 0)
+    k[free, index[free]] = 1.0
+    return k
 
 
 def build_group_table(

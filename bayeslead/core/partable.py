@@ -271,7 +271,8 @@ def build_partable(
 
     ``identification="marker"`` is lavaan's default (first loading of each construct 1, latent
     variances free); ``"std.lv"`` frees every loading and fixes every latent (residual) variance
-    to 1, so exogenous latent covariances are correlations (the Bayesian engine samples this).
+    to 1, so exogenous latent covariances are correlations (the Bayesian engine samples this);
+    ``"none"`` frees both (the caller identifies the model, e.g. per group).
     ``unit_residuals`` fixes the item residual variances to 1 (latent responses of ordinal
     items, the theta parameterisation).
     """
@@ -288,7 +289,7 @@ def build_partable(
 
     for factor in (*spec.first_order, *spec.second_order):
         for k, ind in enumerate(factor.indicators):
-            marker = k == 0 and not std_lv
+            marker = k == 0 and identification == "marker"
             add(factor.name, "=~", ind, "loading", "A", ind, factor.name, 1.0 if marker else None)
     for r in spec.regressions:
         add(r.outcome, "~", r.predictor, "regression", "A", r.outcome, r.predictor, label=r.label)

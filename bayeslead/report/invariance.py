@@ -88,7 +88,15 @@ def invariance_report(
         f'<figure><img alt="fit across levels" src="data:image/png;base64,{image}">'
         "<figcaption>CFI, RMSEA and SRMR per level</figcaption></figure>",
     ]
-    if len(scores):
+    if len(scores) and "estimator" in table:  # ordinal items (WLSMV): one refit per parameter
+        parts += [
+            "<h2>Parameters to free (difference tests of the failed level)</h2>",
+            table_html(scores),
+            '<p class="note">WLSMV: the scaled-shifted difference test (Satorra 2000) of freeing '
+            "each loading or intercept the level made equal (one refit each). Add the top "
+            "parameters to <code>group_partial</code> one at a time and rerun.</p>",
+        ]
+    elif len(scores):
         parts += [
             "<h2>Parameters to free (score tests of the failed level)</h2>",
             table_html(scores),

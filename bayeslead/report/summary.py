@@ -111,6 +111,8 @@ def header_lines(view: RunView) -> list[tuple[str, str]]:
         ("Number of observations used", used),
         ("Missing data", str(info.get("missing", ""))),
     ]
+    if info.get("estimator") == "WLSMV":  # not maximum likelihood
+        lines[0] = ("Engine", "limited information (DWLS on polychoric correlations)")
     if info.get("ordinal_estimator_reason"):
         lines.append(("Ordinal estimator", str(info["ordinal_estimator_reason"])))
     if view.bayesian:
@@ -144,6 +146,15 @@ def fit_lines(view: RunView) -> list[tuple[str, str]]:
         if not missing(f.get("rmsea_ci_lower")):
             ci = f" [{_num(f['rmsea_ci_lower'])}, {_num(f.get('rmsea_ci_upper'))}]"
         out.append(("RMSEA [90% CI]", _num(f["rmsea"]) + ci))
+    if not missing(f.get("chisq_scaled")):  # WLSMV: lavaan's scaled (robust) column
+        chisq = f"{_num(f['chisq_scaled'])} ({f.get('df', 0):g}), p = "
+        low, high = _num(f.get("rmsea_ci_lower_scaled")), _num(f.get("rmsea_ci_upper_scaled"))
+        out += [
+            ("Chi-square scaled-shifted (df), p", chisq + p_value(f.get("pvalue_scaled"))),
+            ("CFI (scaled)", _num(f.get("cfi_scaled"))),
+            ("TLI (scaled)", _num(f.get("tli_scaled"))),
+            ("RMSEA (scaled) [90% CI]", f"{_num(f.get('rmsea_scaled'))} [{low}, {high}]"),
+        ]
     if not missing(f.get("srmr")):
         out.append(("SRMR", _num(f["srmr"])))
     if not missing(f.get("ppp")):

@@ -59,6 +59,10 @@ def fit_sem(
     spec: ModelSpec, data: ResponseData, settings: SemConfig, progress: bool = True
 ) -> FitResult:
     """Fit `spec` by ML and return estimates, effects, fit measures and reliability."""
+    if settings.estimator == "WLSMV":
+        from bayeslead.sem.ordinal import fit_sem_ordinal
+
+        return fit_sem_ordinal(spec, data, settings)
     if spec.cluster:
         from bayeslead.sem.twolevel import fit_sem_twolevel
 

@@ -136,6 +136,11 @@ def _fit(spec: ModelSpec, data: ResponseData, settings: SemConfig) -> FitResult:
 
 def group_table(spec: ModelSpec, groups: tuple[str, ...]) -> GroupTable:
     """The multi-group table of `spec`; `InputError` for a group.partial naming no parameter."""
+    if "thresholds" in spec.group_equal:
+        raise InputError(
+            "group_equal: thresholds are parameters of ordinal items: declare them with "
+            "bayes.indicators: ordinal (fitted by WLSMV) or drop 'thresholds'"
+        )
     table = build_group_table(spec, groups, spec.group_equal, spec.group_partial)
     known = {"".join(k.split()) for k in table.keys}
     known |= {"~~".join(reversed(k.split("~~"))) for k in known if "~~" in k}

@@ -28,7 +28,7 @@ from bayeslead.errors import InputError
 from bayeslead.sem.group_tables import group_fit_measures
 from bayeslead.sem.groups import group_samples, group_table
 
-LEVELS = {
+LEVELS = {  # continuous items; ordinal items: sem.ordinal_ladder.ORDINAL_LEVELS
     "configural": (),
     "metric": ("loadings",),
     "scalar": ("loadings", "intercepts"),
@@ -59,7 +59,8 @@ def fit_ladder(
     levels: list[str] | None = None,
 ) -> Ladder:
     """Fit every level of `levels` (default `settings.levels`; names of `LEVELS`, put in
-    ladder order) by ML (FIML with blank responses unless `sem.missing` is listwise) and decide."""
+    ladder order) by ML (FIML with blank responses unless `sem.missing` is listwise) and decide
+    (ordinal items: `bayeslead.sem.ordinal_ladder.fit_ordinal_ladder`)."""
     levels = list(settings.levels if levels is None else levels)
     unknown = [name for name in levels if name not in LEVELS]
     if unknown:
@@ -103,18 +104,25 @@ def fit_ladder(
     )
 
 
-def differences(fit: dict, previous: dict | None, cut: InvarianceConfig, level: str) -> dict:
-    """Chi-square difference test and changes in CFI / RMSEA / SRMR from the previous level,
-    and the decision under the cut-offs (empty for the first level)."""
+def differences(
+    fit: dict, previous: dict | None, cut: InvarianceConfig, level: str, test: dict | None = None
+) -> dict:
+    """Chi-square difference test (the difference of the chi-squares, or `test`: chisq_diff,
+    df_diff, p_diff of a robust difference test) and changes in CFI / RMSEA / SRMR from the
+    previous level, and the decision under the cut-offs (empty for the first level)."""
     if previous is None:
         keys = ["chisq_diff", "df_diff", "p_diff", "delta_cfi", "delta_rmsea", "delta_srmr"]
         return {k: np.nan for k in keys} | {"decision": "baseline", "reason": ""}
     chisq = fit["chisq"] - previous["chisq"]
     df = fit["df"] - previous["df"]
+    if test is None:
+        test = {
+            "chisq_diff": chisq,
+            "df_diff": df,
+            "p_diff": float(stats.chi2.sf(chisq, df)) if df > 0 else np.nan,
+        }
     out = {
-        "chisq_diff": chisq,
-        "df_diff": df,
-        "p_diff": float(stats.chi2.sf(chisq, df)) if df > 0 else np.nan,
+        **test,
         "delta_cfi": fit["cfi"] - previous["cfi"],
         "delta_rmsea": fit["rmsea"] - previous["rmsea"],
         "delta_srmr": fit["srmr"] - previous["srmr"],

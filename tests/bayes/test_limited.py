@@ -12,7 +12,6 @@ import pytest
 from pymc.initial_point import make_initial_point_fn
 from scipy import optimize
 
-from bayeslead.bayes.kernels.polychoric import polychoric
 from bayeslead.bayes.models.single.build import build_polychoric_model
 from bayeslead.bayes.models.single.limited import (
     AUTO_POLYCHORIC_RESPONSES,
@@ -26,6 +25,7 @@ from bayeslead.bayes.models.single.limited import (
 from bayeslead.bayes.priors import prior_set
 from bayeslead.bayes.start import ml_on_moments, polychoric_start, unit_residual_theta
 from bayeslead.core.partable import build_partable
+from bayeslead.core.polychoric import polychoric
 from bayeslead.core.spec import Factor, ModelSpec
 from tests.conftest import REFERENCE
 

@@ -50,9 +50,9 @@ from bayeslead.bayes.kernels.missing_op import missing_loglik
 from bayeslead.bayes.kernels.missing_rows import row_data
 from bayeslead.bayes.kernels.moments import PatternMoments, complete_moments
 from bayeslead.bayes.kernels.ops import PatternLoglik, pattern_loglik
-from bayeslead.bayes.kernels.polychoric import Polychoric
 from bayeslead.bayes.priors import PriorSet
 from bayeslead.core.partable import ParameterTable
+from bayeslead.core.polychoric import Polychoric
 from bayeslead.core.spec import ModelSpec
 
 

@@ -20,7 +20,6 @@ from bayeslead.bayes.capabilities import (
     samples_marker_metric,
 )
 from bayeslead.bayes.data import ContinuousData, OrdinalData, continuous_data, ordinal_data
-from bayeslead.bayes.kernels.polychoric import Polychoric
 from bayeslead.bayes.models.single.build import (
     build_continuous_model,
     build_interaction_model,
@@ -61,6 +60,7 @@ from bayeslead.bayes.summaries import (
     threshold_rows,
 )
 from bayeslead.config import BayesConfig
+from bayeslead.core.polychoric import Polychoric
 from bayeslead.core.spec import ModelSpec
 from bayeslead.data import ResponseData
 from bayeslead.errors import InputError, Problem

@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from bayeslead.bayes.kernels.polychoric import Polychoric, polychoric
 from bayeslead.core.partable import ParameterTable
+from bayeslead.core.polychoric import Polychoric, polychoric
 from bayeslead.errors import InputError, Problem
 
 # `bayes.ordinal: auto` samples the limited-information model above this many observed ordinal

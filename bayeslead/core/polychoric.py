@@ -1,4 +1,6 @@
-"""Polychoric correlations (two-step, pairwise present) and their asymptotic covariance.
+"""Polychoric correlations (two-step, pairwise present) and their asymptotic covariance:
+sample statistics of ordinal items, model-free, for both engines (the ML engine's WLSMV,
+`bayeslead.sem.wlsmv`; the Bayesian limited-information route).
 
 Step 1: each item's thresholds from its own observed marginal (normal quantiles of the
 cumulative category shares). Step 2: each pair's correlation by ML on its bivariate table (cases
@@ -13,7 +15,7 @@ of rho times the pair's threshold scores, A22 diagonal). lavaan's NACOV
 Every casewise quantity depends only on the cell (category pair) of the case, so all work is on
 K x K tables; only the meat S'S needs the N x (thresholds + pairs) score matrix. Matches lavaan
 0.6-14 (``estimator = "WLSMV", missing = "pairwise"``) to 1e-7 on psych's bfi
-(`tests/bayes/test_polychoric.py`). Like lavaan, cell probabilities are floored at
+(`tests/core/test_polychoric.py`). Like lavaan, cell probabilities are floored at
 ``eps^(2/3)`` and there is no continuity correction (psych adds one: it differs by about 1e-3).
 """
 
@@ -26,7 +28,7 @@ import numba
 import numpy as np
 from scipy import stats
 
-from bayeslead.bayes.kernels.bivariate import INF, bvn_cdf, bvn_pdf, norm_cdf, norm_pdf
+from bayeslead.core.bivariate import INF, bvn_cdf, bvn_pdf, norm_cdf, norm_pdf
 
 
 @numba.njit(cache=True)

@@ -1,4 +1,4 @@
-"""Polychoric correlations, thresholds and their asymptotic covariance (the `polychoric` kernel)
+"""Polychoric correlations, thresholds and their asymptotic covariance (`bayeslead.core.polychoric`)
 against lavaan 0.6-14 (`estimator = "WLSMV", missing = "pairwise"`; R scripts and provenance in
 tests/reference/polychoric/)."""
 
@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from bayeslead.bayes.kernels.bivariate import bvn_cdf
-from bayeslead.bayes.kernels.polychoric import polychoric
+from bayeslead.core.bivariate import bvn_cdf
+from bayeslead.core.polychoric import polychoric
 from tests.conftest import REFERENCE
 
 FOLDER = REFERENCE / "polychoric"

@@ -1,0 +1,92 @@
+## make.R: WLSMV threshold-invariance ladder (Wu & Estabrook 2016) for ordinal items (issue 17).
+## Run from this folder: Rscript make.R   (R 4.2.2, lavaan 0.6-14, semTools 0.5-6, psych)
+## semTools::measEq.syntax(ID.fac = "std.lv", ID.cat = "Wu.Estabrook.2016",
+## parameterization = "delta" (lavaan's default)); strict (residuals) is not identified under
+## "delta" (measEq.syntax refuses it), so the ladder stops at scalar.
+source("../common.R")
+
+set.seed(2026)
+sim_group <- function(n, shift) {
+  phi <- matrix(c(1, .4, .4, 1), 2)
+  eta <- MASS::mvrnorm(n, c(0, 0), phi)
+  lam <- c(.8, .7, .75, .65, .8, .7, .6, .75)
+  f <- rep(1:2, each = 4)
+  y <- sapply(1:8, function(j) lam[j] * eta[, f[j]] + rnorm(n, 0, sqrt(1 - lam[j]^2)))
+  th <- c(-1.6, -0.6, 0.3, 1.2)
+  out <- sapply(1:8, function(j) {
+    t <- th
+    if (j == 3) t <- t + shift  # y3: every threshold 0.5 higher in group B
+    findInterval(y[, j], t) + 1
+  })
+  colnames(out) <- paste0("y", 1:8)
+  as.data.frame(out)
+}
+sim <- rbind(cbind(g = "A", sim_group(400, 0)), cbind(g = "B", sim_group(400, 0.5)))
+write_ref_csv(sim, "data.csv")
+model <- "f1 =~ y1 + y2 + y3 + y4\nf2 =~ y5 + y6 + y7 + y8\n"
+writeLines(model, "model.lav", sep = "")
+
+levels <- list(configural = "", thresholds = "thresholds",
+               metric = c("thresholds", "loadings"),
+               scalar = c("thresholds", "loadings", "intercepts"))
+
+ladder <- function(data, model, items, group, prefix, missing = "listwise") {
+  fits <- list()
+  for (nm in names(levels)) {
+    syn <- measEq.syntax(model, data = data, ordered = items, parameterization = "delta",
+                         ID.fac = "std.lv", ID.cat = "Wu.Estabrook.2016", group = group,
+                         group.equal = levels[[nm]])
+    writeLines(as.character(syn), paste0(prefix, "syntax_", nm, ".lav"))
+    fit <- cfa(as.character(syn), data = data, ordered = items, group = group,
+               estimator = "WLSMV", missing = missing)
+    fits[[nm]] <- fit
+    write_ref_csv(param_table(fit), paste0(prefix, "estimates_", nm, ".csv"))
+    write_ref_csv(fit_table(fit), paste0(prefix, "fit_", nm, ".csv"))
+  }
+  lrt <- lavTestLRT(fits$configural, fits$thresholds, fits$metric, fits$scalar,
+                    model.names = names(fits))
+  write_ref_csv(data.frame(level = rownames(lrt), as.data.frame(lrt), check.names = FALSE),
+                paste0(prefix, "lrt.csv"))
+  fits
+}
+fits <- ladder(sim, model, paste0("y", 1:8), "g", "")
+
+## partial scalar: y3's intercept free in group B (group.partial = "y3 ~ 1"); and a loading freed
+partial <- list()
+for (gp in c(intercept = "y3 ~ 1", loading = "f1 =~ y3")) {
+  syn <- measEq.syntax(model, data = sim, ordered = paste0("y", 1:8), parameterization = "delta",
+                       ID.fac = "std.lv", ID.cat = "Wu.Estabrook.2016", group = "g",
+                       group.equal = levels$scalar, group.partial = gp)
+  nm <- if (gp == "y3 ~ 1") "partial_scalar" else "partial_loading"
+  writeLines(as.character(syn), paste0("syntax_", nm, ".lav"))
+  fit <- cfa(as.character(syn), data = sim, ordered = paste0("y", 1:8), group = "g",
+             estimator = "WLSMV")
+  partial[[nm]] <- fit
+  write_ref_csv(param_table(fit), paste0("estimates_", nm, ".csv"))
+  write_ref_csv(fit_table(fit), paste0("fit_", nm, ".csv"))
+}
+lrt_p <- lavTestLRT(fits$metric, partial$partial_scalar, model.names = c("metric", "partial_scalar"))
+write_ref_csv(data.frame(level = rownames(lrt_p), as.data.frame(lrt_p), check.names = FALSE),
+              "lrt_metric_vs_partial_scalar.csv")
+
+## single-group WLSMV CFA (lavaan's cfa default identification: marker loading 1) on group A
+single <- cfa(model, data = sim[sim$g == "A", ], ordered = paste0("y", 1:8), estimator = "WLSMV")
+write_ref_csv(param_table(single), "single_estimates.csv")
+write_ref_csv(fit_table(single), "single_fit.csv")
+
+## real data: psych::bfi, conscientiousness and neuroticism (6-point items) by gender
+## (1 = male, 2 = female), blanks pairwise (lavaan's missing = "pairwise")
+bfi <- psych::bfi[, c(paste0("C", 1:5), paste0("N", 1:5), "gender")]
+bfi$gender <- ifelse(bfi$gender == 1, "male", "female")
+bfi <- bfi[, c("gender", paste0("C", 1:5), paste0("N", 1:5))]
+write_ref_csv(bfi, "bfi_gender.csv")
+bfi_model <- "C =~ C1 + C2 + C3 + C4 + C5\nN =~ N1 + N2 + N3 + N4 + N5\n"
+writeLines(bfi_model, "bfi_model.lav", sep = "")
+bfi_fits <- ladder(bfi, bfi_model, c(paste0("C", 1:5), paste0("N", 1:5)), "gender", "bfi_",
+                   missing = "pairwise")
+
+write_meta(list(versions = versions(),
+                ladder = lapply(fits, fit_info, call = "cfa(measEq.syntax(...), ordered, group = 'g', estimator = 'WLSMV')"),
+                partial = lapply(partial, fit_info, call = "cfa(measEq.syntax(..., group.partial = ), ordered, group = 'g', estimator = 'WLSMV')"),
+                single = fit_info(single, "cfa(model, data[g == 'A'], ordered, estimator = 'WLSMV')"),
+                bfi = lapply(bfi_fits, fit_info, call = "cfa(measEq.syntax(...), ordered, group = 'gender', estimator = 'WLSMV', missing = 'pairwise')")))

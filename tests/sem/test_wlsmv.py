@@ -1,0 +1,223 @@
+"""WLSMV for ordinal items in the ML engine against lavaan 0.6-14 + semTools
+(tests/reference/ordinal_invariance: make.R, provenance in its README): one group (lavaan's
+cfa default), every level of the Wu & Estabrook (2016) threshold ladder on simulated data
+(2 x 400, 5-point items, y3's thresholds shifted in group B) and on psych's bfi by gender
+(blanks pairwise), and lavTestLRT's scaled-shifted difference tests."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pandas as pd
+import pytest
+
+from bayeslead.config import InvarianceConfig, RunConfig, SemConfig
+from bayeslead.core.from_config import build_spec
+from bayeslead.data import ResponseData
+from bayeslead.errors import InputError
+from bayeslead.invariance import invariance_to_run_folder
+from bayeslead.sem.capabilities import CAPABILITIES
+from bayeslead.sem.engine import fit_sem
+from bayeslead.sem.ordinal import fit_ordinal, ordinal_estimates, ordinal_samples
+from bayeslead.sem.ordinal_ladder import ORDINAL_LEVELS, fit_ordinal_ladder
+from bayeslead.sem.wlsmv import difference_test
+from tests.conftest import REFERENCE, ROOT, reference_table
+
+FOLDER = "ordinal_invariance"
+WLSMV = SemConfig(estimator="WLSMV")
+# ours: (lavaan's fitMeasures name, absolute tolerance): the issue's targets
+MEASURES = {
+    "npar": ("npar", 0),
+    "chisq": ("chisq", 0.01),
+    "df": ("df", 0),
+    "chisq_scaled": ("chisq.scaled", 0.01),
+    "chisq_scaling_factor": ("chisq.scaling.factor", 0.002),
+    "baseline_chisq": ("baseline.chisq", 0.01),
+    "baseline_chisq_scaled": ("baseline.chisq.scaled", 0.01),
+    "cfi": ("cfi", 0.002),
+    "tli": ("tli", 0.002),
+    "rmsea": ("rmsea", 0.002),
+    "cfi_scaled": ("cfi.scaled", 0.002),
+    "tli_scaled": ("tli.scaled", 0.002),
+    "rmsea_scaled": ("rmsea.scaled", 0.002),
+    "rmsea_ci_lower_scaled": ("rmsea.ci.lower.scaled", 0.002),
+    "rmsea_ci_upper_scaled": ("rmsea.ci.upper.scaled", 0.002),
+    "srmr": ("srmr", 0.002),
+}
+
+
+def case(prefix: str = ""):
+    data_file, model_file, group = (
+        ("bfi_gender.csv", "bfi_model.lav", "gender") if prefix else ("data.csv", "model.lav", "g")
+    )
+    frame = reference_table(FOLDER, data_file)
+    config = RunConfig(
+        name="t", model=(REFERENCE / FOLDER / model_file).read_text(), data={"group": group}
+    )
+    spec = build_spec(config, columns=list(frame.columns), capabilities=CAPABILITIES)
+    values = frame[list(spec.items)].astype(float)
+    data = ResponseData(
+        frame=values, raw=values, path=None, sha256="", ranges={}, clusters=frame[[group]]
+    )
+    return spec, data, frame
+
+
+def assert_measures(ours: dict, prefix: str, level: str) -> None:
+    name = f"{prefix}fit_{level}.csv" if level else f"{prefix}fit.csv"
+    ref = reference_table(FOLDER, name).set_index("measure").value
+    for key, (name, tol) in MEASURES.items():
+        assert abs(ours[key] - ref[name]) <= tol, (level, key, ours[key], ref[name])
+
+
+def assert_estimates(estimates: pd.DataFrame, prefix: str, level: str, groups) -> None:
+    """Every free parameter's estimate and robust SE within 0.002 of lavaan's."""
+    name = f"{prefix}estimates_{level}.csv" if level else f"{prefix}estimates.csv"
+    ref = reference_table(FOLDER, name)
+    ref["rhs"] = ref.rhs.fillna("")
+    checked = 0
+    for row in estimates[estimates.se > 0].itertuples():
+        group = groups.index(row.group) + 1 if "group" in estimates else 1
+        match = ref[
+            (ref.lhs == row.lhs) & (ref.op == row.op) & (ref.rhs == row.rhs) & (ref.group == group)
+            if "group" in ref
+            else (ref.lhs == row.lhs) & (ref.op == row.op) & (ref.rhs == row.rhs)
+        ]
+        assert len(match) == 1, (row.lhs, row.op, row.rhs)
+        assert abs(row.est - match.est.iloc[0]) < 0.002, (level, row.lhs, row.op, row.rhs)
+        assert abs(row.se - match.se.iloc[0]) < 0.002, (level, row.lhs, row.op, row.rhs)
+        checked += 1
+    assert checked == int((ref.se > 0).sum())
+
+
+def test_single_group_equals_lavaan():
+    """cfa(model, ordered, estimator = "WLSMV") on group A: estimates, robust SEs, chi-square
+    11.157 (scaled-shifted 18.084 on 19 df), scaled CFI / TLI / RMSEA, SRMR."""
+    spec, data, frame = case()
+    keep = (frame.g == "A").to_numpy()
+    values = data.frame[keep].reset_index(drop=True)
+    one = ResponseData(frame=values, raw=values, path=None, sha256="", ranges={})
+    result = fit_sem(replace(spec, group=None), one, WLSMV)
+    assert result.info["estimator"] == "WLSMV"
+    assert_measures(result.fit, "single_", "")
+    assert_estimates(result.estimates, "single_", "", [])
+
+
+@pytest.mark.parametrize("prefix", ["", "bfi_"])
+def test_threshold_ladder_equals_lavaan(prefix):
+    """Every level's fit measures and estimates, and lavTestLRT's scaled-shifted differences
+    (simulated: 11.465 (16), 2.523 (6), 65.213 (6): scalar fails on the shifted item; bfi by
+    gender: 48.041 (30), 6.906 (8), 162.718 (8))."""
+    spec, data, _ = case(prefix)
+    ladder = fit_ordinal_ladder(spec, data, WLSMV, InvarianceConfig())
+    lrt = reference_table(FOLDER, f"{prefix}lrt.csv").set_index("level")
+    table = ladder.table.set_index("level")
+    assert list(table.index) == list(ORDINAL_LEVELS)
+    for level in ORDINAL_LEVELS:
+        ref = reference_table(FOLDER, f"{prefix}fit_{level}.csv").set_index("measure").value
+        row = table.loc[level]
+        assert abs(row.chisq - ref["chisq.scaled"]) < 0.01
+        assert abs(row.chisq_unscaled - ref["chisq"]) < 0.01
+        for ours, theirs in [("cfi", "cfi.scaled"), ("tli", "tli.scaled"), ("srmr", "srmr")]:
+            assert abs(row[ours] - ref[theirs]) < 0.002, (level, ours)
+        assert abs(row.rmsea - ref["rmsea.scaled"]) < 0.002
+        assert row.df == ref["df"]
+        if level != "configural":
+            assert abs(row.chisq_diff - lrt.loc[level, "Chisq diff"]) < 0.01, level
+            assert row.df_diff == lrt.loc[level, "Df diff"]
+            assert abs(row.p_diff - lrt.loc[level, "Pr(>Chisq)"]) < 0.002
+    if not prefix:  # the shifted item: thresholds absorb it until intercepts are equal
+        assert table.decision.tolist() == ["baseline", "holds", "holds", "fails"]
+        # freeing each intercept (one refit each): the shifted item first, by far
+        scores = ladder.scores[ladder.scores["rank"] > 0]
+        assert scores.parameter.iloc[0] == "y3 ~ 1"
+        assert scores.x2.iloc[0] > 50 > 15 > scores.x2.iloc[1]
+        total = ladder.scores[ladder.scores["rank"] == 0].iloc[0]
+        assert abs(total.x2 - lrt.loc["scalar", "Chisq diff"]) < 0.01
+
+
+@pytest.mark.parametrize("level", list(ORDINAL_LEVELS))
+def test_level_estimates_equal_lavaan(level):
+    """Every free parameter of every level (simulated data) within 0.002 of lavaan's, every
+    fit measure within the targets."""
+    spec, data, frame = case()
+    labels = frame.g.astype(str)
+    groups = tuple(pd.unique(labels))
+    samples = ordinal_samples(data.frame, labels, groups, "test")
+    result = fit_ordinal(spec, samples, groups, ORDINAL_LEVELS[level])
+    assert_measures(result.measures, "", level)
+    assert_estimates(ordinal_estimates(result), "", level, list(groups))
+
+
+def test_refusals():
+    spec, data, _ = case()
+    with pytest.raises(InputError, match="strict"):
+        fit_ordinal_ladder(spec, data, WLSMV, InvarianceConfig(levels=["configural", "strict"]))
+    with pytest.raises(InputError, match="fiml"):
+        fit_sem(spec, data, SemConfig(estimator="WLSMV", missing="fiml"))
+    with pytest.raises(InputError, match="group_partial"):
+        fit_sem(replace(spec, group_partial=("y3 | t1",)), data, WLSMV)
+    shifted = data.frame.copy()
+    shifted.loc[:399, "y1"] = shifted.loc[:399, "y1"].clip(upper=4)  # no 5 in group A
+    other = ResponseData(
+        frame=shifted, raw=shifted, path=None, sha256="", ranges={}, clusters=data.clusters
+    )
+    with pytest.raises(InputError, match="categories"):
+        fit_sem(spec, other, WLSMV)
+
+
+def test_run_config_selects_wlsmv_for_ordinal_items():
+    config = RunConfig(name="t", bayes={"indicators": "ordinal"})
+    assert config.sem_settings.estimator == "WLSMV"
+    assert RunConfig(name="t").sem_settings.estimator == "ML"
+
+
+def test_thresholds_need_ordinal_items():
+    spec, data, _ = case()
+    with pytest.raises(InputError, match="ordinal"):
+        fit_sem(replace(spec, group_equal=("thresholds",)), data, SemConfig())
+
+
+def test_invariance_command_on_the_bfi_example(tmp_path):
+    """configs/bfi_ordinal_invariance.yaml (bayes.indicators: ordinal): the run folder's
+    invariance.csv has lavaan's scaled chi-squares and the thresholds level fails (delta CFI
+    -0.011)."""
+    path, ladder, rule = invariance_to_run_folder(
+        ROOT / "configs" / "bfi_ordinal_invariance.yaml",
+        levels=["configural", "thresholds"],
+        out=tmp_path,
+    )
+    table = pd.read_csv(path / "invariance.csv")
+    assert list(table.level) == ["configural", "thresholds"]
+    assert table.chisq.tolist() == pytest.approx([1637.759, 1866.876], abs=0.001)
+    assert table.estimator.tolist() == ["WLSMV", "WLSMV"]
+    assert table.decision.tolist() == ["baseline", "fails"]
+    assert (path / "report.html").exists()
+
+
+@pytest.mark.parametrize(
+    ("name", "partial"), [("partial_scalar", "y3 ~ 1"), ("partial_loading", "f1 =~ y3")]
+)
+def test_group_partial_equals_measeq_syntax(name, partial):
+    """Scalar with y3's intercept free in group B (measEq.syntax's group.partial: chi-square
+    40.993 on 65 df, scaled 60.843; lavTestLRT against metric 4.398 (5), p 0.494) and scalar
+    with y3's loading free: estimates, SEs and fit measures."""
+    spec, data, frame = case()
+    labels = frame.g.astype(str)
+    groups = tuple(pd.unique(labels))
+    samples = ordinal_samples(data.frame, labels, groups, "test")
+    result = fit_ordinal(spec, samples, groups, ORDINAL_LEVELS["scalar"], (partial,))
+    assert_measures(result.measures, "", name)
+    assert_estimates(ordinal_estimates(result), "", name, list(groups))
+    if name == "partial_scalar":
+        metric = fit_ordinal(spec, samples, groups, ORDINAL_LEVELS["metric"])
+        test = difference_test(
+            result.fit,
+            metric.fit,
+            result.measures["chisq"] - metric.measures["chisq"],
+            int(result.measures["df"] - metric.measures["df"]),
+            samples,
+        )
+        lrt = reference_table(FOLDER, "lrt_metric_vs_partial_scalar.csv").set_index("level")
+        assert abs(test["chisq_diff"] - lrt.loc["partial_scalar", "Chisq diff"]) < 0.01
+        assert test["df_diff"] == lrt.loc["partial_scalar", "Df diff"]
+        assert abs(test["p_diff"] - lrt.loc["partial_scalar", "Pr(>Chisq)"]) < 0.002
