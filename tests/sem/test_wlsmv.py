@@ -221,3 +221,37 @@ def test_group_partial_equals_measeq_syntax(name, partial):
         assert abs(test["chisq_diff"] - lrt.loc["partial_scalar", "Chisq diff"]) < 0.01
         assert test["df_diff"] == lrt.loc["partial_scalar", "Df diff"]
         assert abs(test["p_diff"] - lrt.loc["partial_scalar", "Pr(>Chisq)"]) < 0.002
+
+
+def test_bfi_five_factors_equal_lavaan():
+    """psych's bfi, 2,800 x 25 six-point items with blanks (pairwise), five factors (reference
+    tests/reference/polychoric: cfa(..., ordered, estimator = "WLSMV", missing = "pairwise")):
+    every loading, variance and threshold with its robust SE, chi-square 6795.874 (scaled-shifted
+    6820.747 on 265 df), scaled CFI / TLI / RMSEA and SRMR."""
+    folder = REFERENCE / "polychoric"
+    frame = pd.read_csv(folder / "bfi.csv")
+    model = "\n".join(f"{f} =~ " + " + ".join(f"{f}{i}" for i in range(1, 6)) for f in "ACENO")
+    config = RunConfig(name="t", model=model)
+    spec = build_spec(config, columns=list(frame.columns), capabilities=CAPABILITIES)
+    values = frame[list(spec.items)].astype(float)
+    data = ResponseData(frame=values, raw=values, path=None, sha256="", ranges={})
+    result = fit_sem(spec, data, WLSMV)
+    ref = pd.read_csv(folder / "bfi_wlsmv_fit.csv").set_index("measure").value
+    for ours, theirs, tol in [
+        ("chisq", "chisq", 0.01),
+        ("chisq_scaled", "chisq.scaled", 0.01),
+        ("cfi", "cfi", 0.002),
+        ("rmsea", "rmsea", 0.002),
+        ("cfi_scaled", "cfi.scaled", 0.002),
+        ("tli_scaled", "tli.scaled", 0.002),
+        ("rmsea_scaled", "rmsea.scaled", 0.002),
+        ("srmr", "srmr", 0.002),
+    ]:
+        assert abs(result.fit[ours] - ref[theirs]) <= tol, ours
+    estimates = pd.read_csv(folder / "bfi_wlsmv_est.csv")
+    estimates["rhs"] = estimates.rhs.fillna("")
+    free = result.estimates[result.estimates.se > 0]
+    merged = free.merge(estimates, on=["lhs", "op", "rhs"], suffixes=("", "_lavaan"))
+    assert len(merged) == len(free) == int((estimates.se > 0).sum()) == 160
+    assert (merged.est - merged.est_lavaan).abs().max() < 0.002
+    assert (merged.se - merged.se_lavaan).abs().max() < 0.002
