@@ -91,7 +91,7 @@ def main() -> None:
     table = build_partable(spec, "std.lv", unit_residuals=True)
     priors = prior_set({}, {q.key for q in table.free_params})
     first = polychoric(replicate_data(spec, n, 0))
-    compiled = compile_once(build_polychoric_model(spec, table, first, priors, True), ["theta"])
+    compiled = compile_once(build_polychoric_model(spec, table, first, priors), ["theta"])
     true = true_values(spec, table)
     kinds = np.array(
         [

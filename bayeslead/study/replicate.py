@@ -149,7 +149,7 @@ def _compiled(model: StudyModel, setup: Setup, data: SingleData) -> tuple[Compil
     compile seconds paid by this call (0 when re-used)."""
     if model.token in _COMPILED:
         return _COMPILED[model.token], 0.0
-    graph = SingleLevel().build(setup, data, data_containers=True)
+    graph = SingleLevel().build(setup, data)
     compiled = compile_once(graph.model, ["theta"], graph.low_rank_mass_matrix)
     _COMPILED[model.token] = compiled
     return compiled, compiled.compile_s

@@ -211,3 +211,73 @@ def test_same_seed_gives_the_same_draws_with_and_without_the_cache(tmp_path, mon
             assert set(ours.data_vars) == set(theirs.data_vars)
             for name in theirs.data_vars:
                 np.testing.assert_array_equal(ours[name].values, theirs[name].values)
+
+
+FIT = textwrap.dedent(
+    """
+    import json, sys
+    from bayeslead.api import fit
+    from tests.bayes.test_nutpie_cache import draws_digest, hs_config, hs_data
+
+    result = fit(hs_config(), hs_data(sys.argv[1])).fit_result
+    print(json.dumps({"cache": result.info["compile_cache"], "draws": draws_digest(result.idata)}))
+    """
+)
+
+
+def hs_config() -> dict:
+    """Holzinger-Swineford's three-factor CFA, a short run."""
+    items = {
+        "visual": ["x1", "x2", "x3"],
+        "textual": ["x4", "x5", "x6"],
+        "speed": ["x7", "x8", "x9"],
+    }
+    bayes = {"chains": 2, "draws": 150, "tune": 150, "seed": 4, "cores": 1}
+    return {"name": "hs", "constructs": items, "engine": "bayes", "bayes": bayes}
+
+
+def hs_data(which: str):
+    """Two data sets of the same structure: all 301 pupils ("a") or a resample of 200 ("b")."""
+    from tests.conftest import reference_table
+
+    frame = reference_table("holzinger1939", "data.csv")
+    if which == "b":
+        frame = frame.sample(n=200, replace=True, random_state=9).reset_index(drop=True)
+    return frame
+
+
+def draws_digest(idata) -> str:
+    """A hash of every posterior draw and sampler statistic (bitwise)."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for group in ("posterior", "sample_stats"):
+        for name in sorted(idata[group].data_vars):
+            digest.update(name.encode() + np.ascontiguousarray(idata[group][name].values).tobytes())
+    return digest.hexdigest()
+
+
+def _fit_in_new_process(directory: Path, which: str) -> dict:
+    env = os.environ | {"PYTHONPATH": str(ROOT), ENV: str(directory)}
+    done = subprocess.run(
+        [sys.executable, "-c", FIT, which], capture_output=True, text=True, env=env, cwd=ROOT
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_a_fit_on_other_data_of_the_same_structure_compiles_nothing(tmp_path, monkeypatch):
+    """The cache key is the model's structure: the data enter as `pm.Data` containers. A new
+    process fitting Holzinger-Swineford's CFA on other data (another N) loads the machine code
+    stored by the first fit, and its draws equal an uncached fit's bitwise."""
+    from bayeslead.api import fit
+
+    first = _fit_in_new_process(tmp_path, "a")
+    second = _fit_in_new_process(tmp_path, "b")
+    assert (first["cache"], second["cache"]) == ("miss", "hit")
+    assert len(list(tmp_path.glob("nutpie_*.py"))) == 1  # one structure, one module
+    monkeypatch.setenv(ENV, "off")
+    uncached = fit(hs_config(), hs_data("b")).fit_result
+    assert uncached.info["compile_cache"] == "off (BAYESLEAD_NUTPIE_CACHE=off)"
+    assert draws_digest(uncached.idata) == second["draws"]
+    assert first["draws"] != second["draws"]

@@ -27,6 +27,8 @@ with the diagonal of their asymptotic covariance (see `models/single/limited.py`
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pymc as pm
 import pytensor.tensor as pt
@@ -46,8 +48,8 @@ from bayeslead.bayes.blocks.scores import (
     product_components,
 )
 from bayeslead.bayes.data import ContinuousData, OrdinalData
-from bayeslead.bayes.kernels.missing_op import missing_loglik
-from bayeslead.bayes.kernels.missing_rows import row_data
+from bayeslead.bayes.kernels.missing_op import RowsLoglik
+from bayeslead.bayes.kernels.missing_rows import RowData, row_data
 from bayeslead.bayes.kernels.moments import PatternMoments, complete_moments
 from bayeslead.bayes.kernels.ops import PatternLoglik, pattern_loglik
 from bayeslead.bayes.priors import PriorSet
@@ -57,35 +59,38 @@ from bayeslead.core.spec import ModelSpec
 
 
 def build_continuous_model(
-    spec: ModelSpec,
-    table: ParameterTable,
-    data: ContinuousData,
-    priors: PriorSet,
-    data_containers: bool = False,
+    spec: ModelSpec, table: ParameterTable, data: ContinuousData, priors: PriorSet
 ) -> pm.Model:
     """PyMC model of continuous (z-scored) items, likelihood marginal over the latents.
 
-    With `data_containers` (complete data only) the scatter matrix and its weight are
-    `pm.Data` containers named "scatter" and "weight", so a compiled model can be re-used
-    with another data set's moments (simulation studies).
+    The data enter as `pm.Data` containers, so the compiled model depends on the structure
+    only: a fit of the same structure on other data (or a simulation study's replicates, via
+    `with_data`) re-uses it. Complete data: the scatter matrix and its weight ("scatter",
+    "weight"); with blanks, the respondents' arrays for the missing-data kernel ("rows_stats",
+    ..., see `row_containers`).
     """
     p = table.n_manifest
-    if data_containers and not data.complete:
-        raise ValueError("data containers need complete data")
     with pm.Model(coords={"item": list(table.manifest)}) as model:
         theta = free_parameters(spec, table, priors)
         sigma = implied_covariance(table, theta)[:p, :p]
         if not data.complete:
             intercepts = rv("intercepts", priors.classes["intercepts"], dims="item")
-            pm.Potential("loglik", missing_loglik(sigma, intercepts, row_data(data.z)))
+            rows = row_containers(row_data(data.z))
+            pm.Potential("loglik", RowsLoglik()(sigma, intercepts, *rows)[0])
             return model
         moments = complete_moments(data.scatter, data.n)
-        scatter = weight = None
-        if data_containers:
-            scatter = pm.Data("scatter", moments.scatter)
-            weight = pm.Data("weight", moments.weight)
+        scatter = pm.Data("scatter", moments.scatter)
+        weight = pm.Data("weight", moments.weight)
         pm.Potential("loglik", pattern_loglik(sigma, pt.zeros(p), moments, scatter, weight))
     return model
+
+
+def row_containers(rows: RowData) -> list:
+    """`pm.Data` containers of the missing-data kernel's arrays ("rows_stats", "rows_sums",
+    ...), in the kernel's order."""
+    names = [f.name for f in dataclasses.fields(RowData)]
+    values = [np.asarray(value) for value in rows.arrays]
+    return [pm.Data(f"rows_{name}", value) for name, value in zip(names, values, strict=True)]
 
 
 def build_ordinal_model(
@@ -132,14 +137,13 @@ def build_polychoric_model(
     table: ParameterTable,
     pc: Polychoric,
     priors: PriorSet,
-    data_containers: bool = False,
 ) -> pm.Model:
     """PyMC model of ordinal items with a diagonal-weight normal likelihood for the polychoric
     correlations: ``r_k ~ N(rho_k(theta), Gamma_kk / N)``, rho the correlations of the latent
     responses implied by the theta-parameterised table (unit residual variances).
 
-    With `data_containers` the correlations and their weights are `pm.Data` containers named
-    "polychorics" and "weight", so a compiled model can be re-sampled with other data.
+    The correlations and their weights are `pm.Data` containers ("polychorics", "weight"), so
+    the compiled model depends on the structure only and is re-used with other data.
     """
     p = table.n_manifest
     upper = np.triu_indices(p, 1)
@@ -149,9 +153,7 @@ def build_polychoric_model(
         sigma = implied_covariance(table, theta)[:p, :p]
         sd = pt.sqrt(pt.diagonal(sigma))
         rho = (sigma / (sd[:, None] * sd[None, :]))[upper]
-        r, w = pc.rho, weight
-        if data_containers:
-            r, w = pm.Data("polychorics", r), pm.Data("weight", w)
+        r, w = pm.Data("polychorics", pc.rho), pm.Data("weight", weight)
         pm.Potential("loglik", -0.5 * pt.sum(w * (r - rho) ** 2))
     return model
 

@@ -117,21 +117,21 @@ class SingleLevel(Family):
         cdata = continuous_data(x, standardize=scaled, pooled=constrained)
         return SingleData(frame=data.frame, x=x, continuous=cdata)
 
-    def build(self, setup: Setup, data: SingleData, data_containers: bool = False) -> Graph:
-        """With `data_containers` (continuous, complete data) the scatter matrix is a `pm.Data`
-        container, so a compiled model can be re-sampled with other data (simulation studies)."""
+    def build(self, setup: Setup, data: SingleData) -> Graph:
+        """Continuous items and polychoric correlations enter as `pm.Data` containers (see
+        `build_continuous_model`): the compiled model depends on the structure only."""
         spec, table, priors = setup.spec, setup.table, setup.priors
         if spec.interactions and data.continuous is not None:
             model = build_interaction_model(spec, table, data.continuous, priors)
             return Graph(model=model, low_rank_mass_matrix=True)
         if data.polychoric is not None:
-            model = build_polychoric_model(spec, table, data.polychoric, priors, data_containers)
+            model = build_polychoric_model(spec, table, data.polychoric, priors)
         elif data.ordinal is not None:
             model = build_ordinal_model(spec, table, data.ordinal, priors, setup.settings.link)
             if spec.interactions:  # the diagonal metric failed the R-hat gate (README)
                 return Graph(model=model, low_rank_mass_matrix=True)
         else:
-            model = build_continuous_model(spec, table, data.continuous, priors, data_containers)
+            model = build_continuous_model(spec, table, data.continuous, priors)
         return Graph(model=model)
 
     def start(self, setup: Setup, data: SingleData, graph: Graph) -> dict[str, np.ndarray]:
