@@ -11,7 +11,9 @@ information E = sum_g f_g Delta_g' W_g Delta_g, the robust covariance of x is
 E^-1 (sum_g f_g Delta_g' W_g Gamma_g W_g Delta_g) E^-1 / N, and the scaled-shifted test uses
 U Gamma = Gamma V - Delta E^-1 Delta' V Gamma V over the stacked groups (V = blocks f_g W_g,
 Gamma blocks Gamma_g / f_g): a = sqrt(df / tr((U Gamma)^2)), chi-square.scaled = a chi-square +
-df - a tr(U Gamma) (lavaan's ``lav_test_satorra_bentler``, ``scaled.shifted``).
+df - a tr(U Gamma) (lavaan's ``lav_test_satorra_bentler``, ``scaled.shifted``). RMSEA uses
+N - G (lavaan's N for estimators other than ML); the robust CFI / TLI / RMSEA are lavaan's
+catML-based ones (`robust_measures`).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import numpy as np
 from scipy import linalg, stats
 
 from bayeslead.core.polychoric import Polychoric, polychoric
-from bayeslead.sem.fitmeasures import chisq_fit
+from bayeslead.sem.fitmeasures import chisq_fit, rmsea_interval
 from bayeslead.sem.ordinal_table import OrdinalTable
 
 
@@ -250,8 +252,11 @@ def wlsmv_fit_measures(
     scaled = scaled_shifted(chisq, df, tr1, tr2)
     base = baseline_test(samples, k)
     out = {"npar": float(table.n_free), "chisq": chisq, "df": df}
-    standard = chisq_fit(chisq, int(df), base["chisq"], int(base["df"]), n)
-    robust = chisq_fit(scaled["chisq_scaled"], int(df), base["chisq_scaled"], int(base["df"]), n)
+    n_rmsea = n - n_groups  # lavaan's N for RMSEA when the estimator is not ML
+    standard = chisq_fit(chisq, int(df), base["chisq"], int(base["df"]), n_rmsea)
+    robust = chisq_fit(
+        scaled["chisq_scaled"], int(df), base["chisq_scaled"], int(base["df"]), n_rmsea
+    )
     for key in ("rmsea", "rmsea_ci_lower", "rmsea_ci_upper"):
         standard[key] *= np.sqrt(n_groups)
         robust[key] *= np.sqrt(n_groups)
@@ -274,4 +279,60 @@ def wlsmv_fit_measures(
     out["baseline_chisq"] = base["chisq"]
     out["baseline_df"] = base["df"]
     out["baseline_chisq_scaled"] = base["chisq_scaled"]
-    return out
+    return out | robust_measures(table, fit, samples, df, base["df"])
+
+
+def robust_measures(
+    table: OrdinalTable, fit: DwlsFit, samples: list[OrdinalSample], df: float, df_base: float
+) -> dict[str, float]:
+    """lavaan 0.6-14's robust CFI / TLI / RMSEA of a categorical fit (Savalei 2021,
+    ``lav_fit_catml_dwls``): the normal-theory (catML) discrepancy of the polychoric matrices at
+    the DWLS estimates, its scaling c = tr(U' V U Gamma) / df (V the catML weight, U = I -
+    Delta E^-1 Delta' W on the correlations), and the independence model's. lavaan gives them
+    only for models without equalities across groups (NaN otherwise, as lavaan's NA)."""
+    keys = ["cfi", "tli", "rmsea", "rmsea_ci_lower", "rmsea_ci_upper"]
+    nan = {f"{key}_robust": np.nan for key in keys}
+    first, others = table.index[0], table.index[1:]
+    if np.intersect1d(first[first >= 0], others[others >= 0]).size:
+        return nan
+    p, k = table.p, sum(table.n_thresholds)
+    fg = _weights(samples)
+    rows, cols = np.triu_indices(p, 1)
+    xx3 = xx3_null = 0.0
+    v_blocks, w_blocks, gamma_blocks, deltas = [], [], [], []
+    for g, sample in enumerate(samples):
+        corr = sample.stats.corr
+        implied = np.eye(p)
+        implied[rows, cols] = implied[cols, rows] = table.moments(table.local(fit.x, g))[k:]
+        inv = np.linalg.inv(implied)
+        logdet_r = np.linalg.slogdet(corr)[1]
+        discrepancy = np.linalg.slogdet(implied)[1] + np.trace(corr @ inv) - logdet_r - p
+        xx3 += sample.n * discrepancy
+        xx3_null -= sample.n * logdet_r
+        # the ML weight of the correlations, 1/2 D'(S^-1 x S^-1)D on the off-diagonal pairs
+        a, b = inv[rows], inv[cols]
+        weight = a[:, rows] * b[:, cols] + a[:, cols] * b[:, rows]
+        v_blocks.append(fg[g] * weight)
+        w_blocks.append(fg[g] * np.diag(sample.weights[k:]))
+        gamma_blocks.append(sample.gamma[k:, k:] / fg[g])
+        deltas.append(fit.deltas[g][k:])
+    delta = np.vstack(deltas)
+    w = linalg.block_diag(*w_blocks)
+    u = np.eye(len(w)) - delta @ np.linalg.solve(fit.information, delta.T) @ w
+    gamma = linalg.block_diag(*gamma_blocks)
+    thresholds = len(np.unique(table.index[:, table.blocks()["tau"]]))
+    df3 = len(samples) * len(rows) - (table.n_free - thresholds)
+    c_hat = float(np.trace(u.T @ linalg.block_diag(*v_blocks) @ u @ gamma)) / df3
+    c_null = float(np.trace(gamma)) / (len(samples) * len(rows))
+    t1 = max(xx3 - c_hat * df, 0.0)
+    t2 = max(xx3 - c_hat * df, xx3_null - c_null * df_base, 0.0)
+    n = sum(s.n for s in samples) - len(samples)
+    scale = np.sqrt(len(samples))
+    lower, upper = rmsea_interval(xx3 / c_hat, int(df3), n)
+    return {
+        "cfi_robust": 1.0 - t1 / t2 if t2 > 0 else 1.0,
+        "tli_robust": 1.0 - (xx3 - c_hat * df) * df_base / ((xx3_null - c_null * df_base) * df),
+        "rmsea_robust": float(np.sqrt(max(xx3 / n / df3 - c_hat / n, 0.0)) * scale),
+        "rmsea_ci_lower_robust": lower * np.sqrt(c_hat) * scale,
+        "rmsea_ci_upper_robust": upper * np.sqrt(c_hat) * scale,
+    }
