@@ -40,11 +40,13 @@ ifneq ($(filter-out clean,$(or $(MAKECMDGOALS),$(.DEFAULT_GOAL))),)
   endif
 endif
 
-# the runtime dependencies only; a failed install removes .venv so the next run starts clean
+# the runtime dependencies only; a failed install removes .venv so the next run starts clean;
+# then the samplers of the bundled Bayesian configs are compiled once (python -m bayeslead.warmup)
 $(RUNTIME): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e . || { rm -rf $(VENV); exit 1; }
+	$(BIN)/python -m bayeslead.warmup || echo "warm-up failed: the first Bayesian fit of each model compiles instead"
 	touch $@
 
 # the developer tools on top (pytest, ruff, pyxform, numpyro/JAX)

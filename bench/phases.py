@@ -8,12 +8,20 @@ imports). CPU seconds change little when other jobs share the machine, so compar
 versions on a busy machine; wall seconds need a quiet one. The first fit of a model structure
 also compiles the sampler's entry points: run twice and read the second (warm) run.
 
-    .venv/bin/python bench/phases.py CONFIG [--data DATA]
+`--cold` measures the first fit on a new machine (issue 22: at most 5 s slower than a warm one):
+two fresh processes share empty caches in a new temporary directory (numba's kernels,
+NUMBA_CACHE_DIR; PyTensor's compiled functions and nutpie's entry points, PYTENSOR_FLAGS
+base_compiledir), the first compiles everything (cold), the second loads it (warm).
+
+    .venv/bin/python bench/phases.py CONFIG [--data DATA] [--cold]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -47,7 +55,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("config")
     parser.add_argument("--data", default=None)
+    parser.add_argument("--cold", action="store_true", help="first fit with empty caches vs warm")
     args = parser.parse_args()
+    if args.cold:
+        cold_and_warm(args.config, args.data)
+        return
     with open("/proc/loadavg") as handle:
         load = " ".join(handle.read().split()[:3])
     phases = TimedPhases()
@@ -63,6 +75,28 @@ def main() -> None:
     fit_keys = [k for k in phases.cpu if k not in ("write_s", "figures_s", "report_s")]
     print(f"{'fit_s':<16} {wall['fit_s']:8.2f} {sum(phases.cpu[k] for k in fit_keys):8.2f}")
     print(f"{'total_s':<16} {wall['total_s']:8.2f} {sum(phases.cpu.values()):8.2f}")
+
+
+def cold_and_warm(config: str, data: str | None) -> None:
+    """This benchmark twice in new processes sharing empty caches: cold, then warm."""
+    fit_s = {}
+    with tempfile.TemporaryDirectory() as caches:
+        env = os.environ | {"NUMBA_CACHE_DIR": os.path.join(caches, "numba")}
+        flags = os.environ.get("PYTENSOR_FLAGS", "")
+        env["PYTENSOR_FLAGS"] = ",".join(
+            [f for f in flags.split(",") if f and not f.startswith("base_compiledir=")]
+            + [f"base_compiledir={os.path.join(caches, 'pytensor')}"]
+        )
+        env.pop("BAYESLEAD_NUTPIE_CACHE", None)  # nutpie's entry points under base_compiledir
+        for label in ("cold", "warm"):
+            command = [sys.executable, __file__, config] + (["--data", data] if data else [])
+            done = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
+            print(f"--- {label} (empty caches in {caches})" if label == "cold" else "--- warm")
+            print(done.stdout, end="")
+            line = next(x for x in done.stdout.splitlines() if x.startswith("fit_s"))
+            fit_s[label] = float(line.split()[1])
+    slower = fit_s["cold"] - fit_s["warm"]
+    print(f"first fit on a new machine: {slower:.1f} s slower than warm (target <= 5 s)")
 
 
 if __name__ == "__main__":

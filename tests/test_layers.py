@@ -22,7 +22,7 @@ INPUTS = ("bayeslead.data", "bayeslead.instrument")
 ENGINES = ("bayeslead.sem", "bayeslead.bayes")
 APP = ("bayeslead.pipeline", "bayeslead.compare", "bayeslead.diagnose", "bayeslead.cli")
 APP += ("bayeslead.aggregation", "bayeslead.method_variance", "bayeslead.api")
-APP += ("bayeslead.commands",)
+APP += ("bayeslead.commands", "bayeslead.warmup")
 APP += ("bayeslead.study", "bayeslead.runs")  # runs last: reports may read saved runs
 FAMILIES = ("single", "twolevel", "multigroup")
 
