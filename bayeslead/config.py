@@ -70,6 +70,7 @@ class SemConfig(Strict):
     """Settings of the ML engine (`engine: sem`)."""
 
     estimator: Literal["ML", "WLSMV"] = "ML"  # WLSMV: ordinal items (RunConfig.sem_settings)
+    parameterization: Literal["delta", "theta"] = "delta"  # WLSMV (lavaan's default: delta)
     missing: Literal["auto", "listwise", "fiml"] = "auto"
     information: Literal["expected", "observed"] = "expected"
     bootstrap: int = Field(1000, ge=0)

@@ -1,7 +1,8 @@
 """Ordinal items in the ML engine: WLSMV (`engine: sem` with `bayes.indicators: ordinal` or
 `sem.estimator: WLSMV`), as lavaan's ``cfa(..., ordered = items, estimator = "WLSMV")``.
 
-One group: lavaan's default identification (marker loading 1, delta parameterization).
+One group: lavaan's default identification (marker loading 1, delta parameterization, or theta
+with `sem.parameterization: theta`).
 With `data.group`: every group's own polychorics, and `group_equal` (``thresholds``,
 ``loadings``, ``intercepts``) identified as ``semTools::measEq.syntax(ID.fac = "std.lv",
 ID.cat = "Wu.Estabrook.2016")`` (`bayeslead.sem.ordinal_table`). Blank responses: pairwise
@@ -71,11 +72,14 @@ def check_ordinal_model(spec: ModelSpec, settings: SemConfig) -> None:
     thresholds = [k for k in spec.group_partial if "|" in k]
     if thresholds:
         reasons.append(f"group_partial on thresholds ({', '.join(thresholds)})")
-    unknown = sorted(set(spec.group_equal) - set(ORDINAL_EQUAL))
+    allowed = set(ORDINAL_EQUAL) | (
+        {"residuals"} if settings.parameterization == "theta" else set()
+    )
+    unknown = sorted(set(spec.group_equal) - allowed)
     if unknown:
         reasons.append(
-            f"group_equal {', '.join(unknown)} (ordinal items: {', '.join(ORDINAL_EQUAL)}; "
-            "residuals are not identified in the delta parameterization)"
+            f"group_equal {', '.join(unknown)} (ordinal items: {', '.join(sorted(allowed))}; "
+            "residuals need sem.parameterization: theta)"
         )
     if "intercepts" in spec.group_equal and "thresholds" not in spec.group_equal:
         reasons.append(
@@ -125,6 +129,7 @@ def fit_ordinal(
     groups: tuple[str, ...],
     group_equal: tuple[str, ...] = (),
     group_partial: tuple[str, ...] = (),
+    parameterization: str = "delta",
 ) -> OrdinalFit:
     """The WLSMV fit of `spec` with `group_equal` and `group_partial` (Wu & Estabrook
     identification)."""
@@ -136,7 +141,9 @@ def fit_ordinal(
                 f"equal thresholds identify an item's intercept and scale only with three or "
                 f"more categories (Wu & Estabrook 2016); binary items: {', '.join(binary)}"
             )
-    table = build_ordinal_table(spec, groups, n_thresholds, group_equal, group_partial)
+    table = build_ordinal_table(
+        spec, groups, n_thresholds, group_equal, group_partial, parameterization
+    )
     known = {compact_key(k) for k in table.keys}
     unknown = [k for k in group_partial if compact_key(k) not in known]
     if unknown:
@@ -181,6 +188,8 @@ def ordinal_estimates(result: OrdinalFit) -> pd.DataFrame:
             est = phi[k]
             if op == "~~" and lhs == rhs and lhs in items:
                 est = parts["residual"][items[lhs]]
+            elif op == "~*~":
+                est = parts["delta"][items[lhs]]
             se = se_all[index] if index >= 0 else np.nan
             if op == "=~":
                 std = est * sd[position[lhs]] / sd[position[rhs]]
@@ -238,7 +247,12 @@ def fit_sem_ordinal(spec: ModelSpec, data: ResponseData, settings: SemConfig) ->
     with threadpool_limits(limits=1):
         samples = ordinal_samples(frame, labels, groups, where)
         result = fit_ordinal(
-            spec, samples, groups, tuple(spec.group_equal), tuple(spec.group_partial)
+            spec,
+            samples,
+            groups,
+            tuple(spec.group_equal),
+            tuple(spec.group_partial),
+            settings.parameterization,
         )
     if not result.fit.converged:
         problems.append(
@@ -258,7 +272,7 @@ def fit_sem_ordinal(spec: ModelSpec, data: ResponseData, settings: SemConfig) ->
         "estimator": "WLSMV",
         "estimator_detail": (
             "DWLS on polychoric correlations and thresholds, robust standard errors, "
-            "scaled-shifted chi-square (lavaan 0.6-14 WLSMV, delta parameterization)"
+            "scaled-shifted chi-square (lavaan 0.6-14 WLSMV)"
         ),
         "n_input": int(n_input),
         "n": int(sum(s.n for s in samples)),
@@ -266,6 +280,7 @@ def fit_sem_ordinal(spec: ModelSpec, data: ResponseData, settings: SemConfig) ->
         "converged": bool(result.fit.converged),
         "iterations": int(result.fit.iterations),
         "n_free": result.table.n_free,
+        "parameterization": settings.parameterization,
         "se": "robust (lavaan's robust.sem)",
     }
     if spec.group:

@@ -1,12 +1,14 @@
 """The threshold-invariance ladder of ordinal items by WLSMV (Wu & Estabrook 2016), as
 ``semTools::measEq.syntax(ID.fac = "std.lv", ID.cat = "Wu.Estabrook.2016", parameterization =
-"delta")`` fitted by lavaan and compared by ``lavTestLRT``.
+"delta" or "theta")`` fitted by lavaan and compared by ``lavTestLRT``.
 
 Levels (each adds lavaan ``group.equal`` keywords): configural; thresholds (the intercepts and
-scales of the latent responses are then free in the other groups); metric (+ loadings: latent
-variances free); scalar (+ intercepts: latent means free); the config's `group_partial` (loadings, intercepts:
-``"y3 ~ 1"`` stays free in the other groups) applies at every level. Strict (equal residual variances)
-is not identified in the delta parameterization, lavaan's default, and is refused.
+scales (delta) or residual variances (theta) of the latent responses are then free in the other
+groups); metric (+ loadings: latent variances free); scalar (+ intercepts: latent means free);
+strict (+ residuals: residual variances 1 in every group) with `sem.parameterization: theta`
+only: it is not identified in the delta parameterization, lavaan's default, and is refused there.
+The config's `group_partial` (loadings, intercepts: ``"y3 ~ 1"`` stays free in the other
+groups) applies at every level.
 
 invariance.csv reports what semTools' ``compareFit`` shows for a scaled test: the
 scaled-shifted chi-square (`chisq`, `pvalue`; the standard statistic in `chisq_unscaled`),
@@ -37,6 +39,7 @@ ORDINAL_LEVELS = {
     "thresholds": ("thresholds",),
     "metric": ("thresholds", "loadings"),
     "scalar": ("thresholds", "loadings", "intercepts"),
+    "strict": ("thresholds", "loadings", "intercepts", "residuals"),  # theta only
 }
 FREEABLE = {"metric": "loadings", "scalar": "intercepts"}  # what freeing_tests frees
 SCALED = {  # invariance.csv column: the WLSMV fit measure it shows
@@ -54,17 +57,22 @@ SCALED = {  # invariance.csv column: the WLSMV fit measure it shows
 }
 
 
-def ordinal_levels(settings: InvarianceConfig, levels: list[str] | None) -> list[str]:
-    """The levels to fit, in ladder order: the ordinal ladder unless the config or the command
-    names levels; `InputError` for strict or an unknown level."""
+def ordinal_levels(
+    settings: InvarianceConfig, levels: list[str] | None, parameterization: str = "delta"
+) -> list[str]:
+    """The levels to fit, in ladder order: the ordinal ladder (strict with theta only) unless
+    the config or the command names levels; `InputError` for strict under delta or an unknown
+    level."""
+    theta = parameterization == "theta"
     if levels is None:
-        chosen = settings.levels if "levels" in settings.model_fields_set else ORDINAL_LEVELS
-        levels = list(chosen)
-    if "strict" in levels:
+        ladder = [k for k in ORDINAL_LEVELS if theta or k != "strict"]
+        levels = list(settings.levels if "levels" in settings.model_fields_set else ladder)
+    if "strict" in levels and not theta:
         raise InputError(
             "invariance level 'strict' (equal residual variances) is not identified for ordinal "
             "items in the delta parameterization (lavaan's default; semTools' measEq.syntax "
-            "refuses it too); use configural, thresholds, metric, scalar"
+            "refuses it too); use configural, thresholds, metric, scalar, or set "
+            "sem.parameterization: theta"
         )
     unknown = [name for name in levels if name not in ORDINAL_LEVELS]
     if unknown:
@@ -83,7 +91,7 @@ def fit_ordinal_ladder(
     levels: list[str] | None = None,
 ) -> Ladder:
     """Fit every level by WLSMV (blanks pairwise unless `sem.missing` is listwise) and decide."""
-    levels = ordinal_levels(settings, levels)
+    levels = ordinal_levels(settings, levels, sem.parameterization)
     check_ordinal_model(spec, sem)
     labels = data.id_column(spec.group, "group labels").astype(str)
     frame = data.frame[list(spec.items)]
@@ -100,7 +108,12 @@ def fit_ordinal_ladder(
         samples = ordinal_samples(frame, labels, groups, where)
         for name in levels:
             result = fit_ordinal(
-                spec, samples, groups, ORDINAL_LEVELS[name], tuple(spec.group_partial)
+                spec,
+                samples,
+                groups,
+                ORDINAL_LEVELS[name],
+                tuple(spec.group_partial),
+                sem.parameterization,
             )
             converged[name] = bool(result.fit.converged)
             fit = {column: result.measures[key] for column, key in SCALED.items()}
@@ -114,7 +127,9 @@ def fit_ordinal_ladder(
             row |= differences(fit, previous and previous[1], settings, name, test)
             rows.append(row)
             if row["decision"] == "fails" and name in FREEABLE:
-                scores.append(freeing_tests(spec, samples, groups, name, result, test))
+                scores.append(
+                    freeing_tests(spec, samples, groups, name, result, test, sem.parameterization)
+                )
             previous = (result, fit)
     table = pd.DataFrame(rows)
     for column in ("npar", "df", "df_diff"):
@@ -135,6 +150,7 @@ def freeing_tests(
     level: str,
     result: OrdinalFit,
     total: dict | None,
+    parameterization: str = "delta",
 ) -> pd.DataFrame:
     """For a failed metric or scalar level: the scaled-shifted difference test (Satorra 2000)
     of freeing each parameter the level made equal (each loading, or each item intercept), one
@@ -148,7 +164,9 @@ def freeing_tests(
     for k, key in enumerate(result.table.keys):
         if result.table.keywords[k] != keyword or compact_key(key) in done:
             continue
-        freed = fit_ordinal(spec, samples, groups, ORDINAL_LEVELS[level], (*partial, key))
+        freed = fit_ordinal(
+            spec, samples, groups, ORDINAL_LEVELS[level], (*partial, key), parameterization
+        )
         df = int(round(result.measures["df"] - freed.measures["df"]))
         chisq = result.measures["chisq"] - freed.measures["chisq"]
         test = difference_test(result.fit, freed.fit, chisq, df, samples)

@@ -34,8 +34,8 @@ from bayeslead.core.partable import ParameterTable, build_partable
 from bayeslead.core.spec import ModelSpec
 
 ORDINAL_EQUAL = ("thresholds", "loadings", "intercepts", "lv.covariances", "regressions")
-"""The ``group.equal`` keywords of the ordinal (delta) model; ``residuals`` is not identified
-under the delta parameterization (as ``measEq.syntax`` says)."""
+"""The ``group.equal`` keywords of the ordinal model; ``residuals`` only in the theta
+parameterization (not identified under delta, as ``measEq.syntax`` says)."""
 
 
 @dataclass(frozen=True)
@@ -49,6 +49,7 @@ class OrdinalTable:
     keywords: tuple[str, ...]  # the group.equal keyword of each local parameter
     index: np.ndarray  # (G, L) global free index, -1 where fixed
     fixed: np.ndarray  # (G, L) values of the fixed local parameters
+    theta: bool = False  # theta parameterization: residual variances are parameters
 
     @property
     def n_free(self) -> int:
@@ -95,14 +96,19 @@ class OrdinalTable:
         b = self.blocks()
         a, s = self.base.matrices(phi[b["base"]])
         p = self.p
+        residual = np.diag(s)[:p].copy()
         s[np.arange(p), np.arange(p)] = 0.0
         inv = np.linalg.inv(np.eye(a.shape[0]) - a)
         common = (inv @ s @ inv.T)[:p, :p]
         means = inv @ np.concatenate([phi[b["nu"]], phi[b["alpha"]]])
-        delta = phi[b["delta"]]
+        if self.theta:  # the scales follow from the latent responses' variances
+            delta = 1.0 / np.sqrt(np.diag(common) + residual)
+        else:  # the residual variances follow from the scales
+            delta = phi[b["delta"]]
+            residual = 1.0 / delta**2 - np.diag(common)
         return {
             "common": common,
-            "residual": 1.0 / delta**2 - np.diag(common),
+            "residual": residual,
             "mu": means[:p],
             "latent_means": means[p:],
             "delta": delta,
@@ -136,12 +142,16 @@ def build_ordinal_table(
     n_thresholds: tuple[int, ...],
     group_equal: tuple[str, ...] = (),
     group_partial: tuple[str, ...] = (),
+    parameterization: str = "delta",
 ) -> OrdinalTable:
     """The ordinal model of `spec` for `groups` (first = reference) with `group_equal`
     (see the module docstring for the identification) and `group_partial`: loadings, latent
     (co)variances and intercepts (``"y3 ~ 1"``: free in the other groups, as below the scalar
-    level) exempt from the equality, as measEq.syntax's ``group.partial``."""
-    unknown = sorted(set(group_equal) - set(ORDINAL_EQUAL))
+    level) exempt from the equality, as measEq.syntax's ``group.partial``. ``"theta"``: residual
+    variances 1 in the first group, free in the others once thresholds are equal, 1 again with
+    ``residuals`` equal; the scales follow from them."""
+    theta = parameterization == "theta"
+    unknown = sorted(set(group_equal) - set(ORDINAL_EQUAL) - ({"residuals"} if theta else set()))
     if unknown:
         raise ValueError(f"group.equal keywords not available for ordinal items: {unknown}")
     base = build_partable(spec, identification="none")
@@ -159,8 +169,9 @@ def build_ordinal_table(
             free_at.append("none" if marker else "all")
         elif param.kind == "residual_variance" and param.lhs in base.manifest:
             keywords.append("residuals")
-            fixed_value.append(np.nan)  # computed: 1 / Delta^2 - common variance
-            free_at.append("none")
+            fixed_value.append(1.0 if theta else np.nan)  # delta: 1 / Delta^2 - common
+            freed = theta and "thresholds" in equal and "residuals" not in equal and not single
+            free_at.append("others" if freed else "none")
         elif param.kind == "latent_variance":
             keywords.append("lv.variances")
             fixed_value.append(1.0)
@@ -200,8 +211,9 @@ def build_ordinal_table(
     for name in variables[:p]:
         keys.append(f"{name} ~*~ {name}")
         keywords.append("scales")
-        fixed_value.append(1.0)
-        free_at.append("others" if "thresholds" in equal and not single else "none")
+        fixed_value.append(np.nan if theta else 1.0)  # theta: computed from the variances
+        freed = not theta and "thresholds" in equal and not single
+        free_at.append("others" if freed else "none")
     n_groups, size = len(groups), len(keys)
     index = np.full((n_groups, size), -1, dtype=int)
     fixed = np.tile(np.array(fixed_value), (n_groups, 1))
@@ -218,7 +230,7 @@ def build_ordinal_table(
                 index[g, k] = count
                 count += 1
     return OrdinalTable(
-        base, tuple(groups), tuple(n_thresholds), tuple(keys), tuple(keywords), index, fixed
+        base, tuple(groups), tuple(n_thresholds), tuple(keys), tuple(keywords), index, fixed, theta
     )
 
 

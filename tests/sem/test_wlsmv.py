@@ -26,6 +26,7 @@ from tests.conftest import REFERENCE, ROOT, reference_table
 
 FOLDER = "ordinal_invariance"
 WLSMV = SemConfig(estimator="WLSMV")
+DELTA_LEVELS = ["configural", "thresholds", "metric", "scalar"]
 # ours: (lavaan's fitMeasures name, absolute tolerance): the issue's targets
 MEASURES = {
     "npar": ("npar", 0),
@@ -122,8 +123,8 @@ def test_threshold_ladder_equals_lavaan(prefix):
     ladder = fit_ordinal_ladder(spec, data, WLSMV, InvarianceConfig())
     lrt = reference_table(FOLDER, f"{prefix}lrt.csv").set_index("level")
     table = ladder.table.set_index("level")
-    assert list(table.index) == list(ORDINAL_LEVELS)
-    for level in ORDINAL_LEVELS:
+    assert list(table.index) == DELTA_LEVELS
+    for level in DELTA_LEVELS:
         ref = reference_table(FOLDER, f"{prefix}fit_{level}.csv").set_index("measure").value
         row = table.loc[level]
         assert abs(row.chisq - ref["chisq.scaled"]) < 0.01
@@ -146,7 +147,7 @@ def test_threshold_ladder_equals_lavaan(prefix):
         assert abs(total.x2 - lrt.loc["scalar", "Chisq diff"]) < 0.01
 
 
-@pytest.mark.parametrize("level", list(ORDINAL_LEVELS))
+@pytest.mark.parametrize("level", DELTA_LEVELS)
 def test_level_estimates_equal_lavaan(level):
     """Every free parameter of every level (simulated data) within 0.002 of lavaan's, every
     fit measure within the targets."""
@@ -266,3 +267,26 @@ def test_bfi_five_factors_equal_lavaan():
     assert len(merged) == len(free) == int((estimates.se > 0).sum()) == 160
     assert (merged.est - merged.est_lavaan).abs().max() < 0.002
     assert (merged.se - merged.se_lavaan).abs().max() < 0.002
+
+
+def test_theta_ladder_equals_lavaan():
+    """sem.parameterization: theta (measEq.syntax(parameterization = "theta")): every level's
+    estimates, SEs and fit measures, now with strict (chi-square 113.402 on 74 df, scaled
+    149.967), and lavTestLRT's differences."""
+    spec, data, frame = case()
+    labels = frame.g.astype(str)
+    groups = tuple(pd.unique(labels))
+    samples = ordinal_samples(data.frame, labels, groups, "test")
+    for level in ORDINAL_LEVELS:
+        result = fit_ordinal(spec, samples, groups, ORDINAL_LEVELS[level], (), "theta")
+        assert_measures(result.measures, "theta_", level)
+        assert_estimates(ordinal_estimates(result), "theta_", level, list(groups))
+    ladder = fit_ordinal_ladder(
+        spec, data, SemConfig(estimator="WLSMV", parameterization="theta"), InvarianceConfig()
+    )
+    lrt = reference_table(FOLDER, "theta_lrt.csv").set_index("level")
+    table = ladder.table.set_index("level")
+    assert list(table.index) == list(ORDINAL_LEVELS)
+    for level in list(ORDINAL_LEVELS)[1:]:
+        assert abs(table.loc[level, "chisq_diff"] - lrt.loc[level, "Chisq diff"]) < 0.01, level
+        assert abs(table.loc[level, "p_diff"] - lrt.loc[level, "Pr(>Chisq)"]) < 0.002, level

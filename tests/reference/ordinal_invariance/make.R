@@ -69,6 +69,26 @@ lrt_p <- lavTestLRT(fits$metric, partial$partial_scalar, model.names = c("metric
 write_ref_csv(data.frame(level = rownames(lrt_p), as.data.frame(lrt_p), check.names = FALSE),
               "lrt_metric_vs_partial_scalar.csv")
 
+## theta parameterization (residual variances 1 in the first group, free in the others once
+## thresholds are equal, equal (1) at strict): the five levels on the simulated data
+theta_levels <- c(levels, list(strict = c("thresholds", "loadings", "intercepts", "residuals")))
+theta <- list()
+for (nm in names(theta_levels)) {
+  syn <- measEq.syntax(model, data = sim, ordered = paste0("y", 1:8), parameterization = "theta",
+                       ID.fac = "std.lv", ID.cat = "Wu.Estabrook.2016", group = "g",
+                       group.equal = theta_levels[[nm]])
+  writeLines(as.character(syn), paste0("theta_syntax_", nm, ".lav"))
+  fit <- cfa(as.character(syn), data = sim, ordered = paste0("y", 1:8), group = "g",
+             estimator = "WLSMV", parameterization = "theta")
+  theta[[nm]] <- fit
+  write_ref_csv(param_table(fit), paste0("theta_estimates_", nm, ".csv"))
+  write_ref_csv(fit_table(fit), paste0("theta_fit_", nm, ".csv"))
+}
+lrt_t <- lavTestLRT(theta$configural, theta$thresholds, theta$metric, theta$scalar, theta$strict,
+                    model.names = names(theta))
+write_ref_csv(data.frame(level = rownames(lrt_t), as.data.frame(lrt_t), check.names = FALSE),
+              "theta_lrt.csv")
+
 ## single-group WLSMV CFA (lavaan's cfa default identification: marker loading 1) on group A
 single <- cfa(model, data = sim[sim$g == "A", ], ordered = paste0("y", 1:8), estimator = "WLSMV")
 write_ref_csv(param_table(single), "single_estimates.csv")
@@ -88,5 +108,6 @@ bfi_fits <- ladder(bfi, bfi_model, c(paste0("C", 1:5), paste0("N", 1:5)), "gende
 write_meta(list(versions = versions(),
                 ladder = lapply(fits, fit_info, call = "cfa(measEq.syntax(...), ordered, group = 'g', estimator = 'WLSMV')"),
                 partial = lapply(partial, fit_info, call = "cfa(measEq.syntax(..., group.partial = ), ordered, group = 'g', estimator = 'WLSMV')"),
+                theta = lapply(theta, fit_info, call = "cfa(measEq.syntax(..., parameterization = 'theta'), ordered, group = 'g', estimator = 'WLSMV', parameterization = 'theta')"),
                 single = fit_info(single, "cfa(model, data[g == 'A'], ordered, estimator = 'WLSMV')"),
                 bfi = lapply(bfi_fits, fit_info, call = "cfa(measEq.syntax(...), ordered, group = 'gender', estimator = 'WLSMV', missing = 'pairwise')")))
