@@ -215,8 +215,8 @@ def test_with_covariates_the_graph_density_is_the_joint_density_of_the_filled_in
     """Covariates (within-only, between-only) with a tenth of the items blank: the potentials
     minus the exact density of the filled-in items given the covariates (`exact_loglik` of the
     covariate tests) is one constant at two random points (blank answers included); a row with
-    a blank covariate is left out (fixed.x), none with blank items. A covariate at both levels
-    (its fixed moments are lavaan's complete-data h1) leaves the rows with blanks out."""
+    a blank covariate is left out (fixed.x), none with blank items (with a covariate at both
+    levels too: its fixed moments are then lavaan's FIML h1)."""
     from dataclasses import replace
 
     from bayeslead.bayes.recipe import make_setup
@@ -246,13 +246,7 @@ def test_with_covariates_the_graph_density_is_the_joint_density_of_the_filled_in
     family = TwoLevel()
     prepared = family.prepare(spec, demo_data(frame), settings)
     assert any("a blank observed covariate" in p.message for p in prepared.problems)
-    if prepared.covariates.both:  # lavaan's h1 moments of all variables need complete rows
-        assert prepared.blanks is None
-        kept = ~frame[list(spec.items)].isna().any(axis=1) & (frame.index != 3)
-        assert prepared.keep.sum() == kept.sum()
-        assert any("covariates at both levels" in p.message for p in prepared.problems)
-    else:
-        assert prepared.keep.sum() == len(frame) - 1 and prepared.blanks is not None
+    assert prepared.keep.sum() == len(frame) - 1 and prepared.blanks is not None
     setup = make_setup(spec, settings, False, family.fixed_values(prepared))
     graph = family.build(setup, prepared).model
     names = ["theta", "beta_between", "psi_between", "between_residual_sd", "intercepts"]
@@ -272,10 +266,50 @@ def test_with_covariates_the_graph_density_is_the_joint_density_of_the_filled_in
         }
         value, *values = function(point)
         z = prepared.continuous.z.copy()
-        if prepared.blanks is not None:
-            filled = z[:, :k]
-            filled[np.isnan(filled)] = point[NAME]
-            z[:, :k] = filled
+        filled = z[:, :k]
+        filled[np.isnan(filled)] = point[NAME]
+        z[:, :k] = filled
         complete = replace(prepared, continuous=replace(prepared.continuous, z=z))
         gaps.append(value - exact_loglik(setup.table, complete, *values))
     assert gaps[0] == pytest.approx(gaps[1], abs=1e-8)
+
+
+@pytest.mark.slow
+def test_covariate_at_both_levels_with_blanks_within_one_lavaan_se_of_fiml(tmp_path):
+    """xw = x1 + w1 at both levels, x2, x3 within-only, w2 between-only, 5% of y1-y3 blank
+    (tests/reference/twolevel_blanks_covariates): no row left out; every free lavaan FIML
+    estimate within one lavaan SE of the posterior mean; the covariates' fixed moments (from
+    the FIML h1, where lavaan stops 0.0013 log-likelihood units short: tests/core/
+    test_twolevel_fiml.py) within 0.003 of lavaan's."""
+    from tests.bayes.test_twolevel_covariates import lavaan_rows
+
+    folder = BLANKS.parent / "twolevel_blanks_covariates"
+    config = tmp_path / "xw.yaml"
+    config.write_text(
+        f"name: xw\ndata:\n  path: {folder / 'data_mcar05.csv'}\n  cluster: cluster\n"
+        "constructs: {F: [y1, y2, y3]}\nobserved: [xw, x2, x3, w2]\n"
+        "paths: {F: [xw, x2, x3, w2]}\nengine: bayes\n"
+        "bayes:\n  within_only: [x2, x3]\n  chains: 2\n  draws: 1000\n  tune: 700\n"
+        f"output: {tmp_path}\n"
+    )
+    result = fit(load_inputs(config), progress=False)
+    assert (
+        result.info["missing"].startswith("exact likelihood")
+        and "left out" not in (result.info["missing"])
+    )
+    assert result.diagnostics["divergences"] == 0 and result.diagnostics["max_rhat"] < 1.01
+    ours = result.estimates.set_index(["lhs", "op", "rhs", "level"])
+    ours = ours.rename(index={"": "within"}, level="level")  # loadings: shared by both levels
+    checked = fixed = 0
+    for row in lavaan_rows(folder / "estimates_fiml.csv").itertuples():
+        rhs = "" if pd.isna(row.rhs) else row.rhs
+        key = (row.lhs, row.op, rhs, "within" if row.op == "=~" else row.level)
+        if row.se == 0:
+            if key in ours.index and row.lhs in ("xw", "x2", "x3", "w2"):
+                assert abs(ours.loc[key, "est"] - row.est) < 0.003, key
+                fixed += 1
+            continue
+        est = ours.loc[key, "est"]
+        assert abs(est - row.est) < row.se, (*key, est, row.est)
+        checked += 1
+    assert checked == 20 and fixed >= 10  # 9 within, 11 between

@@ -34,26 +34,17 @@ class Blanks:
     covariate_rows: np.ndarray | None = None
 
 
-def rows_used(
-    blank: np.ndarray, n_items: int, complete_items: bool = False
-) -> tuple[np.ndarray, list[Problem]]:
+def rows_used(blank: np.ndarray, n_items: int) -> tuple[np.ndarray, list[Problem]]:
     """Rows a two-level fit uses (`blank`: N x manifest variables, items first, True = blank)
     and warnings naming how many were left out: rows without an answer (they carry no
     information) and rows with a blank observed covariate (fixed and conditioned on, as lavaan's
-    fixed.x; lavaan leaves these rows out too); with `complete_items` (covariates at both
-    levels, whose fixed moments are the complete-data h1 of all variables) every row with a
-    blank."""
-    no_answer = blank[:, :n_items].any(axis=1) if complete_items else blank[:, :n_items].all(axis=1)
+    fixed.x; lavaan leaves these rows out too)."""
+    no_answer = blank[:, :n_items].all(axis=1)
     no_covariate = blank[:, n_items:].any(axis=1) & ~no_answer
-    reason = (
-        "blank answers (covariates at both levels: their fixed h1 moments need complete rows)"
-        if complete_items
-        else "no responses"
-    )
     problems = [
         Problem("data", f"{int(count)} respondents with {what} were left out", "warning")
         for count, what in (
-            (no_answer.sum(), reason),
+            (no_answer.sum(), "no responses"),
             (no_covariate.sum(), "a blank observed covariate (fixed.x)"),
         )
         if count

@@ -105,7 +105,7 @@ class TwoLevelData(Prepared):
 
     source: ResponseData
     ids: np.ndarray  # cluster id of every row of the data
-    keep: np.ndarray  # rows used: any response (continuous with covariates: complete rows)
+    keep: np.ndarray  # rows used: any response and no blank covariate
     x: np.ndarray
     labels: np.ndarray  # cluster ids, in order
     cluster: np.ndarray  # each kept row's cluster as an index into labels
@@ -140,12 +140,11 @@ class TwoLevel(Family):
             check_ordinal_support(spec)
         ids, problems = check_clusters(data, spec.cluster)
         frame, k = data.frame[list(spec.manifest)], len(spec.items)
-        blank, levels = frame.isna().to_numpy(), ((), (), ())
-        if spec.observed:  # which covariates have a between part, on the usable rows
-            usable = rows_used(blank, k)[0]
+        keep, dropped = rows_used(frame.isna().to_numpy(), k)
+        levels = ((), (), ())
+        if spec.observed:  # which covariates have a between part, on the rows used
             where = f"Data file {data.path}"
-            levels = level_variables(spec, frame[usable], ids[usable], settings, where)
-        keep, dropped = rows_used(blank, k, complete_items=bool(levels[2]))
+            levels = level_variables(spec, frame[keep], ids[keep], settings, where)
         problems += dropped
         x = frame.to_numpy(dtype=float)[keep]
         labels, cluster = np.unique(ids[keep], return_inverse=True)

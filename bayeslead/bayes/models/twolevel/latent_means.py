@@ -6,7 +6,8 @@ parts (the level-1 path of the config), the between part their between parts (a 
 own, `between_covariate_paths`, or the level-1 one with `bayes.between_paths: shared`).
 
 As lavaan (``fixed.x``), the covariates' moments are fixed at its saturated (h1) model's values,
-found by EM on every variable of the model (`core.twolevel_ml.em_saturated`): within (co)variances
+found by EM on every variable of the model (`core.twolevel_ml.em_saturated`; with blank answers
+by FIML, `core.twolevel_fiml`, as lavaan's ``missing = "ml"``): within (co)variances
 with the level-1 covariates, between (co)variances with the level-2 ones, level-2 means (the h1
 between means; the within part has mean 0). Given those, the covariates alone say of each x_b,j
 
@@ -35,6 +36,7 @@ from bayeslead.bayes.blocks.ram import ram_inverse
 from bayeslead.bayes.priors import PriorSet
 from bayeslead.core.partable import ParameterTable
 from bayeslead.core.spec import ModelSpec
+from bayeslead.core.twolevel_fiml import fit_saturated
 from bayeslead.core.twolevel_ml import cluster_stats, em_saturated
 
 Key = tuple[str, str, str]
@@ -62,19 +64,20 @@ def saturated_moments(
     raw: np.ndarray,
     ids: np.ndarray,
 ):
-    """lavaan's h1 of the model's variables (`raw`: kept rows, spec.manifest order): Sigma_W over
-    [both, within], Sigma_B over [both, between] and the level-2 means of `both`."""
+    """lavaan's h1 of the model's variables (`raw`: kept rows, spec.manifest order; blank
+    answers: its FIML h1, `core.twolevel_fiml`): Sigma_W over [both, within], Sigma_B over
+    [both, between] and the level-2 means of `both`."""
     manifest = list(spec.manifest)
     level1 = (*spec.items, *both, *within)
-    stats = cluster_stats(
-        raw[:, [manifest.index(n) for n in level1]],
-        raw[:, [manifest.index(n) for n in between]],
-        ids,
-        level1,
-        between,
-    )
-    sigma_w, sigma_b, mu, _, _, mu_w = em_saturated(stats, within)
-    tilde = stats.tilde
+    y = raw[:, [manifest.index(n) for n in level1]]
+    z = raw[:, [manifest.index(n) for n in between]]
+    tilde = (*between, *level1)
+    if np.isnan(y).any():
+        h1 = fit_saturated(y, z, ids, np.array([n in within for n in level1]))
+        sigma_w, sigma_b, mu, mu_w = h1.sigma_w, h1.sigma_b, h1.mu, h1.mu_w
+    else:
+        stats = cluster_stats(y, z, ids, level1, between)
+        sigma_w, sigma_b, mu, _, _, mu_w = em_saturated(stats, within)
     w = [level1.index(n) for n in (*both, *within)]
     b = [tilde.index(n) for n in (*both, *between)]
     means = np.array([mu[tilde.index(n)] - mu_w[level1.index(n)] for n in both])
