@@ -13,6 +13,13 @@ posterior has strongly correlated directions): on the bundled study with a laten
 two-dimension second-order BI loadings, posterior correlation -0.88), the low-rank metric passed
 every gate (bulk ESS 1,192-1,758) at 1.7x the sampling CPU (prototype measurements, issue 18).
 
+nutpie samples with one BLAS thread (`threadpool_limits`): its chains are the parallelism, and
+OpenBLAS threads even a 3 x 3 triangular solve (`dtrtrs`), so every gradient of a graph with
+`pt.linalg.solve` / Cholesky Ops woke OpenBLAS's thread pool, whose helper thread then spun on a
+core. Measured on the ordinal two-level model (150 firms x 8, 3 constructs, one random slope;
+the same 4,914 gradients with the same seed either way): 17.1-18.2 ms of process CPU per
+gradient with OpenBLAS's 2 threads, 1.18-1.29 ms with one (busy machine, load 16-18, nice 19).
+
 nutpie's compiled entry points come from `nutpie_cache` (compile once per machine): a model whose
 structure was compiled before, in any process, loads its machine code; `SamplingResult.compile_cache`
 says which ("hit", "miss", "off", "fallback (why)") and the fit's info carries it to the manifest.
@@ -29,6 +36,7 @@ import arviz as az
 import numpy as np
 import pymc as pm
 from pymc.initial_point import make_initial_point_fn
+from threadpoolctl import threadpool_limits
 
 from bayeslead.bayes.nutpie_cache import compile_model
 from bayeslead.config import BayesConfig
@@ -182,18 +190,20 @@ def _nutpie_sample(compiled, model, initial, settings, cores, seed, progress, lo
     import nutpie
 
     try:
-        return nutpie.sample(
-            compiled,
-            draws=settings.draws,
-            tune=settings.tune,
-            chains=settings.chains,
-            cores=cores,
-            seed=seed,
-            target_accept=settings.target_accept,
-            progress_bar=progress,
-            save_warmup=False,
-            low_rank_modified_mass_matrix=low_rank,
-        )
+        # one BLAS thread: the chains are the parallelism (see the module docstring)
+        with threadpool_limits(limits=1, user_api="blas"):
+            return nutpie.sample(
+                compiled,
+                draws=settings.draws,
+                tune=settings.tune,
+                chains=settings.chains,
+                cores=cores,
+                seed=seed,
+                target_accept=settings.target_accept,
+                progress_bar=progress,
+                save_warmup=False,
+                low_rank_modified_mass_matrix=low_rank,
+            )
     except RuntimeError as exc:
         if "initialization" not in str(exc):
             raise

@@ -29,3 +29,25 @@ def test_start_failure_names_the_variable():
     model = build_continuous_model(spec, table, continuous_data(x), priors)
     message = start_failure(model, {"paths": np.full(6, np.inf)})
     assert "the sampler could not start" in message and "paths" in message
+
+
+def test_nutpie_samples_with_one_blas_thread(monkeypatch):
+    """The chains are the parallelism: during nutpie's sampling every BLAS library runs one
+    thread (a threaded OpenBLAS call inside a gradient left its helper thread spinning)."""
+    import nutpie
+    import scipy.linalg  # noqa: F401  (numba's BLAS: scipy's OpenBLAS, loaded by every fit)
+    from threadpoolctl import threadpool_info
+
+    from bayeslead.bayes.sampling import _nutpie_sample
+    from bayeslead.config import BayesConfig
+
+    seen = []
+    monkeypatch.setattr(
+        nutpie,
+        "sample",
+        lambda *a, **k: seen.extend(
+            i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"
+        ),
+    )
+    _nutpie_sample(None, None, {}, BayesConfig(), 2, 1, False)
+    assert seen and set(seen) == {1}
