@@ -110,6 +110,12 @@ def _fit_pairs(tables, padded, ncat, pairs, start, tol, max_iter):
     return rho, iters
 
 
+@numba.njit(cache=True, inline="always")
+def _edge(u, upper, lower, r, sr):
+    """phi(u) times P(lower < other < upper | this item's y* = u) of a bivariate normal."""
+    return norm_pdf(u) * (norm_cdf((upper - r * u) / sr) - norm_cdf((lower - r * u) / sr))
+
+
 @numba.njit(cache=True)
 def _pair_scores(tables, padded, ncat, pairs, rho, kmax):
     """Per-cell scores of each pair: d log pi / d rho and d log pi / d thresholds of both items.
@@ -134,35 +140,15 @@ def _pair_scores(tables, padded, ncat, pairs, rho, kmax):
         for a in range(k1):
             for b in range(k2):
                 s_rho[q, a, b] = dpi[a, b] / pi[a, b]
-                # item 1: thresholds a (upper, index a) and a - 1 (lower, index a - 1)
+                # a threshold's score: the density at it times the other item's interval
                 if a < k1 - 1:
-                    u = t1[a + 1]
-                    s_th1[q, a, b, a] += (
-                        norm_pdf(u)
-                        * (norm_cdf((t2[b + 1] - r * u) / sr) - norm_cdf((t2[b] - r * u) / sr))
-                        / pi[a, b]
-                    )
+                    s_th1[q, a, b, a] += _edge(t1[a + 1], t2[b + 1], t2[b], r, sr) / pi[a, b]
                 if a > 0:
-                    lo = t1[a]
-                    s_th1[q, a, b, a - 1] -= (
-                        norm_pdf(lo)
-                        * (norm_cdf((t2[b + 1] - r * lo) / sr) - norm_cdf((t2[b] - r * lo) / sr))
-                        / pi[a, b]
-                    )
+                    s_th1[q, a, b, a - 1] -= _edge(t1[a], t2[b + 1], t2[b], r, sr) / pi[a, b]
                 if b < k2 - 1:
-                    u = t2[b + 1]
-                    s_th2[q, a, b, b] += (
-                        norm_pdf(u)
-                        * (norm_cdf((t1[a + 1] - r * u) / sr) - norm_cdf((t1[a] - r * u) / sr))
-                        / pi[a, b]
-                    )
+                    s_th2[q, a, b, b] += _edge(t2[b + 1], t1[a + 1], t1[a], r, sr) / pi[a, b]
                 if b > 0:
-                    lo = t2[b]
-                    s_th2[q, a, b, b - 1] -= (
-                        norm_pdf(lo)
-                        * (norm_cdf((t1[a + 1] - r * lo) / sr) - norm_cdf((t1[a] - r * lo) / sr))
-                        / pi[a, b]
-                    )
+                    s_th2[q, a, b, b - 1] -= _edge(t2[b], t1[a + 1], t1[a], r, sr) / pi[a, b]
     return s_rho, s_th1, s_th2
 
 

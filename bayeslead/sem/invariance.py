@@ -51,6 +51,20 @@ class Ladder:
     converged: dict[str, bool]
 
 
+def ladder_rows(
+    spec: ModelSpec, data: ResponseData, columns: list[str], missing: str
+) -> tuple[pd.DataFrame, pd.Series, tuple[str, ...], str]:
+    """The ladder's `columns` of the data with their group labels (rows with a blank left out
+    when `missing` is listwise), the groups in order of appearance and where the labels come
+    from (for messages)."""
+    labels = data.id_column(spec.group, "group labels").astype(str)
+    frame = data.frame[columns]
+    if data.has_missing and missing == "listwise":
+        keep = frame.notna().all(axis=1).to_numpy()
+        frame, labels = frame[keep], labels[keep]
+    return frame, labels, tuple(pd.unique(labels)), f"Data file {data.path}, column '{spec.group}'"
+
+
 def fit_ladder(
     spec: ModelSpec,
     data: ResponseData,
@@ -68,13 +82,7 @@ def fit_ladder(
             f"unknown invariance levels: {', '.join(unknown)}; choose from {', '.join(LEVELS)}"
         )
     levels = sorted(dict.fromkeys(levels), key=list(LEVELS).index)
-    labels = data.id_column(spec.group, "group labels").astype(str)
-    frame = data.frame[list(spec.manifest)]
-    if data.has_missing and sem.missing == "listwise":
-        keep = frame.notna().all(axis=1).to_numpy()
-        frame, labels = frame[keep], labels[keep]
-    groups = tuple(pd.unique(labels))
-    where = f"Data file {data.path}, column '{spec.group}'"
+    frame, labels, groups, where = ladder_rows(spec, data, list(spec.manifest), sem.missing)
     with threadpool_limits(limits=1):
         samples = group_samples(frame, labels, groups, where)
         rows, scores, converged = [], [], {}

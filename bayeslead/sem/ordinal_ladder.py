@@ -30,7 +30,7 @@ from bayeslead.core.groups import compact_key
 from bayeslead.core.spec import ModelSpec
 from bayeslead.data import ResponseData
 from bayeslead.errors import InputError
-from bayeslead.sem.invariance import SCORE_COLUMNS, Ladder, differences
+from bayeslead.sem.invariance import SCORE_COLUMNS, Ladder, differences, ladder_rows
 from bayeslead.sem.ordinal import OrdinalFit, check_ordinal_model, fit_ordinal, ordinal_samples
 from bayeslead.sem.wlsmv import difference_test
 
@@ -93,13 +93,7 @@ def fit_ordinal_ladder(
     """Fit every level by WLSMV (blanks pairwise unless `sem.missing` is listwise) and decide."""
     levels = ordinal_levels(settings, levels, sem.parameterization)
     check_ordinal_model(spec, sem)
-    labels = data.id_column(spec.group, "group labels").astype(str)
-    frame = data.frame[list(spec.items)]
-    if data.has_missing and sem.missing == "listwise":
-        keep = frame.notna().all(axis=1).to_numpy()
-        frame, labels = frame[keep], labels[keep]
-    groups = tuple(pd.unique(labels))
-    where = f"Data file {data.path}, column '{spec.group}'"
+    frame, labels, groups, where = ladder_rows(spec, data, list(spec.items), sem.missing)
     if len(groups) < 2:
         raise InputError(f"{where}: only one group ({groups[0]!r}); the ladder compares groups")
     rows, scores, converged = [], [], {}
