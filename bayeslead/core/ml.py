@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from bayeslead.core.partable import ParameterTable
+from bayeslead.errors import Problem
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,21 @@ class Solution:
     converged: bool
     max_gradient: float
     message: str = ""
+
+    def record(self, info: dict[str, object], problems: list[Problem]) -> None:
+        """Put convergence, iterations and max |gradient| in ``info``; a problem when the
+        optimiser did not converge."""
+        info["converged"] = bool(self.converged)
+        info["iterations"] = int(self.iterations)
+        info["max_gradient"] = float(self.max_gradient)
+        if not self.converged:
+            problems.append(
+                Problem(
+                    "estimation",
+                    f"the optimiser did not converge ({self.message}; max |gradient| "
+                    f"{self.max_gradient:.2g}); estimates are not trustworthy",
+                )
+            )
 
 
 def f_ml(sigma: np.ndarray, cov: np.ndarray) -> float:

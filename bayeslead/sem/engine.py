@@ -187,7 +187,7 @@ def _fit_complete(spec, table, frame, x, settings, problems, info):
     cov = np.cov(x.T, bias=True)
     check_sample_covariance(cov, list(table.manifest))
     solution, info["start"] = fit_from_starts(spec, table, frame, cov)
-    _convergence(solution, problems, info)
+    solution.record(info, problems)
     if settings.information == "expected":
         unit_info = expected_information(table, solution.theta)
     else:
@@ -247,7 +247,7 @@ def _saturated_means(spec, table, theta, cov_theta, x, fit):
 
 def _fit_fiml(spec, table, x, problems, info):
     result = fiml.fit_fiml(table, x)
-    _convergence(result.solution, problems, info)
+    result.solution.record(info, problems)
     info["missing"] = "FIML (full-information ML over missing-data patterns)"
     info["se"] = "standard (observed information)"
     info["patterns"] = result.n_patterns
@@ -257,20 +257,6 @@ def _fit_fiml(spec, table, x, problems, info):
     # inverse Hessian of -2logL / n (information = n/2 * Hessian): the bootstrap's Newton steps
     inverse_hessian = full * info["n"] / 2
     return result.solution.theta[:q], full[:q, :q], result.fit, means, inverse_hessian
-
-
-def _convergence(solution, problems, info) -> None:
-    info["converged"] = bool(solution.converged)
-    info["iterations"] = int(solution.iterations)
-    info["max_gradient"] = float(solution.max_gradient)
-    if not solution.converged:
-        problems.append(
-            Problem(
-                "estimation",
-                f"the optimiser did not converge ({solution.message}; max |gradient| "
-                f"{solution.max_gradient:.2g}); estimates are not trustworthy",
-            )
-        )
 
 
 def _invert_information(information, table, problems, size=None) -> np.ndarray:

@@ -83,18 +83,8 @@ def _fit(spec: ModelSpec, data: ResponseData, settings: SemConfig) -> FitResult:
         "group_equal": list(spec.group_equal),
         "group_partial": list(spec.group_partial),
         "n_free": table.n_free,
-        "converged": bool(solution.converged),
-        "iterations": int(solution.iterations),
-        "max_gradient": float(solution.max_gradient),
     }
-    if not solution.converged:
-        problems.append(
-            Problem(
-                "estimation",
-                f"the optimiser did not converge ({solution.message}; max |gradient| "
-                f"{solution.max_gradient:.2g}); estimates are not trustworthy",
-            )
-        )
+    solution.record(info, problems)
     if use_fiml:
         information = observed_information(table, x, samples)
         info["missing"] = "FIML per group (full-information ML over missing-data patterns)"

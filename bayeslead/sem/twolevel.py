@@ -112,9 +112,6 @@ def fit_sem_twolevel(spec, data: ResponseData, settings: SemConfig) -> FitResult
         "n": int(stats.n),
         "clusters": int(stats.n_clusters),
         "cluster_sizes": {int(s): int(c) for s, c in zip(stats.sizes, stats.counts, strict=True)},
-        "converged": solution.converged,
-        "iterations": solution.iterations,
-        "max_gradient": solution.max_gradient,
         "se": "standard (observed information)",
         "missing": "none (complete data)" if keep.all() else "listwise",
         "n_free": h0.n_free,
@@ -126,14 +123,7 @@ def fit_sem_twolevel(spec, data: ResponseData, settings: SemConfig) -> FitResult
             specs, settings.loadings_across_levels == "equal", settings.between_residuals == "zero"
         ),
     }
-    if not solution.converged:
-        problems.append(
-            Problem(
-                "estimation",
-                f"the optimiser did not converge ({solution.message}; max |gradient| "
-                f"{solution.max_gradient:.2g}); estimates are not trustworthy",
-            )
-        )
+    solution.record(info, problems)
     cov_theta = covariance(hess, problems)
     theta = solution.theta
     fit, level_h1, base_ok = fit_measures(specs, stats, solution, h1, h1_fmin)
