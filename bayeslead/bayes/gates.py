@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import arviz as az
 import numpy as np
 import pandas as pd
 
+from bayeslead.bayes.posterior import bfmi as energy_bfmi
 from bayeslead.config import DiagnosticsConfig
 from bayeslead.errors import Problem
 
@@ -34,7 +34,11 @@ ADVICE = {
 def sampler_statistics(sample_stats) -> dict[str, Any]:
     """Divergences, E-BFMI per chain and tree-depth saturation from ArviZ sample_stats."""
     divergences = int(np.asarray(sample_stats["diverging"]).sum())
-    bfmi = np.atleast_1d(az.bfmi(sample_stats)) if "energy" in sample_stats else np.array([np.nan])
+    if "energy" in sample_stats:
+        energy = np.asarray(sample_stats["energy"].transpose("chain", "draw"))
+        bfmi = np.atleast_1d(energy_bfmi(energy))
+    else:
+        bfmi = np.array([np.nan])
     if "maxdepth_reached" in sample_stats:
         saturated = float(np.asarray(sample_stats["maxdepth_reached"]).mean())
     elif "reached_max_treedepth" in sample_stats:
