@@ -115,6 +115,18 @@ def mcse_mean(draws: np.ndarray) -> np.ndarray:
     return sd / np.sqrt(_ess(split_chains(draws)))
 
 
+def relative_ess(arrays: list[np.ndarray]) -> float:
+    """PSIS-LOO's relative efficiency as `az.loo` computes it when not given one: the mean, over
+    every element of the posterior's arrays (each (chain, draw, ...)), of the ESS of the mean
+    divided by the number of draws (1 with one chain)."""
+    chains, draws = arrays[0].shape[:2]
+    if chains == 1:
+        return 1.0
+    flat = [np.asarray(a, dtype=float).reshape(chains, draws, -1) for a in arrays]
+    ess = np.concatenate([_ess(split_chains(a)) for a in flat if a.shape[-1]])
+    return float(ess.mean() / (chains * draws))
+
+
 def bfmi(energy: np.ndarray) -> np.ndarray:
     """E-BFMI per chain of the sampler's energy (chain, draw), as `az.bfmi`."""
     energy = np.atleast_2d(np.asarray(energy, dtype=float))

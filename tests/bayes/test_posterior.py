@@ -94,3 +94,22 @@ def test_summaries_of_constant_columns():
     assert table.loc[1].isna().all() and table.loc[0].notna().all()
     expected = arviz_values(draws[..., :1])
     np.testing.assert_allclose(table.loc[0, "rhat"], expected["rhat"][0], rtol=1e-12)
+
+
+def test_relative_ess_equals_arviz_loo_default():
+    """PSIS-LOO's relative efficiency from `relative_ess` equals the one `az.loo` computes
+    itself (mean ESS of the mean over every posterior element, per draw)."""
+    import arviz as az
+
+    from bayeslead.bayes.posterior import relative_ess
+
+    rng = np.random.default_rng(6)
+    posterior = {"a": ar1_draws(rng, 4, 500, 3, 0.6), "b": ar1_draws(rng, 4, 500, 1, -0.3)[..., 0]}
+    loglik = rng.normal(size=(4, 500, 20)) - 1.0
+    idata = az.from_dict(posterior=posterior, log_likelihood={"y": loglik})
+    reff = relative_ess([idata.posterior[v].values for v in idata.posterior.data_vars])
+    ess = az.ess(idata.posterior, method="mean")
+    expected = np.hstack([ess[v].values.ravel() for v in ess.data_vars]).mean() / 2000
+    np.testing.assert_allclose(reff, expected, rtol=1e-12)
+    ours, theirs = az.loo(idata, reff=reff), az.loo(idata)
+    np.testing.assert_allclose(ours.elpd_loo, theirs.elpd_loo, rtol=1e-12)

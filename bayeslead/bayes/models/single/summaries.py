@@ -11,6 +11,7 @@ import pandas as pd
 import xarray as xr
 
 from bayeslead.bayes.data import ContinuousData
+from bayeslead.bayes.posterior import relative_ess
 from bayeslead.bayes.ppc import (
     chisq_ppp,
     missing_chisq_ppp,
@@ -85,7 +86,9 @@ def predictive_checks(table, theta_std, cdata, settings, idata):
         )
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            loo = az.loo(idata, pointwise=True)  # its Pareto k warning: counted below
+            # ArviZ's relative ESS, computed for all parameters at once (bayes.posterior)
+            reff = relative_ess([v.values for v in idata.posterior.data_vars.values()])
+            loo = az.loo(idata, pointwise=True, reff=reff)  # its Pareto k warning: counted below
             waic = az.waic(idata)
         bad = int(np.sum(loo.pareto_k.values > 0.7))
         if any("posterior variance of the log predictive" in str(w.message) for w in caught):
