@@ -53,15 +53,13 @@ def invariance(
     path, ladder, rule = invariance_to_run_folder(config, data, group, chosen, out)
     say(markdown_table(ladder.table[list(SHOWN)].rename(columns=SHOWN)))
     say(rule)
-    wlsmv = "estimator" in ladder.table  # ordinal items: refits, not lavaan's score tests
-    test = "scaled difference test of freeing each" if wlsmv else "score test"
     for level, block in ladder.scores.groupby("level", sort=False):
         top = block[block.new_at_level].head(5)
         listing = ", ".join(
             f"{r.parameter} (X2 {r.x2:.2f}, p {r.pvalue:.3g})" for r in top.itertuples()
         )
         say(
-            f"{level} fails: parameters to free, by {test}: {listing}. Add the first to "
+            f"{level} fails: parameters to free, by score test: {listing}. Add the first to "
             "group_partial and rerun."
         )
     say(str(path))

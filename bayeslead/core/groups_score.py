@@ -61,39 +61,47 @@ def score_tests(table: GroupTable, x: np.ndarray, samples: list[GroupSample]) ->
             block = _observed_unit_information(table, local, sample)
         info[np.ix_(rows, rows)] = sample.n / n * block[np.ix_(free, free)]
         score[rows] = -0.5 * gradient[free] / n
-    classes: dict[int, list[int]] = {}
-    for i, (g, k) in enumerate(nodes):
-        classes.setdefault(int(table.index[g, k]), []).append(i)
-    constraints = []  # (class, row of R)
-    for j, members in classes.items():
-        for other in members[1:]:
-            row = np.zeros(size)
-            row[members[0]], row[other] = 1.0, -1.0
-            constraints.append((j, row))
-    if not constraints:
-        empty = ScoreTest("", "", 0.0, 0, float("nan"))
-        return ScoreTests(empty, [])
-
-    def statistic(kept: np.ndarray) -> float:
-        m = len(kept)
-        bordered = np.block([[info, kept.T], [kept, np.zeros((m, m))]]) if m else info
-        p = np.linalg.pinv(bordered)[:size, :size]
-        return float(n * score @ p @ score)
-
-    total_x2 = statistic(np.zeros((0, size)))
-    total = ScoreTest("(all)", "", total_x2, len(constraints), _p(total_x2, len(constraints)))
+    classes = np.array([table.index[g, k] for g, k in nodes])
+    constraints, owner = equality_rows(classes)
+    if not len(constraints):
+        return ScoreTests(ScoreTest("", "", 0.0, 0, float("nan")), [])
     tests = []
-    for j in dict.fromkeys(c for c, _ in constraints):
-        kept = np.array([row for c, row in constraints if c != j]).reshape(-1, size)
-        df = sum(1 for c, _ in constraints if c == j)
-        value = statistic(kept)
-        _, k = nodes[classes[j][0]]
-        tests.append(ScoreTest(table.keys[k], table.keywords[k], value, df, _p(value, df)))
+    for j in dict.fromkeys(owner):
+        value = release_statistic(info, score, n, constraints[owner != j])
+        df = int(np.sum(owner == j))
+        _, k = nodes[int(np.flatnonzero(classes == j)[0])]
+        tests.append(ScoreTest(table.keys[k], table.keywords[k], value, df, chi2_p(value, df)))
     tests.sort(key=lambda t: -t.x2)
-    return ScoreTests(total, tests)
+    total = release_statistic(info, score, n, constraints[:0])
+    return ScoreTests(ScoreTest("(all)", "", total, len(owner), chi2_p(total, len(owner))), tests)
 
 
-def _p(x2: float, df: int) -> float:
+def equality_rows(classes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The equality constraints of nodes sharing a class (a global free index): rows of R
+    (``theta_first - theta_other = 0``, one per other member) and the class of each row."""
+    rows, owner = [], []
+    for j in dict.fromkeys(classes.tolist()):
+        members = np.flatnonzero(classes == j)
+        for other in members[1:]:
+            row = np.zeros(len(classes))
+            row[members[0]], row[other] = 1.0, -1.0
+            rows.append(row)
+            owner.append(j)
+    return np.array(rows).reshape(-1, len(classes)), np.array(owner, dtype=int)
+
+
+def release_statistic(info: np.ndarray, score: np.ndarray, n: int, kept: np.ndarray) -> float:
+    """lavaan's score statistic ``N s' P s`` for releasing every restriction not in `kept`:
+    P the upper-left block of the generalised inverse of ``[[I, R'], [R, 0]]`` (R = `kept`,
+    rows over the unconstrained parameters; nothing kept: the generalised inverse of I)."""
+    m, size = kept.shape[0], len(score)
+    bordered = np.block([[info, kept.T], [kept, np.zeros((m, m))]]) if m else info
+    p = np.linalg.pinv(bordered)[:size, :size]
+    return float(n * score @ p @ score)
+
+
+def chi2_p(x2: float, df: int) -> float:
+    """The chi-square p-value of a score statistic (NaN without df)."""
     return float(stats.chi2.sf(x2, df)) if df > 0 else float("nan")
 
 

@@ -75,26 +75,35 @@ def invariance_report(
     """report.html of an invariance ladder."""
     sizes = ", ".join(f"{html.escape(str(g))} (n = {n})" for g, n in groups.items())
     image = base64.b64encode(figure).decode("ascii")
+    estimation = (
+        "WLSMV on each group's polychorics (blank answers pairwise, Wu & Estabrook's "
+        "identification)"
+        if "estimator" in table
+        else "ML (FIML with blank answers)"
+    )
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
         f"<title>bayeslead invariance: {html.escape(name)}</title>",
         f"<style>{CSS}</style></head><body>",
         f"<h1>Measurement invariance: {html.escape(name)}</h1>",
-        f"<p>Groups: {sizes}; the first is the reference group. ML (FIML with blank "
-        "answers), lavaan's multi-group definitions.</p>",
+        f"<p>Groups: {sizes}; the first is the reference group. {estimation}, lavaan's "
+        "multi-group definitions.</p>",
         table_html(table[[c for c in SHOWN if c in table]].rename(columns=SHOWN)),
         f'<p class="note">{html.escape(rule)}</p>',
         f'<figure><img alt="fit across levels" src="data:image/png;base64,{image}">'
         "<figcaption>CFI, RMSEA and SRMR per level</figcaption></figure>",
     ]
-    if len(scores) and "estimator" in table:  # ordinal items (WLSMV): one refit per parameter
+    if len(scores) and "estimator" in table:  # ordinal items (WLSMV)
         parts += [
-            "<h2>Parameters to free (difference tests of the failed level)</h2>",
+            "<h2>Parameters to free (score tests of the failed level)</h2>",
             table_html(scores),
-            '<p class="note">WLSMV: the scaled-shifted difference test (Satorra 2000) of freeing '
-            "each loading or intercept the level made equal (one refit each). Add the top "
-            "parameters to <code>group_partial</code> one at a time and rerun.</p>",
+            '<p class="note">WLSMV: lavaan\'s lavTestScore (each equality constraint; the '
+            "level's total as rank 0) and modindices (an intercept the scalar level fixes in "
+            "every group): the ordinary score test, as lavaan computes it for WLSMV fits (it "
+            "has no robust one). Add the top parameters of the failed level (new_at_level) to "
+            "<code>group_partial</code> one at a time and rerun: the ladder then gives the "
+            "scaled-shifted difference test of the partial model.</p>",
         ]
     elif len(scores):
         parts += [

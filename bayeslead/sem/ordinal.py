@@ -69,9 +69,6 @@ def check_ordinal_model(spec: ModelSpec, settings: SemConfig) -> None:
         reasons.append(f"observed (non-item) variables ({', '.join(spec.observed)})")
     if spec.settings:
         reasons.append("labels, fixed values and equality constraints in the model syntax")
-    thresholds = [k for k in spec.group_partial if "|" in k]
-    if thresholds:
-        reasons.append(f"group_partial on thresholds ({', '.join(thresholds)})")
     allowed = set(ORDINAL_EQUAL) | (
         {"residuals"} if settings.parameterization == "theta" else set()
     )
@@ -149,7 +146,7 @@ def fit_ordinal(
     if unknown:
         raise InputError(
             f"group_partial: {', '.join(unknown)} names no parameter of the ordinal model "
-            "(write lavaan keys such as 'y3 ~ 1' or 'f1 =~ y3')"
+            "(write lavaan keys such as 'y3 ~ 1', 'f1 =~ y3' or 'y3 | t1')"
         )
     start = start_values(
         table,

@@ -8,15 +8,17 @@ groups); metric (+ loadings: latent variances free); scalar (+ intercepts: laten
 strict (+ residuals: residual variances 1 in every group) with `sem.parameterization: theta`
 only: it is not identified in the delta parameterization, lavaan's default, and is refused there.
 The config's `group_partial` (loadings, intercepts: ``"y3 ~ 1"`` stays free in the other
-groups) applies at every level.
+groups; thresholds ``"y3 | t1"``, with Wu & Estabrook's rule for the item's intercept and scale)
+applies at every level.
 
 invariance.csv reports what semTools' ``compareFit`` shows for a scaled test: the
 scaled-shifted chi-square (`chisq`, `pvalue`; the standard statistic in `chisq_unscaled`),
 CFI, TLI and RMSEA from it (lavaan's ``.scaled`` measures) and SRMR; differences between
 successive levels are Satorra's (2000) scaled-shifted test (lavaan's ``lavTestLRT`` for WLSMV)
-and the changes in the scaled CFI / RMSEA and in SRMR. A failed metric or scalar level gets,
-in invariance_scores.csv, the difference test of freeing each of its loadings or intercepts
-(one refit each, `freeing_tests`), ranked: the candidates for `group_partial`.
+and the changes in the scaled CFI / RMSEA and in SRMR. A failed level gets, in
+invariance_scores.csv, lavaan's score tests of its restrictions (`level_scores`: lavTestScore's
+univariate tests of its equality constraints, modindices' of the scalar level's intercepts, and
+lavTestScore's total), ranked: the candidates for `group_partial`.
 """
 
 from __future__ import annotations
@@ -27,12 +29,21 @@ from threadpoolctl import threadpool_limits
 
 from bayeslead.config import InvarianceConfig, SemConfig
 from bayeslead.core.groups import compact_key
+from bayeslead.core.groups_score import ScoreTests
 from bayeslead.core.spec import ModelSpec
 from bayeslead.data import ResponseData
 from bayeslead.errors import InputError
-from bayeslead.sem.invariance import SCORE_COLUMNS, Ladder, differences, ladder_rows
+from bayeslead.sem.invariance import (
+    SCORE_COLUMNS,
+    Ladder,
+    differences,
+    ladder_rows,
+    score_frame,
+)
 from bayeslead.sem.ordinal import OrdinalFit, check_ordinal_model, fit_ordinal, ordinal_samples
+from bayeslead.sem.ordinal_table import build_ordinal_table
 from bayeslead.sem.wlsmv import difference_test
+from bayeslead.sem.wlsmv_score import wlsmv_score_tests
 
 ORDINAL_LEVELS = {
     "configural": (),
@@ -41,7 +52,6 @@ ORDINAL_LEVELS = {
     "scalar": ("thresholds", "loadings", "intercepts"),
     "strict": ("thresholds", "loadings", "intercepts", "residuals"),  # theta only
 }
-FREEABLE = {"metric": "loadings", "scalar": "intercepts"}  # what freeing_tests frees
 SCALED = {  # invariance.csv column: the WLSMV fit measure it shows
     "npar": "npar",
     "chisq": "chisq_scaled",
@@ -120,11 +130,11 @@ def fit_ordinal_ladder(
                 test = difference_test(result.fit, previous[0].fit, chisq_diff, df_diff, samples)
             row |= differences(fit, previous and previous[1], settings, name, test)
             rows.append(row)
-            if row["decision"] == "fails" and name in FREEABLE:
-                scores.append(
-                    freeing_tests(spec, samples, groups, name, result, test, sem.parameterization)
-                )
-            previous = (result, fit)
+            if row["decision"] == "fails":
+                tests = level_scores(spec, groups, name, result, samples, sem.parameterization)
+                new = set(ORDINAL_LEVELS[name]) - set(ORDINAL_LEVELS[previous[2]])
+                scores.append(score_frame(name, tests, new))
+            previous = (result, fit, name)
     table = pd.DataFrame(rows)
     for column in ("npar", "df", "df_diff"):
         table[column] = table[column].round().astype("Int64")
@@ -137,65 +147,25 @@ def fit_ordinal_ladder(
     )
 
 
-def freeing_tests(
+def level_scores(
     spec: ModelSpec,
-    samples: list,
     groups: tuple[str, ...],
     level: str,
     result: OrdinalFit,
-    total: dict | None,
+    samples: list,
     parameterization: str = "delta",
-) -> pd.DataFrame:
-    """For a failed metric or scalar level: the scaled-shifted difference test (Satorra 2000)
-    of freeing each parameter the level made equal (each loading, or each item intercept), one
-    refit per parameter, largest first; rank 0 is the level's test against the one before (all
-    its new constraints). The WLSMV counterpart of lavaan's ``lavTestScore`` ranking (a score
-    test approximates the same difference; these are not lavTestScore's numbers)."""
-    keyword = FREEABLE[level]
+) -> ScoreTests:
+    """lavaan's score tests of a level (`bayeslead.sem.wlsmv_score`): each parameter the level
+    makes equal (or fixes in every group) and `group_partial` does not yet free."""
+    equal = ORDINAL_LEVELS[level]
     partial = tuple(spec.group_partial)
     done = {compact_key(k) for k in partial}
-    rows = []
-    for k, key in enumerate(result.table.keys):
-        if result.table.keywords[k] != keyword or compact_key(key) in done:
-            continue
-        freed = fit_ordinal(
-            spec, samples, groups, ORDINAL_LEVELS[level], (*partial, key), parameterization
+    n_thresholds = result.table.n_thresholds
+    candidates = {
+        key: build_ordinal_table(
+            spec, groups, n_thresholds, equal, (*partial, key), parameterization
         )
-        df = int(round(result.measures["df"] - freed.measures["df"]))
-        chisq = result.measures["chisq"] - freed.measures["chisq"]
-        test = difference_test(result.fit, freed.fit, chisq, df, samples)
-        rows.append(
-            {
-                "parameter": key.replace(" ~1", " ~ 1"),
-                "keyword": keyword,
-                "new_at_level": True,
-                "x2": test["chisq_diff"],
-                "df": df,
-                "pvalue": test["p_diff"],
-            }
-        )
-    rows.sort(key=lambda r: -r["x2"])
-    frame = pd.DataFrame(rows)
-    frame.insert(0, "rank", range(1, len(rows) + 1))
-    if total is not None:
-        frame = pd.concat(
-            [
-                frame,
-                pd.DataFrame(
-                    [
-                        {
-                            "rank": 0,
-                            "parameter": "(all constraints)",
-                            "keyword": "",
-                            "new_at_level": False,
-                            "x2": total["chisq_diff"],
-                            "df": total["df_diff"],
-                            "pvalue": total["p_diff"],
-                        }
-                    ]
-                ),
-            ],
-            ignore_index=True,
-        )
-    frame.insert(0, "level", level)
-    return frame[SCORE_COLUMNS]
+        for key, keyword in zip(result.table.keys, result.table.keywords, strict=True)
+        if keyword in equal and compact_key(key) not in done
+    }
+    return wlsmv_score_tests(result.table, result.fit.x, samples, candidates)

@@ -146,10 +146,11 @@ def build_ordinal_table(
 ) -> OrdinalTable:
     """The ordinal model of `spec` for `groups` (first = reference) with `group_equal`
     (see the module docstring for the identification) and `group_partial`: loadings, latent
-    (co)variances and intercepts (``"y3 ~ 1"``: free in the other groups, as below the scalar
-    level) exempt from the equality, as measEq.syntax's ``group.partial``. ``"theta"``: residual
-    variances 1 in the first group, free in the others once thresholds are equal, 1 again with
-    ``residuals`` equal; the scales follow from them."""
+    (co)variances, intercepts (``"y3 ~ 1"``: free in the other groups, as below the scalar
+    level), thresholds (``"y3 | t1"``) and residual variances (theta) exempt from the equality,
+    as measEq.syntax's ``group.partial``, with its rule for an item's intercept and scale (see
+    the code). ``"theta"``: residual variances 1 in the first group, free in the others once
+    thresholds are equal, 1 again with ``residuals`` equal; the scales follow from them."""
     theta = parameterization == "theta"
     unknown = sorted(set(group_equal) - set(ORDINAL_EQUAL) - ({"residuals"} if theta else set()))
     if unknown:
@@ -170,8 +171,7 @@ def build_ordinal_table(
         elif param.kind == "residual_variance" and param.lhs in base.manifest:
             keywords.append("residuals")
             fixed_value.append(1.0 if theta else np.nan)  # delta: 1 / Delta^2 - common
-            freed = theta and "thresholds" in equal and "residuals" not in equal and not single
-            free_at.append("others" if freed else "none")
+            free_at.append("none")  # theta: set below, by Wu & Estabrook's rule
         elif param.kind == "latent_variance":
             keywords.append("lv.variances")
             fixed_value.append(1.0)
@@ -190,12 +190,30 @@ def build_ordinal_table(
             fixed_value.append(0.0)
             free_at.append("all")
     partial = {compact_key(k) for k in group_partial}
+    n_equal = {  # per item: its thresholds equal across groups (Wu & Estabrook's rule counts them)
+        name: sum("thresholds" in equal and f"{name}|t{c + 1}" not in partial for c in range(count))
+        for name, count in zip(variables[:p], n_thresholds, strict=True)
+    }
+    equal_intercept = {
+        name: "intercepts" in equal and f"{name}~1" not in partial for name in variables[:p]
+    }
+    # measEq.syntax(ID.cat = "Wu.Estabrook.2016") in the other groups: an item's intercept is free
+    # while one of its thresholds is equal (and intercepts are not); its scale (theta: residual
+    # variance) while two are, or one with the intercept equal (and residuals are not)
+    scaled = {
+        name: not single
+        and (n_equal[name] >= 2 or (n_equal[name] >= 1 and equal_intercept[name]))
+        and not ("residuals" in equal and f"{name}~~{name}" not in partial)
+        for name in variables[:p]
+    }
+    for k, param in enumerate(base.free_params):
+        if param.kind == "residual_variance" and param.lhs in base.manifest and theta:
+            free_at[k] = "others" if scaled[param.lhs] else "none"
     for name in variables[:p]:
         keys.append(f"{name} ~1")
         keywords.append("intercepts")
         fixed_value.append(0.0)
-        equal_here = "intercepts" in equal and f"{name}~1" not in partial
-        freed = "thresholds" in equal and not equal_here and not single
+        freed = n_equal[name] >= 1 and not equal_intercept[name] and not single
         free_at.append("others" if freed else "none")
     for name in variables[p:]:
         keys.append(f"{name} ~1")
@@ -212,8 +230,7 @@ def build_ordinal_table(
         keys.append(f"{name} ~*~ {name}")
         keywords.append("scales")
         fixed_value.append(np.nan if theta else 1.0)  # theta: computed from the variances
-        freed = not theta and "thresholds" in equal and not single
-        free_at.append("others" if freed else "none")
+        free_at.append("others" if scaled[name] and not theta else "none")
     n_groups, size = len(groups), len(keys)
     index = np.full((n_groups, size), -1, dtype=int)
     fixed = np.tile(np.array(fixed_value), (n_groups, 1))

@@ -2,7 +2,8 @@
 (tests/reference/ordinal_invariance: make.R, provenance in its README): one group (lavaan's
 cfa default), every level of the Wu & Estabrook (2016) threshold ladder on simulated data
 (2 x 400, 5-point items, y3's thresholds shifted in group B) and on psych's bfi by gender
-(blanks pairwise), and lavTestLRT's scaled-shifted difference tests."""
+(blanks pairwise), lavTestLRT's scaled-shifted difference tests, and lavTestScore /
+modindices of the levels' restrictions."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from bayeslead.invariance import invariance_to_run_folder
 from bayeslead.sem.capabilities import CAPABILITIES
 from bayeslead.sem.engine import fit_sem
 from bayeslead.sem.ordinal import fit_ordinal, ordinal_estimates, ordinal_samples
-from bayeslead.sem.ordinal_ladder import ORDINAL_LEVELS, fit_ordinal_ladder
+from bayeslead.sem.ordinal_ladder import ORDINAL_LEVELS, fit_ordinal_ladder, level_scores
 from bayeslead.sem.wlsmv import difference_test
 from tests.conftest import REFERENCE, ROOT, reference_table
 
@@ -139,12 +140,16 @@ def test_threshold_ladder_equals_lavaan(prefix):
             assert abs(row.p_diff - lrt.loc[level, "Pr(>Chisq)"]) < 0.002
     if not prefix:  # the shifted item: thresholds absorb it until intercepts are equal
         assert table.decision.tolist() == ["baseline", "holds", "holds", "fails"]
-        # freeing each intercept (one refit each): the shifted item first, by far
+        # lavaan's score tests of the failed level: the shifted item's intercept first, by far
+        # (modindices 64.699), then its thresholds (lavTestScore 20.931, ...); total 77.970 (40)
         scores = ladder.scores[ladder.scores["rank"] > 0]
-        assert scores.parameter.iloc[0] == "y3 ~ 1"
-        assert scores.x2.iloc[0] > 50 > 15 > scores.x2.iloc[1]
+        assert set(scores.level) == {"scalar"}
+        assert scores.parameter.iloc[0] == "y3 ~ 1" and bool(scores.new_at_level.iloc[0])
+        assert abs(scores.x2.iloc[0] - 64.699) < 0.01
+        assert scores.parameter.iloc[1:4].tolist() == ["y3 | t3", "y3 | t1", "y3 | t2"]
+        assert not scores.new_at_level.iloc[1:4].any()
         total = ladder.scores[ladder.scores["rank"] == 0].iloc[0]
-        assert abs(total.x2 - lrt.loc["scalar", "Chisq diff"]) < 0.01
+        assert abs(total.x2 - 77.970) < 0.01 and total.df == 40
 
 
 @pytest.mark.parametrize("level", DELTA_LEVELS)
@@ -166,8 +171,8 @@ def test_refusals():
         fit_ordinal_ladder(spec, data, WLSMV, InvarianceConfig(levels=["configural", "strict"]))
     with pytest.raises(InputError, match="fiml"):
         fit_sem(spec, data, SemConfig(estimator="WLSMV", missing="fiml"))
-    with pytest.raises(InputError, match="group_partial"):
-        fit_sem(replace(spec, group_partial=("y3 | t1",)), data, WLSMV)
+    with pytest.raises(InputError, match=r"group_partial: y9 \| t1 names no parameter"):
+        fit_sem(replace(spec, group_equal=("thresholds",), group_partial=("y9 | t1",)), data, WLSMV)
     shifted = data.frame.copy()
     shifted.loc[:399, "y1"] = shifted.loc[:399, "y1"].clip(upper=4)  # no 5 in group A
     other = ResponseData(
@@ -207,17 +212,27 @@ def test_invariance_command_on_the_bfi_example(tmp_path):
 
 
 @pytest.mark.parametrize(
-    ("name", "partial"), [("partial_scalar", "y3 ~ 1"), ("partial_loading", "f1 =~ y3")]
+    ("name", "level", "partial"),
+    [
+        ("partial_scalar", "scalar", ("y3 ~ 1",)),
+        ("partial_loading", "scalar", ("f1 =~ y3",)),
+        ("partial_thresholds_t3", "thresholds", ("y3 | t3",)),
+        ("partial_thresholds_t234", "thresholds", ("y3 | t2", "y3 | t3", "y3 | t4")),
+        ("partial_scalar_t3", "scalar", ("y3 | t3", "y3 ~ 1")),
+    ],
 )
-def test_group_partial_equals_measeq_syntax(name, partial):
+def test_group_partial_equals_measeq_syntax(name, level, partial):
     """Scalar with y3's intercept free in group B (measEq.syntax's group.partial: chi-square
-    40.993 on 65 df, scaled 60.843; lavTestLRT against metric 4.398 (5), p 0.494) and scalar
-    with y3's loading free: estimates, SEs and fit measures."""
+    40.993 on 65 df, scaled 60.843; lavTestLRT against metric 4.398 (5), p 0.494), scalar with
+    y3's loading free, and thresholds freed (Wu & Estabrook's rule: y3's intercept and scale stay
+    free with three equal thresholds, 33.094 on 53 df; the scale is fixed with one, 32.896 on 52
+    df; scalar with y3 | t3 and y3 ~ 1 free, 40.780 on 64 df): estimates, SEs and fit
+    measures."""
     spec, data, frame = case()
     labels = frame.g.astype(str)
     groups = tuple(pd.unique(labels))
     samples = ordinal_samples(data.frame, labels, groups, "test")
-    result = fit_ordinal(spec, samples, groups, ORDINAL_LEVELS["scalar"], (partial,))
+    result = fit_ordinal(spec, samples, groups, ORDINAL_LEVELS[level], partial)
     assert_measures(result.measures, "", name)
     assert_estimates(ordinal_estimates(result), "", name, list(groups))
     if name == "partial_scalar":
@@ -233,6 +248,37 @@ def test_group_partial_equals_measeq_syntax(name, partial):
         assert abs(test["chisq_diff"] - lrt.loc["partial_scalar", "Chisq diff"]) < 0.01
         assert test["df_diff"] == lrt.loc["partial_scalar", "Df diff"]
         assert abs(test["p_diff"] - lrt.loc["partial_scalar", "Pr(>Chisq)"]) < 0.002
+
+
+@pytest.mark.parametrize("prefix", ["", "bfi_"])
+def test_score_tests_equal_lavaan(prefix):
+    """lavTestScore (univariate X2 of every equality constraint, and the total) and modindices
+    (the scalar level's intercepts in the second group) at the thresholds, metric and scalar
+    levels, within 0.01 (simulated: totals 5.940 (32), 8.583 (40), 77.970 (40); bfi: 21.235
+    (50), 30.144 (60), 285.551 (60), N5 ~ 1 first at scalar, 182.067)."""
+    spec, data, frame = case(prefix)
+    labels = frame["gender" if prefix else "g"].astype(str)
+    groups = tuple(pd.unique(labels))
+    samples = ordinal_samples(data.frame, labels, groups, "test")
+    ref = reference_table(FOLDER, f"{prefix}scores.csv")
+    for level in ["thresholds", "metric", "scalar"]:
+        result = fit_ordinal(spec, samples, groups, ORDINAL_LEVELS[level])
+        tests = level_scores(spec, groups, level, result, samples)
+        expected = ref[ref.level == level]
+        total = expected[expected.test == "lavTestScore total"].iloc[0]
+        assert abs(tests.total.x2 - total.x2) < 0.01, level
+        assert tests.total.df == total.df
+        assert abs(tests.total.pvalue - total.pvalue) < 0.002
+        ours = {t.parameter.replace(" ~ 1", " ~1"): t for t in tests.parameters}
+        rows = expected[expected.test != "lavTestScore total"]
+        assert len(ours) == len(rows), level
+        for row in rows.itertuples():
+            test = ours[row.parameter]
+            assert abs(test.x2 - row.x2) < 0.01, (level, row.parameter, test.x2, row.x2)
+            assert test.df == row.df == 1
+            assert abs(test.pvalue - row.pvalue) < 0.002, (level, row.parameter)
+        kinds = set(rows.test)
+        assert kinds == ({"lavTestScore", "modindices"} if level == "scalar" else {"lavTestScore"})
 
 
 def test_bfi_five_factors_equal_lavaan():

@@ -52,18 +52,21 @@ ladder <- function(data, model, items, group, prefix, missing = "listwise") {
 fits <- ladder(sim, model, paste0("y", 1:8), "g", "")
 
 ## partial scalar: y3's intercept free in group B (group.partial = "y3 ~ 1"); and a loading freed
-partial <- list()
-for (gp in c(intercept = "y3 ~ 1", loading = "f1 =~ y3")) {
+fit_partial <- function(nm, group.equal, group.partial) {
   syn <- measEq.syntax(model, data = sim, ordered = paste0("y", 1:8), parameterization = "delta",
                        ID.fac = "std.lv", ID.cat = "Wu.Estabrook.2016", group = "g",
-                       group.equal = levels$scalar, group.partial = gp)
-  nm <- if (gp == "y3 ~ 1") "partial_scalar" else "partial_loading"
+                       group.equal = group.equal, group.partial = group.partial)
   writeLines(as.character(syn), paste0("syntax_", nm, ".lav"))
   fit <- cfa(as.character(syn), data = sim, ordered = paste0("y", 1:8), group = "g",
              estimator = "WLSMV")
-  partial[[nm]] <- fit
   write_ref_csv(param_table(fit), paste0("estimates_", nm, ".csv"))
   write_ref_csv(fit_table(fit), paste0("fit_", nm, ".csv"))
+  fit
+}
+partial <- list()
+for (gp in c(intercept = "y3 ~ 1", loading = "f1 =~ y3")) {
+  nm <- if (gp == "y3 ~ 1") "partial_scalar" else "partial_loading"
+  partial[[nm]] <- fit_partial(nm, levels$scalar, gp)
 }
 lrt_p <- lavTestLRT(fits$metric, partial$partial_scalar, model.names = c("metric", "partial_scalar"))
 write_ref_csv(data.frame(level = rownames(lrt_p), as.data.frame(lrt_p), check.names = FALSE),
@@ -105,7 +108,61 @@ writeLines(bfi_model, "bfi_model.lav", sep = "")
 bfi_fits <- ladder(bfi, bfi_model, c(paste0("C", 1:5), paste0("N", 1:5)), "gender", "bfi_",
                    missing = "pairwise")
 
+## score tests (issue 17, acceptance 2: the parameters to free, ranked): lavTestScore() of every
+## equality constraint (univariate X2, 1 df each with two groups, and the total test), expected
+## information (the default); lavaan 0.6-14 warns for WLSMV ("se is not `standard'; not implemented
+## yet; falling back to ordinary score test") and computes N g' J g with g its DWLS gradient and J
+## the inverse of the expected information bordered by the constraints kept. The intercepts of the
+## scalar level are fixed (0 in every group), not constrained, so lavTestScore cannot release them:
+## their test is modindices()' mi of freeing `y ~1` in the second group (the same score statistic
+## for a fixed parameter). Also measEq.syntax's group.partial on thresholds (Wu & Estabrook:
+## an item's intercept stays free in the other groups while one of its thresholds is equal, its
+## scale while two are, or one with the intercept equal).
+score_rows <- function(fit, level) {
+  pt <- parTable(fit)
+  key <- function(i) ifelse(pt$op[i] == "~1", paste0(pt$lhs[i], " ~1"),
+                            paste(pt$lhs[i], pt$op[i], pt$rhs[i]))
+  warned <- character(0)
+  ts <- withCallingHandlers(lavTestScore(fit), warning = function(w) {
+    warned <<- c(warned, conditionMessage(w)); invokeRestart("muffleWarning")
+  })
+  uni <- ts$uni
+  i1 <- match(uni$lhs, pt$plabel); i2 <- match(uni$rhs, pt$plabel)
+  stopifnot(all(key(i1) == key(i2)), all(pt$group[i2] == 2L))
+  out <- data.frame(level = level, test = "lavTestScore", parameter = key(i1),
+                    group = pt$group[i2], x2 = uni$X2, df = uni$df, pvalue = uni$p.value)
+  out <- rbind(out, data.frame(level = level, test = "lavTestScore total", parameter = "",
+                               group = NA, x2 = ts$test$X2, df = ts$test$df,
+                               pvalue = ts$test$p.value))
+  if (level == "scalar") {
+    mi <- modindices(fit, op = "~1")
+    mi <- mi[mi$group == 2L & mi$lhs %in% lavNames(fit, "ov"), ]
+    out <- rbind(out, data.frame(level = level, test = "modindices",
+                                 parameter = paste0(mi$lhs, " ~1"), group = 2L, x2 = mi$mi,
+                                 df = 1L, pvalue = pchisq(mi$mi, 1, lower.tail = FALSE)))
+  }
+  attr(out, "warning") <- unique(warned)
+  out
+}
+scores <- function(fits, prefix) {
+  rows <- do.call(rbind, lapply(c("thresholds", "metric", "scalar"),
+                                function(nm) score_rows(fits[[nm]], nm)))
+  write_ref_csv(rows, paste0(prefix, "scores.csv"))
+  unique(unlist(lapply(c("thresholds", "metric", "scalar"),
+                       function(nm) attr(score_rows(fits[[nm]], nm), "warning"))))
+}
+score_warning <- c(scores(fits, ""), scores(bfi_fits, "bfi_"))
+
+partial_thr <- list(thresholds_t3 = list(eq = levels$thresholds, gp = "y3 | t3"),
+                    thresholds_t234 = list(eq = levels$thresholds,
+                                           gp = c("y3 | t2", "y3 | t3", "y3 | t4")),
+                    scalar_t3 = list(eq = levels$scalar, gp = c("y3 | t3", "y3 ~ 1")))
+for (nm in names(partial_thr)) {
+  partial[[nm]] <- fit_partial(paste0("partial_", nm), partial_thr[[nm]]$eq, partial_thr[[nm]]$gp)
+}
+
 write_meta(list(versions = versions(),
+                score_tests = list(call = "lavTestScore(fit) (information = 'expected'); modindices(fit, op = '~1') for the scalar intercepts", warning = score_warning),
                 ladder = lapply(fits, fit_info, call = "cfa(measEq.syntax(...), ordered, group = 'g', estimator = 'WLSMV')"),
                 partial = lapply(partial, fit_info, call = "cfa(measEq.syntax(..., group.partial = ), ordered, group = 'g', estimator = 'WLSMV')"),
                 theta = lapply(theta, fit_info, call = "cfa(measEq.syntax(..., parameterization = 'theta'), ordered, group = 'g', estimator = 'WLSMV', parameterization = 'theta')"),
