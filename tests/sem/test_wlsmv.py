@@ -211,6 +211,26 @@ def test_invariance_command_on_the_bfi_example(tmp_path):
     assert (path / "report.html").exists()
 
 
+def test_invariance_command_ranks_the_shifted_item_first(tmp_path):
+    """configs/ordinal_shift_invariance.yaml: scalar fails against metric, invariance_scores.csv
+    ranks y3 ~ 1 first (lavaan's modindices 64.699) and report.html shows the score tests; with
+    y3 ~ 1 in group_partial the partial scalar level holds (4.398 on 5 df, lavTestLRT)."""
+    config = ROOT / "configs" / "ordinal_shift_invariance.yaml"
+    path, ladder, _ = invariance_to_run_folder(config, levels=["metric", "scalar"], out=tmp_path)
+    scores = pd.read_csv(path / "invariance_scores.csv")
+    first = scores[scores["rank"] == 1].iloc[0]
+    assert (first.level, first.parameter, first.df) == ("scalar", "y3 ~ 1", 1)
+    assert abs(first.x2 - 64.699) < 0.01
+    assert "score tests of the failed level" in (path / "report.html").read_text()
+    text = config.read_text().replace('# group_partial: ["y3 ~ 1"]', 'group_partial: ["y3 ~ 1"]')
+    partial = tmp_path / "partial.yaml"
+    partial.write_text(text.replace("../tests", str(ROOT / "tests")))
+    path, ladder, _ = invariance_to_run_folder(partial, levels=["metric", "scalar"], out=tmp_path)
+    scalar = ladder.table.set_index("level").loc["scalar"]
+    assert scalar.decision == "holds" and abs(scalar.chisq_diff - 4.398) < 0.01
+    assert ladder.scores.empty
+
+
 @pytest.mark.parametrize(
     ("name", "level", "partial"),
     [
@@ -250,20 +270,24 @@ def test_group_partial_equals_measeq_syntax(name, level, partial):
         assert abs(test["p_diff"] - lrt.loc["partial_scalar", "Pr(>Chisq)"]) < 0.002
 
 
-@pytest.mark.parametrize("prefix", ["", "bfi_"])
+@pytest.mark.parametrize("prefix", ["", "bfi_", "theta_"])
 def test_score_tests_equal_lavaan(prefix):
     """lavTestScore (univariate X2 of every equality constraint, and the total) and modindices
-    (the scalar level's intercepts in the second group) at the thresholds, metric and scalar
-    levels, within 0.01 (simulated: totals 5.940 (32), 8.583 (40), 77.970 (40); bfi: 21.235
-    (50), 30.144 (60), 285.551 (60), N5 ~ 1 first at scalar, 182.067)."""
-    spec, data, frame = case(prefix)
-    labels = frame["gender" if prefix else "g"].astype(str)
+    (the intercepts the scalar level fixes, and the residual variances of theta's strict level,
+    in the second group) at every level but configural, within 0.01 (simulated: totals 5.940
+    (32), 8.583 (40), 77.970 (40); bfi: 21.235 (50), 30.144 (60), 285.551 (60), N5 ~ 1 first at
+    scalar, 182.067; theta: strict 85.458 (40), y3 ~ 1 first, 63.261)."""
+    parameterization = "theta" if prefix == "theta_" else "delta"
+    spec, data, frame = case("bfi_" if prefix == "bfi_" else "")
+    labels = frame["gender" if prefix == "bfi_" else "g"].astype(str)
     groups = tuple(pd.unique(labels))
     samples = ordinal_samples(data.frame, labels, groups, "test")
     ref = reference_table(FOLDER, f"{prefix}scores.csv")
-    for level in ["thresholds", "metric", "scalar"]:
-        result = fit_ordinal(spec, samples, groups, ORDINAL_LEVELS[level])
-        tests = level_scores(spec, groups, level, result, samples)
+    # theta: its strict level (the levels below are delta's code path, tested above)
+    for level in ["strict"] if prefix == "theta_" else dict.fromkeys(ref.level):
+        equal = ORDINAL_LEVELS[level]
+        result = fit_ordinal(spec, samples, groups, equal, (), parameterization)
+        tests = level_scores(spec, groups, level, result, samples, parameterization)
         expected = ref[ref.level == level]
         total = expected[expected.test == "lavTestScore total"].iloc[0]
         assert abs(tests.total.x2 - total.x2) < 0.01, level
@@ -277,8 +301,8 @@ def test_score_tests_equal_lavaan(prefix):
             assert abs(test.x2 - row.x2) < 0.01, (level, row.parameter, test.x2, row.x2)
             assert test.df == row.df == 1
             assert abs(test.pvalue - row.pvalue) < 0.002, (level, row.parameter)
-        kinds = set(rows.test)
-        assert kinds == ({"lavTestScore", "modindices"} if level == "scalar" else {"lavTestScore"})
+        fixed = level in ("scalar", "strict")
+        assert set(rows.test) == ({"lavTestScore", "modindices"} if fixed else {"lavTestScore"})
 
 
 def test_bfi_five_factors_equal_lavaan():

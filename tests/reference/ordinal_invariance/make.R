@@ -134,24 +134,26 @@ score_rows <- function(fit, level) {
   out <- rbind(out, data.frame(level = level, test = "lavTestScore total", parameter = "",
                                group = NA, x2 = ts$test$X2, df = ts$test$df,
                                pvalue = ts$test$p.value))
-  if (level == "scalar") {
-    mi <- modindices(fit, op = "~1")
-    mi <- mi[mi$group == 2L & mi$lhs %in% lavNames(fit, "ov"), ]
+  if (level %in% c("scalar", "strict")) {  # theta strict: residual variances 1 in every group
+    mi <- modindices(fit, op = if (level == "scalar") "~1" else c("~1", "~~"))
+    mi <- mi[mi$group == 2L & mi$lhs %in% lavNames(fit, "ov") &
+             (mi$op == "~1" | mi$lhs == mi$rhs), ]
     out <- rbind(out, data.frame(level = level, test = "modindices",
-                                 parameter = paste0(mi$lhs, " ~1"), group = 2L, x2 = mi$mi,
-                                 df = 1L, pvalue = pchisq(mi$mi, 1, lower.tail = FALSE)))
+                                 parameter = ifelse(mi$op == "~1", paste0(mi$lhs, " ~1"),
+                                                    paste(mi$lhs, mi$op, mi$rhs)),
+                                 group = 2L, x2 = mi$mi, df = 1L,
+                                 pvalue = pchisq(mi$mi, 1, lower.tail = FALSE)))
   }
   attr(out, "warning") <- unique(warned)
   out
 }
-scores <- function(fits, prefix) {
-  rows <- do.call(rbind, lapply(c("thresholds", "metric", "scalar"),
-                                function(nm) score_rows(fits[[nm]], nm)))
-  write_ref_csv(rows, paste0(prefix, "scores.csv"))
-  unique(unlist(lapply(c("thresholds", "metric", "scalar"),
-                       function(nm) attr(score_rows(fits[[nm]], nm), "warning"))))
+scores <- function(fits, prefix, levels = c("thresholds", "metric", "scalar")) {
+  rows <- lapply(levels, function(nm) score_rows(fits[[nm]], nm))
+  write_ref_csv(do.call(rbind, rows), paste0(prefix, "scores.csv"))
+  unique(unlist(lapply(rows, attr, "warning")))
 }
-score_warning <- c(scores(fits, ""), scores(bfi_fits, "bfi_"))
+score_warning <- unique(c(scores(fits, ""), scores(bfi_fits, "bfi_"),
+                          scores(theta, "theta_", c("thresholds", "metric", "scalar", "strict"))))
 
 partial_thr <- list(thresholds_t3 = list(eq = levels$thresholds, gp = "y3 | t3"),
                     thresholds_t234 = list(eq = levels$thresholds,
