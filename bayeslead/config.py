@@ -182,13 +182,14 @@ class TruthConfig(Strict):
     icc: float | None = Field(None, ge=0, lt=1)
     cluster_size: int | None = Field(None, ge=1)
     random_slope_sd: dict[str, float] = {}
+    between_paths: dict[str, float] = {}  # data.cluster: paths among cluster means, else `paths`
     level3_icc: float | None = Field(None, ge=0, lt=1)
     level3_size: int | None = Field(None, ge=1)
     groups: dict[str, GroupTruth] = {}
     method: float = Field(0.0, ge=0, lt=1)  # loading of a common method factor on every item
     method_share: dict[str, float] = {}  # construct -> method share of its items' common variance
 
-    @field_validator("paths", "correlations", "random_slope_sd")
+    @field_validator("paths", "correlations", "random_slope_sd", "between_paths")
     @classmethod
     def _keys_are_pairs(cls, value: dict[str, float]) -> dict[str, float]:
         for key in value:

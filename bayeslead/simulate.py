@@ -7,7 +7,8 @@ residual variance that makes its total variance 1, items are ``y* = lambda * eta
 column, each construct is a between-cluster part (variance `icc`) plus a within part
 (variance 1 - icc) following the same standardised paths, and `random_slope_sd` lets chosen
 within-cluster paths vary across clusters around the path's value (the between paths, among the
-clusters' latent means as in lavaan's two-level models, have no random part; the slope variance
+clusters' latent means as in lavaan's two-level models, have no random part and take
+`between_paths` where it gives a value; the slope variance
 adds to the outcome's within variance, so its latent ICC is slightly below `icc`). Items vary
 between clusters only through their constructs: no between-level item residual, as the ordinal
 two-level model assumes (the continuous one estimates it). With a level-3 column, clusters are
@@ -36,10 +37,9 @@ from bayeslead.config import TruthConfig
 from bayeslead.core.partable import ParameterTable, build_partable
 from bayeslead.core.spec import ModelSpec
 from bayeslead.errors import InputError, Problem
+from bayeslead.simulate_level3 import DEFAULT_LEVEL3_SIZE, level3_intercepts, level3_share
 
 DEFAULT_CLUSTER_SIZE = 8
-DEFAULT_LEVEL3_SIZE = 10  # clusters per level-3 unit
-DEFAULT_LEVEL3_ICC = 0.05
 
 
 @dataclass(frozen=True)
@@ -225,8 +225,9 @@ def simulate_responses(
         cluster = np.arange(n) // size
         n_clusters = int(cluster[-1]) + 1
         frame[spec.cluster] = cluster + 1
-        level3 = _level3_share(spec, truth, icc)
-        between = _draw(rng, (icc - level3) * structural, n_clusters) @ b.T
+        level3 = level3_share(spec, truth, icc)
+        between_structural, between_b = _between_structure(spec, truth, table, structural, b)
+        between = _draw(rng, (icc - level3) * between_structural, n_clusters) @ between_b.T
         within_a = np.repeat(a[None, :, :], n_clusters, axis=0)
         for key, sd in truth.random_slope_sd.items():
             p = table.find(*_split(key))
@@ -241,8 +242,13 @@ def simulate_responses(
         if spec.level3:
             unit = cluster // (truth.level3_size or DEFAULT_LEVEL3_SIZE)
             frame.insert(0, spec.level3, unit + 1)
-            latent_part += _level3_intercepts(rng, table, a, level3, int(unit[-1]) + 1)[unit]
+            latent_part += level3_intercepts(rng, table, a, level3, int(unit[-1]) + 1)[unit]
     else:
+        if truth.between_paths:
+            raise InputError(
+                "Config: truth.between_paths needs a cluster column (data.cluster): paths among "
+                "the clusters' latent means exist in two-level designs only"
+            )
         latent_part = _draw_latents(rng, table, a, structural, n)
     trait, errors = with_method(rng, spec, truth, np.diag(s)[:k], n)
     ystar = latent_part[:, :k] * trait + errors
@@ -343,31 +349,29 @@ def _simulate_groups(
     return out
 
 
-def _level3_share(spec: ModelSpec, truth: TruthConfig, icc: float) -> float:
-    """Share of each construct's variance between level-3 units (part of the cluster share)."""
-    if not spec.level3:
-        return 0.0
-    share = truth.level3_icc if truth.level3_icc is not None else DEFAULT_LEVEL3_ICC
-    if share >= icc:
-        raise InputError(
-            f"Config: truth.level3_icc ({share}) must be below truth.icc ({icc}): the level-3 "
-            "share is part of the share between clusters"
-        )
-    return share
-
-
-def _level3_intercepts(
-    rng: np.random.Generator, table: ParameterTable, a: np.ndarray, share: float, n_units: int
-) -> np.ndarray:
-    """Each level-3 unit's intercepts of the first-order constructs (independent, variance
-    `share`) and what they add to the items (times the loadings), shape (units, variables)."""
-    k = table.n_manifest
-    loadings = np.zeros_like(a)
-    loadings[:k] = a[:k]
-    first = sorted({p.col for p in table.params if p.op == "=~" and p.row < k})
-    draws = np.zeros((n_units, a.shape[0]))
-    draws[:, first] = rng.normal(0.0, np.sqrt(share), (n_units, len(first)))
-    return draws + draws @ loadings.T
+def _between_structure(
+    spec: ModelSpec,
+    truth: TruthConfig,
+    table: ParameterTable,
+    structural: np.ndarray,
+    b: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The standardised structural residual covariance and (I - A)^-1 of the clusters' latent
+    means: the within ones (`structural`, `b`) unless `truth.between_paths` gives some paths
+    their own values (each construct's between variance stays 1 x icc)."""
+    if not truth.between_paths:
+        return structural, b
+    model_paths = {r.key for r in spec.regressions}
+    unknown = [k for k in truth.between_paths if _normalise(k) not in model_paths]
+    if unknown:
+        where = [Problem(f"truth.between_paths.{k}", "not a path of the model") for k in unknown]
+        raise InputError("Config: the truth block does not fit the model:", where)
+    paths = {_normalise(k): v for k, v in truth.paths.items()}
+    paths |= {_normalise(k): v for k, v in truth.between_paths.items()}
+    _, a, s = standardized_matrices(spec, truth.model_copy(update={"paths": paths}), table)
+    k = len(spec.items)
+    s[np.arange(k), np.arange(k)] = 0.0  # item residuals are drawn at the respondent level
+    return s, np.linalg.inv(np.eye(a.shape[0]) - a)
 
 
 def _split(key: str) -> tuple[str, str, str]:

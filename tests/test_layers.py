@@ -17,6 +17,7 @@ MODEL = (
     "bayeslead.psychometrics",
     "bayeslead.hypotheses",
     "bayeslead.simulate",
+    "bayeslead.simulate_level3",
 )
 INPUTS = ("bayeslead.data", "bayeslead.instrument")
 ENGINES = ("bayeslead.sem", "bayeslead.bayes")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -164,6 +165,25 @@ def test_three_level_simulation_splits_the_construct_variance():
     truth = inputs.config.truth.model_copy(update={"level3_icc": 0.3})
     with pytest.raises(InputError, match=r"truth.level3_icc \(0.3\) must be below truth.icc"):
         simulate_responses(inputs.spec, truth, scales, 100, 1)
+
+
+def test_between_path_problems_name_the_key():
+    """`truth.between_paths` needs a cluster column and paths of the model; without it the
+    clusters' latent means follow `truth.paths` (the bundled firm data stay byte for byte)."""
+    spec = build_spec(RunConfig(name="s", constructs=SERIAL, paths=PATHS))
+    scales = {i: ItemScale(1, 5) for i in spec.items}
+    truth = TruthConfig(paths=TRUTH_PATHS, between_paths={"SENS ~ TL": 0.6})
+    with pytest.raises(InputError, match=r"truth.between_paths needs a cluster column"):
+        simulate_responses(spec, truth, scales, 10, 1)
+    clustered = dataclasses.replace(spec, cluster="firm_id")
+    wrong = truth.model_copy(update={"between_paths": {"TL ~ BI": 0.3}})
+    with pytest.raises(InputError, match=r"truth.between_paths.TL ~ BI: not a path of the model"):
+        simulate_responses(clustered, wrong, scales, 16, 1)
+    with pytest.raises(ValueError, match="must look like 'OUTCOME ~ PREDICTOR'"):
+        TruthConfig(between_paths={"SENS": 0.6})
+    frame = simulate_responses(clustered, truth, scales, 16, 1)
+    plain = simulate_responses(clustered, TruthConfig(paths=TRUTH_PATHS), scales, 16, 1)
+    assert frame.shape == plain.shape and not frame.equals(plain)
 
 
 MODERATED = {k: [f"{k.lower()}{i}" for i in range(1, 4)] for k in "XMWY"}
