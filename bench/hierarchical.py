@@ -140,6 +140,11 @@ def main() -> None:
             f"min ESS/s {diagnostics['min_ess_bulk'] / t['sampling_s']:.1f}; max R-hat {diagnostics['max_rhat']:.4f}; "
             f"divergences {diagnostics['divergences']}; gates {'pass' if diagnostics['passed'] else 'FAIL'}"
         )
+        for name, gate in diagnostics["gates"].items():
+            if not gate["pass"]:
+                print(
+                    f"  gate {name} failed: {gate['value']:.4g} ({', '.join(gate['failed'][:8])})"
+                )
         if indicators == "continuous" and not args.firms:
             print("target: under 300 s (continuous indicators)")
         elif indicators == "continuous":
