@@ -8,7 +8,10 @@ process (user + system, all threads: the figure that is stable on a busy machine
 the manifest's timings do not account for, min bulk ESS per sampling second, max R-hat and the
 gates. Run it twice: the first run after installing also compiles the numba kernels.
 
-    .venv/bin/python bench/bundled.py [config-name-substring ...]
+    .venv/bin/python bench/bundled.py [config-name-substring | config-file-name ...]
+
+A file name selects that config only (`tl_dc_bi_bayes.yaml`: the bundled study; the substring
+`tl_dc_bi_bayes` also matches its ordinal, parallel and full-mediation variants).
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ ROOT = Path(__file__).parents[1]
 def bayesian_configs(patterns: list[str]) -> list[Path]:
     paths = sorted((ROOT / "configs").glob("*.yaml"))
     keep = [p for p in paths if "\nengine: bayes" in "\n" + p.read_text()]
-    return [p for p in keep if not patterns or any(s in p.stem for s in patterns)]
+    return [p for p in keep if not patterns or any(s == p.name or s in p.stem for s in patterns)]
 
 
 def fit(config: Path, out: Path) -> dict:

@@ -106,6 +106,28 @@ def test_non_positive_definite_sigma_gives_minus_infinity():
     assert value == -np.inf and not ok
 
 
+def test_value_and_gradient_from_one_kernel_call():
+    """A sampler's log-density and gradient (PyTensor's numba backend, as nutpie compiles them)
+    run the pattern kernel once: one PatternLoglik node, whose value and gradient equal the
+    kernel's value-only and gradient calls."""
+    rng = np.random.default_rng(8)
+    x = rng.normal(size=(60, 4))
+    x[rng.random(x.shape) < 0.15] = np.nan
+    moments = pattern_moments(pattern_groups(x), 4)
+    sigma, mu = pt.dmatrix("sigma"), pt.dvector("mu")
+    value = pattern_loglik(sigma, mu, moments)
+    f = pytensor.function([sigma, mu], [value, *pytensor.grad(value, [sigma, mu])], mode="NUMBA")
+    kernels = [n for n in f.maker.fgraph.toposort() if isinstance(n.op, ops.PatternLoglik)]
+    assert len(kernels) == 1
+    s0, mu0 = _random_spd(4, rng), rng.normal(size=4)
+    got = f(s0, mu0)
+    args = (moments.observed, moments.weight, moments.count, moments.scatter, moments.mean)
+    expected = pattern_terms(s0, mu0, *args, True)
+    np.testing.assert_allclose(got[0], pattern_terms(s0, mu0, *args, False)[0], rtol=1e-14)
+    np.testing.assert_allclose(got[1], expected[1], rtol=1e-14)
+    np.testing.assert_allclose(got[2], expected[2], rtol=1e-14)
+
+
 def test_pattern_kernels_state_their_fastmath_flags():
     """numba inherits unset fastmath flags from the first caller that compiles a signature and
     its caches are not keyed by flags, so the multi-group draws depended on compile history
@@ -117,7 +139,7 @@ def test_pattern_kernels_state_their_fastmath_flags():
         for deco in node.decorator_list:
             if isinstance(deco, ast.Call) and ast.unparse(deco.func) == "numba.njit":
                 pinned[node.name] = "fastmath" in {k.arg for k in deco.keywords}
-    kernels = ["_cholesky_inverse", "pattern_terms", "pattern_loglik", "pattern_loglik_grad"]
+    kernels = ["_cholesky_inverse", "pattern_terms", "pattern_loglik"]
     assert {name: pinned.get(name) for name in kernels} == dict.fromkeys(kernels, True)
     assert ops.pattern_terms.targetoptions["fastmath"] == ops.FASTMATH
 

@@ -41,7 +41,11 @@ def _jax_pattern_loglik(op, node=None, **kwargs):
 
     def pattern_loglik(sigma, mu, observed, weight, count, scatter, mean):
         observed = constants[2] if constants[2] is not None else observed
-        return jax_pattern_loglik(sigma, mu, observed, weight, count, scatter, mean)
+        args = (sigma, mu, observed, weight, count, scatter, mean)
+        # the Op's further outputs: the value's gradients (unused by numpyro, which
+        # differentiates the value itself, so XLA drops them)
+        grads = jax.grad(jax_pattern_loglik, argnums=(0, 1, 5, 6))(*args)
+        return (jax_pattern_loglik(*args), *grads)
 
     return pattern_loglik
 

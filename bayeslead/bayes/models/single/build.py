@@ -234,5 +234,5 @@ def build_interaction_model(
         rbar = eta.mean(axis=0) - c.mean(axis=0) @ h[index].T
         phi_ss, zeros = phi[index][:, index], pt.zeros(m)
         terms = (means.observed, means.weight, means.count, means.scatter)
-        pm.Potential("score_means", PatternLoglik()(phi_ss, zeros, *terms, rbar[None]))
+        pm.Potential("score_means", PatternLoglik()(phi_ss, zeros, *terms, rbar[None])[0])
     return model
