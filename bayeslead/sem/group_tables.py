@@ -115,7 +115,11 @@ def comparability(table: GroupTable) -> tuple[bool, bool, str]:
     intercepts equal) are comparable across groups, and a sentence saying so."""
     keywords = {table.keywords[k] for k in range(len(table.keys)) if _equal_everywhere(table, k)}
     paths = "loadings" in keywords or not table.base.free_params
-    means = paths and "intercepts" in keywords
+    return comparable(paths, paths and "intercepts" in keywords)
+
+
+def comparable(paths: bool, means: bool) -> tuple[bool, bool, str]:
+    """`paths`, `means` and the sentence saying which group differences are reported."""
     if means:
         return (
             True,
@@ -132,7 +136,7 @@ def comparability(table: GroupTable) -> tuple[bool, bool, str]:
             (
                 "loadings equal but item intercepts free across groups: paths and effects are "
                 "compared, latent means are not (they need scalar invariance: add intercepts to "
-                "group_equal once the invariance ladder supports it)"
+                "group_equal once the invariance ladder's scalar level holds)"
             ),
         )
     return (
@@ -152,11 +156,13 @@ def _equal_everywhere(table: GroupTable, k: int) -> bool:
     return bool(column[0] >= 0 and np.all(column == column[0]))
 
 
-def group_differences(spec, table: GroupTable, x: np.ndarray, cov_x: np.ndarray) -> pd.DataFrame:
+def group_differences(
+    spec, table, x: np.ndarray, cov_x: np.ndarray, paths_ok: bool, means_ok: bool
+) -> pd.DataFrame:
     """Differences between every pair of groups (group minus versus) of structural paths,
-    named effects and latent means, with delta-method SEs and Wald intervals; only the
-    quantities `comparability` allows."""
-    paths_ok, means_ok, _ = comparability(table)
+    named effects (`paths_ok`) and latent means (`means_ok`), with delta-method SEs and Wald
+    intervals. `table`: a `GroupTable`, or an `OrdinalTable` (the same local layout: base free
+    parameters, item intercepts, latent means)."""
     base, q, p = table.base, table.q, table.base.n_manifest
     steps = 1e-6 * np.maximum(1.0, np.abs(x))
     shifted = np.concatenate([x[None, :], x + np.diag(steps), x - np.diag(steps)])
@@ -178,7 +184,7 @@ def group_differences(spec, table: GroupTable, x: np.ndarray, cov_x: np.ndarray)
         return names, np.stack(values, axis=-1) if values else np.zeros((len(shifted), 0))
 
     rows = []
-    for g, h in combinations(range(table.n_groups), 2):
+    for g, h in combinations(range(len(table.groups)), 2):
         names, value_g = quantities(g)
         _, value_h = quantities(h)
         diff = value_g - value_h

@@ -102,7 +102,7 @@ def _fit(spec: ModelSpec, data: ResponseData, settings: SemConfig) -> FitResult:
         info["bootstrap"] = "not available for multi-group fits (delta-method standard errors)"
     estimates, effects = group_tables(spec, table, x, cov_x)
     problems += heywood_by_group(table, x)
-    _, means_ok, sentence = comparability(table)
+    paths_ok, means_ok, sentence = comparability(table)
     info["invariance"] = sentence
     if not means_ok:
         problems.append(Problem("group comparison", sentence, "warning"))
@@ -115,7 +115,9 @@ def _fit(spec: ModelSpec, data: ResponseData, settings: SemConfig) -> FitResult:
         info=info,
         reliability=reliability,
         htmt=htmt,
-        extra_tables={"group_differences": group_differences(spec, table, x, cov_x)}
+        extra_tables={
+            "group_differences": group_differences(spec, table, x, cov_x, paths_ok, means_ok)
+        }
         | ({} if correlations is None else {"latent_correlations": correlations}),
         problems=problems,
         timings={"estimation_s": round(time.perf_counter() - started, 3)},

@@ -9,7 +9,8 @@ ID.cat = "Wu.Estabrook.2016")`` (`bayeslead.sem.ordinal_table`). Blank responses
 (lavaan's ``missing = "pairwise"``), or listwise with `sem.missing: listwise`; `sem.missing:
 fiml` is refused (WLSMV has no full-information estimator). Estimates with robust standard
 errors (lavaan's ``robust.sem``); fit measures with the scaled-shifted chi-square
-(`bayeslead.sem.wlsmv`).
+(`bayeslead.sem.wlsmv`); with groups, the differences of paths (loadings equal) and latent means
+(thresholds, loadings and intercepts equal: scalar) between groups, or a warning saying why not.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from bayeslead.core.spec import ModelSpec
 from bayeslead.data import ResponseData
 from bayeslead.errors import InputError, Problem
 from bayeslead.results import EFFECT_COLUMNS, FitResult
+from bayeslead.sem.group_tables import comparable, group_differences
 from bayeslead.sem.ordinal_table import (
     ORDINAL_EQUAL,
     OrdinalTable,
@@ -291,7 +293,21 @@ def fit_sem_ordinal(spec: ModelSpec, data: ResponseData, settings: SemConfig) ->
         }
     if settings.bootstrap > 0:
         info["bootstrap"] = "not available for WLSMV fits (robust standard errors)"
+    extra_tables = {}
+    if spec.group:  # latent means need thresholds, loadings and intercepts (at least partly) equal
+        loadings = "loadings" in spec.group_equal
+        paths_ok, means_ok, sentence = comparable(
+            loadings, loadings and "intercepts" in spec.group_equal
+        )
+        info["invariance"] = sentence
+        if not means_ok:
+            problems.append(Problem("group comparison", sentence, "warning"))
+        extra_tables["group_differences"] = group_differences(
+            spec, result.table, result.fit.x, result.cov, paths_ok, means_ok
+        )
     reliability, htmt, correlations = measurement_quality(spec, frame)
+    if correlations is not None:
+        extra_tables["latent_correlations"] = correlations
     return FitResult(
         engine="sem",
         estimates=estimates,
@@ -300,7 +316,7 @@ def fit_sem_ordinal(spec: ModelSpec, data: ResponseData, settings: SemConfig) ->
         info=info,
         reliability=reliability,
         htmt=htmt,
-        extra_tables={} if correlations is None else {"latent_correlations": correlations},
+        extra_tables=extra_tables,
         problems=problems,
         timings={"estimation_s": round(time.perf_counter() - started, 3)},
         theta=result.fit.x,

@@ -81,10 +81,11 @@ class OrdinalTable:
         }
 
     def local(self, x: np.ndarray, g: int) -> np.ndarray:
-        """Group g's local vector from the global parameters `x`."""
+        """Group g's local vector from the global parameters `x` (..., n_free)."""
+        x = np.asarray(x, dtype=float)
         idx = self.index[g]
-        out = self.fixed[g].copy()
-        out[idx >= 0] = x[idx[idx >= 0]]
+        out = np.broadcast_to(self.fixed[g], (*x.shape[:-1], len(idx))).copy()
+        out[..., idx >= 0] = x[..., idx[idx >= 0]]
         return out
 
     def expansion(self, g: int) -> np.ndarray:

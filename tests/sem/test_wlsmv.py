@@ -233,6 +233,32 @@ def test_invariance_command_ranks_the_shifted_item_first(tmp_path):
 
 @pytest.mark.parametrize(
     ("name", "level", "partial"),
+    [("scalar", "scalar", ()), ("partial_scalar", "scalar", ("y3 ~ 1",)), ("metric", "metric", ())],
+)
+def test_latent_mean_differences_equal_lavaan(name, level, partial):
+    """A multi-group WLSMV fit's group_differences: under (partial) scalar invariance group A
+    minus group B of each latent mean is minus lavaan's group-2 mean with its robust SE
+    (partial scalar: f1 -0.118, SE 0.083); at metric no latent means, a warning saying why."""
+    spec, data, _ = case()
+    spec = replace(spec, group_equal=ORDINAL_LEVELS[level], group_partial=partial)
+    result = fit_sem(spec, data, WLSMV)
+    means = result.extra_tables["group_differences"].query("kind == 'latent_mean'")
+    if level == "metric":
+        assert means.empty
+        assert any("latent means are not" in p.message for p in result.problems)
+        return
+    lavaan = reference_table(FOLDER, f"estimates_{name}.csv")
+    assert len(means) == 2
+    for row in means.itertuples():
+        assert (row.group, row.versus) == ("A", "B")
+        theirs = lavaan[(lavaan.lhs == row.quantity[:-3]) & (lavaan.op == "~1")]
+        theirs = theirs[theirs.group == 2].iloc[0]
+        assert abs(-row.est - theirs.est) < 0.002 and abs(row.se - theirs.se) < 0.002
+    assert "latent means" in result.info["invariance"]
+
+
+@pytest.mark.parametrize(
+    ("name", "level", "partial"),
     [
         ("partial_scalar", "scalar", ("y3 ~ 1",)),
         ("partial_loading", "scalar", ("f1 =~ y3",)),
