@@ -12,10 +12,10 @@ graphs, constants included), the shared variables' names, dtypes and ranks, the 
 the versions of nutpie, PyTensor, numba, Python and the template below. Data held in `pm.Data`
 containers (shared variables) is therefore not in the key: the wrappers read each container's
 address and shape from nutpie's user-data pointer, as (address, shape...) int64 records, so data
-of any size reuses the same machine code. The single-level family passes its data that way
-(continuous items with or without blanks, polychoric correlations), so a fit of a structure fitted
-before on other data compiles nothing; data held as constants (the ordinal scores model, two-level
-and multi-group models) is in the key.
+of any size reuses the same machine code. Every family passes its data that way
+(`bayes/blocks/containers.py`; what is structure and what is data per family: ARCHITECTURE.md),
+so a fit of a structure fitted before on other data compiles nothing; data held as constants
+(two-level models with covariates or blank answers) is in the key.
 
 Processes may compile the same key at once: the module file is written to a temporary name and
 hard-linked into place (the link fails if another process won; both then use the same file),

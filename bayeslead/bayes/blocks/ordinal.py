@@ -8,6 +8,7 @@ import numpy as np
 import pymc as pm
 import pytensor.tensor as pt
 
+from bayeslead.bayes.blocks.containers import response_containers
 from bayeslead.bayes.blocks.parameters import rv
 from bayeslead.bayes.blocks.scores import first_order_constructs, loading_column
 from bayeslead.bayes.data import OrdinalData
@@ -142,8 +143,10 @@ def threshold_cuts(data: OrdinalData, priors: PriorSet):
 
 def response_bounds(cuts, data: OrdinalData):
     """Lower and upper cut of every response (n, p), gathered from `cuts` (a vector in the
-    order of `cut_items`); missing responses get (-BIG, BIG), so they contribute log(1) = 0."""
-    lower, upper = response_positions(data)
+    order of `cut_items`); missing responses get (-BIG, BIG), so they contribute log(1) = 0.
+    The positions are data containers ("response_lower", "response_upper"), so the compiled
+    model depends on the number of respondents and the categories per item only."""
+    lower, upper = response_containers(*response_positions(data))
     extended = pt.concatenate([cuts, pt.as_tensor([-BIG, BIG])])
     return extended[lower.ravel()].reshape(lower.shape), extended[upper.ravel()].reshape(
         upper.shape

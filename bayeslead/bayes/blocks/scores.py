@@ -35,15 +35,14 @@ def normal_rows_logp(cov, rows, n: int, m: int):
     return pattern_loglik(cov, pt.zeros(m), moments, scatter=(rows.T @ rows)[None])
 
 
-def grouped_normal_rows_logp(cov, rows, counts: np.ndarray, m: int):
+def grouped_normal_rows_logp(cov, rows, group, counts, n_groups: int, m: int):
     """Log-density of the rows (n, m) of `rows` as independent N(0, cov_g) vectors, up to a
-    constant, the first counts[0] rows in group 0, the next counts[1] in group 1, ...; `cov`
-    is (G, m, m). One likelihood Op: the groups' covariances are the diagonal blocks of a (G m,
-    G m) matrix, each group a pattern observing its block, with its rows' scatter matrix."""
-    n_groups = len(counts)
-    group = np.repeat(np.arange(n_groups), counts)
-    one_hot = pt.as_tensor((group[:, None] == np.arange(n_groups)[None, :]).astype(float))
-    spread = (one_hot[:, :, None] * rows[:, None, :]).reshape((int(np.sum(counts)), n_groups * m))
+    constant, row i in group `group[i]`, `counts[g]` rows in group g (arrays or data
+    containers: the group sizes are data); `cov` is (G, m, m). One likelihood Op: the groups'
+    covariances are the diagonal blocks of a (G m, G m) matrix, each group a pattern observing
+    its block, with its rows' scatter matrix."""
+    one_hot = pt.eq(group[:, None], np.arange(n_groups)[None, :]).astype("float64")
+    spread = (one_hot[:, :, None] * rows[:, None, :]).reshape((rows.shape[0], n_groups * m))
     scatter = pt.dot(spread.T, rows).reshape((n_groups, m, m))
     g, a, b = np.meshgrid(np.arange(n_groups), np.arange(m), np.arange(m), indexing="ij")
     block_row, block_col = (g * m + a).ravel(), (g * m + b).ravel()
@@ -53,12 +52,12 @@ def grouped_normal_rows_logp(cov, rows, counts: np.ndarray, m: int):
     observed = np.repeat(np.eye(n_groups), m, axis=1)  # (G, G m): group g observes its block
     moments = PatternMoments(
         observed,
-        np.asarray(counts, dtype=float),
+        np.zeros(n_groups),
         np.zeros(n_groups),
         np.zeros((n_groups, n_groups * m, n_groups * m)),
         np.zeros((n_groups, n_groups * m)),
     )
-    return pattern_loglik(sigma, pt.zeros(n_groups * m), moments, scatter=padded)
+    return pattern_loglik(sigma, pt.zeros(n_groups * m), moments, scatter=padded, weight=counts)
 
 
 def product_components(table: ParameterTable) -> tuple[list[int], np.ndarray, np.ndarray]:

@@ -42,7 +42,8 @@ from bayeslead.bayes.kernels.ops import CACHE_VERSION, FASTMATH
 
 @dataclass(frozen=True)
 class ClusterMoments:
-    """Per-cluster sizes, means and centred member rows of the (z-scored) items."""
+    """Per-cluster sizes, means and centred member rows of the (z-scored) items (arrays, or
+    data containers of them inside a model)."""
 
     counts: np.ndarray  # (J,)
     means: np.ndarray  # (J, p)
@@ -621,7 +622,7 @@ def twolevel_loglik(
     cluster's mean (default none); `data`: symbolic (means, centred rows) in place of the
     moments' constants (blank answers sampled as latent values)."""
     if offsets is None:
-        offsets = np.zeros(moments.means.shape)
+        offsets = pt.zeros_like(moments.means, dtype="float64")
     means, centred = (moments.means, moments.centred) if data is None else data
     return TwoLevelLoglik(depth, data is not None)(
         lam,

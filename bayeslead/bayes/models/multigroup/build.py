@@ -22,6 +22,10 @@ sorted order. Each group's likelihood is the exact normal likelihood of its
 respondents' observed items (`bayes.kernels.missing`), with the group's implied mean
 ``nu + Lambda (I - B_g)^-1 alpha_g`` and covariance. Everything is reported on lavaan's marker
 metric, per group, with posterior differences between every pair of groups.
+
+Each group's respondents enter as data containers ("rows<g>_stats", ...,
+`blocks.containers.row_containers`): the compiled model depends on the items, the groups and
+the invariance plan only, so other data of that structure (any group sizes) re-use it.
 """
 
 from __future__ import annotations
@@ -33,10 +37,11 @@ import pandas as pd
 import pymc as pm
 import pytensor.tensor as pt
 
+from bayeslead.bayes.blocks.containers import row_containers
 from bayeslead.bayes.blocks.parameters import free_parameters, rv
 from bayeslead.bayes.blocks.ram import path_depth, ram_inverse, ram_matrices
 from bayeslead.bayes.data import continuous_data
-from bayeslead.bayes.kernels.missing_op import missing_loglik
+from bayeslead.bayes.kernels.missing_op import RowsLoglik
 from bayeslead.bayes.kernels.missing_rows import RowData, row_data
 from bayeslead.bayes.models.multigroup.invariance import (
     Deviations,
@@ -146,7 +151,8 @@ def build_multigroup_model(
         shift = zero_sum("group_means", priors, "normal")
         a_dev, nu_dev = deviation_variables(plan, v, p) if plan is not None else (None, None)
         total = 0.0
-        for g, rows in enumerate(data.rows):
+        for g, group_rows in enumerate(data.rows):
+            rows = row_containers(group_rows, f"rows{g}")
             a_g = (
                 a + pt.tensordot(group_paths[g] - theta[paths], basis, axes=1) if len(paths) else a
             )
@@ -155,7 +161,7 @@ def build_multigroup_model(
             scale = pt.concatenate([pt.ones(p), sd[:, g]])
             b = ram_inverse(a_g, depth)
             sigma = (b @ (s * scale[:, None] * scale[None, :]) @ b.T)[:p, :p]
-            total = total + missing_loglik(sigma, nu_g + b[:p, p:] @ shift[:, g], rows)
+            total = total + RowsLoglik()(sigma, nu_g + b[:p, p:] @ shift[:, g], *rows)[0]
         pm.Potential("loglik", total)
     return model
 

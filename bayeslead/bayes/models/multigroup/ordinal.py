@@ -36,6 +36,7 @@ import pandas as pd
 import pymc as pm
 import pytensor.tensor as pt
 
+from bayeslead.bayes.blocks.containers import index_container, response_containers
 from bayeslead.bayes.blocks.ordinal import (
     BIG,
     cut_items,
@@ -179,16 +180,18 @@ def build_ordinal_multigroup_model(
         lam_g = loadings[None, :] if load_dev is None else loadings[None, :] + load_dev
         scores = pm.Flat("scores", shape=(data.codes.n, len(first)))
         corr = phi_g / (sd_g[:, :, None] * sd_g[:, None, :])
-        pm.Potential(
-            "scores_prior", grouped_normal_rows_logp(corr, scores, data.counts, len(first))
-        )
-        loglik = _grouped_loglik(data, tau, n_cuts, lam_g, mu_g, sd_g, scores, column, link)
+        # each sorted respondent's group and the group sizes: data, not structure
+        group = index_container("group", np.repeat(np.arange(n_groups), data.counts))
+        counts = pm.Data("group_counts", data.counts.astype(float))
+        prior = grouped_normal_rows_logp(corr, scores, group, counts, n_groups, len(first))
+        pm.Potential("scores_prior", prior)
+        loglik = _grouped_loglik(data, tau, n_cuts, group, lam_g, mu_g, sd_g, scores, column, link)
         pm.Potential("loglik", loglik)
     return model
 
 
 def _grouped_loglik(
-    data: OrdinalGroups, tau, n_cuts: int, lam_g, mu_g, sd_g, scores, column, link: str
+    data: OrdinalGroups, tau, n_cuts: int, group, lam_g, mu_g, sd_g, scores, column, link: str
 ):
     """The ordered-response log-likelihood of every respondent under its group's parameters,
     one `interval_log_prob` call: response (i, j) of group g has the latent response
@@ -197,14 +200,15 @@ def _grouped_loglik(
     covariance and one score column per item (``lambda_gj sd_gc u_ic``); its y* SD is then
     sqrt(2), so the bounds it is given are ``(tau_g - lambda_gj mu_gc) / sqrt(2)``, gathered
     per response from the groups' cuts (Op inputs are gathers, which graph rewrites do not
-    fuse into copies of the Op)."""
+    fuse into copies of the Op). `group`: each sorted respondent's group (a data container,
+    as are the responses' positions, "response_lower" / "response_upper")."""
     n_groups = len(data.labels)
-    group = np.repeat(np.arange(n_groups), data.counts)  # each sorted respondent's group
     lower, upper = response_positions(data.codes)  # positions in the cuts + (-BIG, BIG)
-    offset = (group * n_cuts)[:, None]
+    offset = (np.repeat(np.arange(n_groups), data.counts) * n_cuts)[:, None]
     sentinel = n_groups * n_cuts
     lower = np.where(lower < n_cuts, lower + offset, lower - n_cuts + sentinel)
     upper = np.where(upper < n_cuts, upper + offset, upper - n_cuts + sentinel)
+    lower, upper = response_containers(lower, upper)
     cut_item = cut_items(data.codes)
     centre = lam_g[:, cut_item] * mu_g[:, column[cut_item]]  # (group, cut)
     extended = pt.concatenate([((tau - centre) / np.sqrt(2.0)).ravel(), [-BIG, BIG]])

@@ -18,7 +18,8 @@ intercepts, the disturbances) is integrated out exactly; see `build_interaction_
 Ordinal items: ordered probit (or logit) on latent responses ``y* = lambda * eta + e`` with
 Var(e) = 1 (theta parameterisation), per-item thresholds (first cut + positive gaps), and
 centred latent scores eta ~ MvNormal(0, model-implied latent covariance), whose mean the products
-of latent interactions shift (`product_shift`).
+of latent interactions shift (`product_shift`). The responses are data containers
+(`blocks.ordinal.response_bounds`); the number of respondents is structure (one score row each).
 
 Ordinal items, limited information (`bayes.ordinal: polychoric`): the same model with the latent
 responses integrated out pairwise; the data enter only as the two-step polychoric correlations r
@@ -27,12 +28,11 @@ with the diagonal of their asymptotic covariance (see `models/single/limited.py`
 
 from __future__ import annotations
 
-import dataclasses
-
 import numpy as np
 import pymc as pm
 import pytensor.tensor as pt
 
+from bayeslead.bayes.blocks.containers import row_containers
 from bayeslead.bayes.blocks.ordinal import ordinal_loglik
 from bayeslead.bayes.blocks.parameters import free_parameters, rv
 from bayeslead.bayes.blocks.ram import (
@@ -49,7 +49,7 @@ from bayeslead.bayes.blocks.scores import (
 )
 from bayeslead.bayes.data import ContinuousData, OrdinalData
 from bayeslead.bayes.kernels.missing_op import RowsLoglik
-from bayeslead.bayes.kernels.missing_rows import RowData, row_data
+from bayeslead.bayes.kernels.missing_rows import row_data
 from bayeslead.bayes.kernels.moments import PatternMoments, complete_moments
 from bayeslead.bayes.kernels.ops import PatternLoglik, pattern_loglik
 from bayeslead.bayes.priors import PriorSet
@@ -67,7 +67,7 @@ def build_continuous_model(
     only: a fit of the same structure on other data (or a simulation study's replicates, via
     `with_data`) re-uses it. Complete data: the scatter matrix and its weight ("scatter",
     "weight"); with blanks, the respondents' arrays for the missing-data kernel ("rows_stats",
-    ..., see `row_containers`).
+    ..., see `blocks.containers.row_containers`).
     """
     p = table.n_manifest
     with pm.Model(coords={"item": list(table.manifest)}) as model:
@@ -83,14 +83,6 @@ def build_continuous_model(
         weight = pm.Data("weight", moments.weight)
         pm.Potential("loglik", pattern_loglik(sigma, pt.zeros(p), moments, scatter, weight))
     return model
-
-
-def row_containers(rows: RowData) -> list:
-    """`pm.Data` containers of the missing-data kernel's arrays ("rows_stats", "rows_sums",
-    ...), in the kernel's order."""
-    names = [f.name for f in dataclasses.fields(RowData)]
-    values = [np.asarray(value) for value in rows.arrays]
-    return [pm.Data(f"rows_{name}", value) for name, value in zip(names, values, strict=True)]
 
 
 def build_ordinal_model(

@@ -6,6 +6,11 @@ structural paths, unit latent residual variances). Between-cluster model: level-
 correlations of the exogenous constructs, item residual SDs and item means. Random slopes on
 listed within paths: u_j = diag(tau) L z_j with z_j ~ N(0, I) (non-centred), L the Cholesky
 factor of an LKJ correlation matrix when there are several slopes.
+
+The clusters' sizes, means and centred rows are data containers (`moment_containers`), so the
+compiled model depends on the structure only: the number of clusters is structure only with
+random slopes (their cluster values are parameters). With observed covariates or blank answers
+the data are still graph constants (a refit of the same data re-uses the compiled model).
 """
 
 from __future__ import annotations
@@ -126,6 +131,8 @@ def build_twolevel_model(
                     covariates, a_w, lam, beta_w, psi_w, theta_w, depth, scatter
                 )
                 pm.Potential("within_scatter", within)
+        if data is None and (covariates is None or not covariates.names):
+            moments = moment_containers(moments)
         loglik = twolevel_loglik(
             lam,
             theta_w,
@@ -134,7 +141,7 @@ def build_twolevel_model(
             psi_b,
             beta_w,
             beta_b,
-            random_slopes(table, priors, positions, len(moments.counts)),
+            random_slopes(table, priors, positions, len(moments.labels)),
             rows,
             cols,
             mu,
@@ -145,6 +152,19 @@ def build_twolevel_model(
         )
         pm.Potential("loglik", loglik)
     return model
+
+
+def moment_containers(moments: ClusterMoments) -> ClusterMoments:
+    """`moments` with the clusters' sizes, means and centred rows as data containers
+    ("cluster_counts", "cluster_means", "cluster_rows"), inside a model: the compiled model then
+    depends on the structure only (the number of clusters only through random slopes' or
+    level-3 parameters), so other data of that structure re-use it."""
+    return replace(
+        moments,
+        counts=pm.Data("cluster_counts", moments.counts),
+        means=pm.Data("cluster_means", moments.means),
+        centred=pm.Data("cluster_rows", moments.centred),
+    )
 
 
 def between_structure(
