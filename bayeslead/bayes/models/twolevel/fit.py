@@ -18,6 +18,7 @@ from bayeslead.bayes.models.twolevel.blanks import (
     Blanks,
     missing_statement,
     moments_with_blanks,
+    refuse_blank_covariates,
     rows_used,
 )
 from bayeslead.bayes.models.twolevel.build import (
@@ -105,13 +106,13 @@ class TwoLevelData(Prepared):
 
     source: ResponseData
     ids: np.ndarray  # cluster id of every row of the data
-    keep: np.ndarray  # rows used: any response and no blank covariate
+    keep: np.ndarray  # rows used: any response
     x: np.ndarray
     labels: np.ndarray  # cluster ids, in order
     cluster: np.ndarray  # each kept row's cluster as an index into labels
     continuous: ContinuousData | None = None
     moments: ClusterMoments | None = None
-    blanks: Blanks | None = None  # continuous items' blank answers, sampled as latent values
+    blanks: Blanks | None = None  # continuous items' blank answers (integrated out or sampled)
     ordinal: OrdinalData | None = None
     covariates: Covariates = field(default_factory=Covariates)
 
@@ -140,6 +141,7 @@ class TwoLevel(Family):
             check_ordinal_support(spec)
         ids, problems = check_clusters(data, spec.cluster)
         frame, k = data.frame[list(spec.manifest)], len(spec.items)
+        refuse_blank_covariates(frame, k, data.path)
         keep, dropped = rows_used(frame.isna().to_numpy(), k)
         levels = ((), (), ())
         if spec.observed:  # which covariates have a between part, on the rows used
@@ -251,7 +253,7 @@ class TwoLevel(Family):
             )
         if graph.level3:
             initial |= level3_start(table, graph.level3)
-        if data.blanks is not None:
+        if data.blanks is not None and data.blanks.cells is None:  # sampled blank answers
             initial[BLANKS] = data.blanks.start
         return initial
 
