@@ -101,12 +101,14 @@ def test_blank_layout_and_start_values():
     np.testing.assert_allclose(blanks.start, [2.0, 5.0, 4.0])  # the cluster's observed means
     np.testing.assert_allclose(moments.means, [[2.0, 2.0], [5.0, 4.0]])
     np.testing.assert_allclose(blanks.members, [[1, 1], [1, 1]])
-    # items y1, y2 and a covariate: no answer / blank items
-    blank = np.array([[True, True, False], [True, False, False]])
+    # items y1, y2 and a covariate: no answer / a blank covariate / blank items
+    blank = np.array([[True, True, False], [False, False, True], [True, False, False]])
     keep, problems = rows_used(blank, 2)
-    assert keep.tolist() == [False, True]
-    assert [p.message for p in problems] == ["1 respondents with no responses were left out"]
-    assert rows_used(blank[1:], 2)[1] == []
+    assert keep.tolist() == [False, False, True]
+    assert [p.message for p in problems] == [
+        "1 respondents with no responses were left out",
+        "1 respondents with a blank observed covariate (fixed.x) were left out",
+    ]
     assert missing_statement(False, blanks, 0).startswith("exact likelihood") and "3 blank" in (
         missing_statement(False, blanks, 0)
     )
@@ -212,9 +214,9 @@ def test_posterior_means_within_one_lavaan_se_of_twolevel_fiml(tmp_path, blanks)
 def test_with_covariates_the_graph_density_is_the_joint_density_of_the_filled_in_items(model):
     """Covariates (within-only, between-only) with a tenth of the items blank: the potentials
     minus the exact density of the filled-in items given the covariates (`exact_loglik` of the
-    covariate tests) is one constant at two random points (blank answers included); no row with
-    blank items is left out (with a covariate at both levels too: its fixed moments are then
-    lavaan's FIML h1)."""
+    covariate tests) is one constant at two random points (blank answers included); a row with
+    a blank covariate is left out (fixed.x), none with blank items (with a covariate at both
+    levels too: its fixed moments are then lavaan's FIML h1)."""
     from dataclasses import replace
 
     from bayeslead.bayes.recipe import make_setup
@@ -233,6 +235,7 @@ def test_with_covariates_the_graph_density_is_the_joint_density_of_the_filled_in
     blank = rng.random((len(frame), 6)) < 0.1
     blank[blank.all(axis=1), 0] = False
     frame[items] = frame[items].mask(blank)
+    frame.loc[3, "x2"] = np.nan
     config, within_only = GRAPHS[model]
     spec = (
         demo_spec()
@@ -242,7 +245,8 @@ def test_with_covariates_the_graph_density_is_the_joint_density_of_the_filled_in
     settings = BayesConfig(within_only=within_only)
     family = TwoLevel()
     prepared = family.prepare(spec, demo_data(frame), settings)
-    assert prepared.keep.all() and prepared.blanks is not None
+    assert any("a blank observed covariate" in p.message for p in prepared.problems)
+    assert prepared.keep.sum() == len(frame) - 1 and prepared.blanks is not None
     setup = make_setup(spec, settings, False, family.fixed_values(prepared))
     graph = family.build(setup, prepared).model
     names = ["theta", "beta_between", "psi_between", "between_residual_sd", "intercepts"]
@@ -309,28 +313,3 @@ def test_covariate_at_both_levels_with_blanks_within_one_lavaan_se_of_fiml(tmp_p
         assert abs(est - row.est) < row.se, (*key, est, row.est)
         checked += 1
     assert checked == 20 and fixed >= 10  # 9 within, 11 between
-
-
-def test_a_blank_covariate_is_refused_naming_the_rows():
-    """Covariates are conditioned on (fixed.x): rows with an answer and a blank covariate are
-    an input error naming their file rows and the covariates; a row without any answer is
-    left out with a warning whatever its covariates."""
-    from bayeslead.errors import InputError
-    from tests.bayes.test_twolevel_covariates import demo_data, demo_frame, demo_spec
-
-    frame = demo_frame()
-    frame = frame[frame.cluster <= 12].reset_index(drop=True)
-    frame.loc[[3, 7], "x2"] = np.nan
-    frame.loc[7, "w1"] = np.nan
-    with pytest.raises(InputError) as error:
-        TwoLevel().prepare(demo_spec(), demo_data(frame), BayesConfig())
-    message = str(error.value)
-    assert "rows 5, 9 have a blank observed covariate (x2, w1; 2 rows)" in message
-    assert "data.csv" in message and "remove these rows" in message
-    items = [f"y{k}" for k in range(1, 7)]
-    frame.loc[[3, 7], items] = np.nan  # no answer: left out, not refused
-    prepared = TwoLevel().prepare(demo_spec(), demo_data(frame), BayesConfig())
-    assert prepared.keep.sum() == len(frame) - 2
-    assert [p.message for p in prepared.problems] == [
-        "2 respondents with no responses were left out"
-    ]

@@ -617,16 +617,14 @@ def twolevel_loglik(
     depth: int,
     offsets=None,
     data=None,
-    fixed_data: bool = False,
 ):
     """Symbolic two-level log-likelihood (see `TwoLevelLoglik`); `offsets` (J, p) shift each
     cluster's mean (default none); `data`: symbolic (means, centred rows) in place of the
-    moments' constants (blank answers sampled as latent values), with `fixed_data` without a
-    gradient with respect to them (blank answers filled in at their conditional means)."""
+    moments' constants (blank answers sampled as latent values)."""
     if offsets is None:
         offsets = pt.zeros_like(moments.means, dtype="float64")
     means, centred = (moments.means, moments.centred) if data is None else data
-    return TwoLevelLoglik(depth, data is not None and not fixed_data)(
+    return TwoLevelLoglik(depth, data is not None)(
         lam,
         theta_w,
         theta_b,

@@ -26,12 +26,7 @@ from bayeslead.bayes.blocks.parameters import free_parameters, initial_values, r
 from bayeslead.bayes.blocks.ram import path_depth, ram_matrices
 from bayeslead.bayes.data import ContinuousData
 from bayeslead.bayes.kernels.twolevel import ClusterMoments, twolevel_loglik
-from bayeslead.bayes.models.twolevel.blanks import (
-    Blanks,
-    integrated_moments,
-    joined_scatter,
-    sampled_moments,
-)
+from bayeslead.bayes.models.twolevel.blanks import Blanks, joined_scatter, sampled_moments
 from bayeslead.bayes.models.twolevel.covariates import (
     Covariates,
     cluster_offsets,
@@ -84,8 +79,8 @@ def build_twolevel_model(
     """PyMC model of the two-level SEM with random slopes (see the module docstring); with
     `level3`, clusters nested in level-3 units with their own construct intercepts
     (`level3.py`); with `covariates`, observed within-only and between-only covariates
-    (`covariates.py`); with `blanks`, the blank answers integrated out, or sampled as latent
-    values with level-1 covariates (`blanks.py`)."""
+    (`covariates.py`); with `blanks`, the blank answers sampled as latent values
+    (`blanks.py`)."""
     p = table.n_manifest
     k = len(spec.items)  # the items come first among the manifest variables
     latents = list(table.variables[p:])
@@ -106,8 +101,7 @@ def build_twolevel_model(
         cols = np.array([c for _, c in positions], dtype=int)
         depth = max(path_depth(table) - 1, 1)
         offsets = level3_offsets(table, priors, lam, level3) if level3 else None
-        sampled = blanks is not None and blanks.cells is None
-        data = sampled_moments(moments, blanks) if sampled else None
+        data = sampled_moments(moments, blanks) if blanks is not None else None
         if covariates is not None and covariates.names:
             a_w, a_b = covariate_effects(covariates, a, lam, beta_w, beta_b, p, depth)
             a_x = x_b = None
@@ -137,16 +131,8 @@ def build_twolevel_model(
                     covariates, a_w, lam, beta_w, psi_w, theta_w, depth, scatter
                 )
                 pm.Potential("within_scatter", within)
-        if blanks is None and (covariates is None or not covariates.names):
+        if data is None and (covariates is None or not covariates.names):
             moments = moment_containers(moments)
-        slopes = random_slopes(table, priors, positions, len(moments.labels))
-        fixed_data = False
-        if blanks is not None and blanks.cells is not None:  # blank answers integrated out
-            shift = mu[None, :] if offsets is None else mu[None, :] + offsets
-            matrices = (lam, theta_w, theta_b, psi_w, psi_b, beta_w, beta_b, slopes, rows, cols)
-            *data, correction = integrated_moments(moments, blanks, (*matrices, depth), shift)
-            pm.Potential("blank_answers", correction)
-            fixed_data = True
         loglik = twolevel_loglik(
             lam,
             theta_w,
@@ -155,7 +141,7 @@ def build_twolevel_model(
             psi_b,
             beta_w,
             beta_b,
-            slopes,
+            random_slopes(table, priors, positions, len(moments.labels)),
             rows,
             cols,
             mu,
@@ -163,7 +149,6 @@ def build_twolevel_model(
             depth,
             offsets=offsets,
             data=data,
-            fixed_data=fixed_data,
         )
         pm.Potential("loglik", loglik)
     return model

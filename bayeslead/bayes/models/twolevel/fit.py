@@ -18,7 +18,6 @@ from bayeslead.bayes.models.twolevel.blanks import (
     Blanks,
     missing_statement,
     moments_with_blanks,
-    refuse_blank_covariates,
     rows_used,
 )
 from bayeslead.bayes.models.twolevel.build import (
@@ -106,13 +105,13 @@ class TwoLevelData(Prepared):
 
     source: ResponseData
     ids: np.ndarray  # cluster id of every row of the data
-    keep: np.ndarray  # rows used: any response
+    keep: np.ndarray  # rows used: any response and no blank covariate
     x: np.ndarray
     labels: np.ndarray  # cluster ids, in order
     cluster: np.ndarray  # each kept row's cluster as an index into labels
     continuous: ContinuousData | None = None
     moments: ClusterMoments | None = None
-    blanks: Blanks | None = None  # continuous items' blank answers (integrated out or sampled)
+    blanks: Blanks | None = None  # continuous items' blank answers, sampled as latent values
     ordinal: OrdinalData | None = None
     covariates: Covariates = field(default_factory=Covariates)
 
@@ -141,7 +140,6 @@ class TwoLevel(Family):
             check_ordinal_support(spec)
         ids, problems = check_clusters(data, spec.cluster)
         frame, k = data.frame[list(spec.manifest)], len(spec.items)
-        refuse_blank_covariates(frame, k, data.path)
         keep, dropped = rows_used(frame.isna().to_numpy(), k)
         levels = ((), (), ())
         if spec.observed:  # which covariates have a between part, on the rows used
@@ -253,7 +251,7 @@ class TwoLevel(Family):
             )
         if graph.level3:
             initial |= level3_start(table, graph.level3)
-        if data.blanks is not None and data.blanks.cells is None:  # sampled blank answers
+        if data.blanks is not None:
             initial[BLANKS] = data.blanks.start
         return initial
 
