@@ -186,28 +186,68 @@ def sample_compiled(
 
 
 def _nutpie_sample(compiled, model, initial, settings, cores, seed, progress, low_rank=False):
-    """nutpie's sampler; a start it rejects becomes a FitProblemError naming the culprits."""
-    import nutpie
-
+    """nutpie's sampler. nuts-rs refuses to start where a gradient entry is exactly zero (its
+    `array_all_finite_and_nonzero` check, nuts-rs 0.17-0.18 = nutpie 0.16.8-0.16.11); such a
+    start is moved off the zeros once (`nudged_start`) and sampled; a start it still rejects
+    becomes a FitProblemError naming the culprits."""
     try:
-        # one BLAS thread: the chains are the parallelism (see the module docstring)
-        with threadpool_limits(limits=1, user_api="blas"):
-            return nutpie.sample(
-                compiled,
-                draws=settings.draws,
-                tune=settings.tune,
-                chains=settings.chains,
-                cores=cores,
-                seed=seed,
-                target_accept=settings.target_accept,
-                progress_bar=progress,
-                save_warmup=False,
-                low_rank_modified_mass_matrix=low_rank,
-            )
+        return _draw(compiled, settings, cores, seed, progress, low_rank)
     except RuntimeError as exc:
         if "initialization" not in str(exc):
             raise
-        raise FitProblemError(start_failure(model, initial)) from None
+    start = nudged_start(model, initial)
+    if start is not None:
+        moved = dataclasses.replace(compiled, initial_point_func=lambda _seed: start.copy())
+        try:
+            return _draw(moved, settings, cores, seed, progress, low_rank)
+        except RuntimeError as exc:
+            if "initialization" not in str(exc):
+                raise
+    raise FitProblemError(start_failure(model, initial)) from None
+
+
+def _draw(compiled, settings, cores, seed, progress, low_rank):
+    import nutpie
+
+    # one BLAS thread: the chains are the parallelism (see the module docstring)
+    with threadpool_limits(limits=1, user_api="blas"):
+        return nutpie.sample(
+            compiled,
+            draws=settings.draws,
+            tune=settings.tune,
+            chains=settings.chains,
+            cores=cores,
+            seed=seed,
+            target_accept=settings.target_accept,
+            progress_bar=progress,
+            save_warmup=False,
+            low_rank_modified_mass_matrix=low_rank,
+        )
+
+
+def nudged_start(model: pm.Model, initial: dict, rounds: int = 5) -> np.ndarray | None:
+    """`initial` on the unconstrained scale (flat, nutpie's order) with every coordinate whose
+    log-density gradient is exactly zero moved by 0.001 (fixed signs: the same start every
+    run), repeated while zeros remain; None if the log-density or its gradient is not finite
+    there (nothing to mend: `start_failure` explains)."""
+    flat = _flat_start(model, initial)
+    names = [value.name for value in model.value_vars]  # the free variables' order, as nutpie's
+    point = make_initial_point_fn(model=model, overrides=initial, jitter_rvs=set())(0)
+    shapes = [np.shape(point[name]) for name in names]
+    ends = np.cumsum([int(np.prod(shape)) for shape in shapes])[:-1]
+    logp, dlogp = model.compile_logp(), model.compile_dlogp()
+    signs = np.where(np.random.default_rng(0).random(flat.size) < 0.5, -1.0, 1.0)
+    for _ in range(rounds):
+        gradient = dlogp(point)
+        if not (np.isfinite(logp(point)) and np.all(np.isfinite(gradient))):
+            return None
+        zero = gradient == 0
+        if not zero.any():
+            return flat
+        flat[zero] += 1e-3 * signs[zero] * np.maximum(1.0, np.abs(flat[zero]))
+        parts = zip(names, np.split(flat, ends), shapes, strict=True)
+        point = {name: part.reshape(shape) for name, part, shape in parts}
+    return None
 
 
 def _flat_start(model: pm.Model, initial: dict) -> np.ndarray:

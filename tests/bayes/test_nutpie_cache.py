@@ -174,12 +174,14 @@ def test_cache_directory_and_switch(monkeypatch, tmp_path):
 
 
 def test_same_seed_gives_the_same_draws_with_and_without_the_cache(tmp_path, monkeypatch):
-    """A bayeslead model (the serial SEM's pattern likelihood Op) sampled with the same seed:
-    plain nutpie, a cache miss and a cache hit give bitwise identical draws."""
+    """A bayeslead model (the serial SEM's pattern likelihood Op) sampled with the same seed
+    from where a fit starts (the ML estimates): plain nutpie, a cache miss and a cache hit give
+    bitwise identical draws."""
     from bayeslead.bayes.data import continuous_data
     from bayeslead.bayes.models.single.build import build_continuous_model
     from bayeslead.bayes.priors import prior_set
     from bayeslead.bayes.sampling import sample
+    from bayeslead.bayes.start import continuous_start
     from bayeslead.config import BayesConfig, RunConfig
     from bayeslead.core.from_config import build_spec
     from bayeslead.core.partable import build_partable
@@ -193,11 +195,12 @@ def test_same_seed_gives_the_same_draws_with_and_without_the_cache(tmp_path, mon
     x = reference_table("serial_mediation", "data.csv")[list(spec.manifest)].to_numpy(float)
     priors = prior_set({}, {p.key for p in table.free_params})
     settings = BayesConfig(chains=2, draws=150, tune=150, seed=11, cores=1)
+    initial = continuous_start(spec, table, priors, continuous_data(x))
     runs = {}
     for label, value in [("off", "off"), ("miss", str(tmp_path)), ("hit", str(tmp_path))]:
         monkeypatch.setenv(ENV, value)
         model = build_continuous_model(spec, table, continuous_data(x), priors)
-        runs[label] = sample(model, {}, settings, progress=False)
+        runs[label] = sample(model, initial, settings, progress=False)
     assert [r.compile_cache for r in runs.values()] == [
         "off (BAYESLEAD_NUTPIE_CACHE=off)",
         "miss",

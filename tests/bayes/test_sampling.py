@@ -51,3 +51,26 @@ def test_nutpie_samples_with_one_blas_thread(monkeypatch):
     )
     _nutpie_sample(None, None, {}, BayesConfig(), 2, 1, False)
     assert seen and set(seen) == {1}
+
+
+def test_a_start_with_an_exactly_zero_gradient_is_moved_off_the_zeros(monkeypatch):
+    """nuts-rs refuses a start where a gradient entry is exactly 0 (here every entry: a standard
+    normal at its mode); the fit starts 0.001 away instead, the same start every run."""
+    import pymc as pm
+
+    from bayeslead.bayes.nutpie_cache import ENV
+    from bayeslead.bayes.sampling import nudged_start, sample
+    from bayeslead.config import BayesConfig
+
+    monkeypatch.setenv(ENV, "off")
+    with pm.Model() as model:
+        pm.Normal("a", 0.0, 1.0, shape=3)
+        pm.HalfNormal("b", 1.0)
+    start = nudged_start(model, {"b": 1.0})
+    assert np.array_equal(np.abs(start), [0.001, 0.001, 0.001, 0.001])
+    settings = BayesConfig(chains=2, draws=50, tune=50, seed=5, cores=1)
+    first, again = (sample(model, {"b": 1.0}, settings, progress=False) for _ in range(2))
+    draws = first.idata.posterior["a"].values
+    assert draws.shape == (2, 50, 3) and np.isfinite(draws).all()
+    np.testing.assert_array_equal(draws, again.idata.posterior["a"].values)
+    assert nudged_start(model, {"b": np.inf}) is None
