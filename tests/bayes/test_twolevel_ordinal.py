@@ -16,11 +16,15 @@ from pymc.initial_point import make_initial_point_fn
 from scipy import stats
 
 from bayeslead.bayes.blocks.ordinal import ordinal_loglik
+from bayeslead.bayes.blocks.scores import first_order_constructs
 from bayeslead.bayes.data import ordinal_data
 from bayeslead.bayes.gates import gate_messages
+from bayeslead.bayes.models.twolevel import ordinal
 from bayeslead.bayes.models.twolevel.build import slope_positions
-from bayeslead.bayes.models.twolevel.ordinal import cluster_parts, cluster_slopes
+from bayeslead.bayes.models.twolevel.fit import TwoLevel
+from bayeslead.bayes.models.twolevel.ordinal import ZERO_SUM, cluster_parts, cluster_slopes
 from bayeslead.bayes.priors import prior_set
+from bayeslead.bayes.recipe import make_setup
 from bayeslead.config import RunConfig
 from bayeslead.core.partable import build_partable
 from bayeslead.pipeline import fit_to_run_folder, item_scales, load_inputs, simulate_to_file
@@ -287,6 +291,78 @@ def test_relative_thresholds_leave_the_likelihood_unchanged_by_a_common_shift_of
     first_logp = model.logp(vars=[model["threshold_first"]], jacobian=False)
     prior = _function(model, first_logp + model["threshold_prior_shift"])(point)
     assert prior == pytest.approx(stats.norm(0, 1.5).logpdf(thresholds[first]).sum(), rel=1e-7)
+
+
+SECOND_ORDER = """\
+name: second_order
+data: {path: data.csv, id: respondent_id, cluster: firm_id, scale: [1, 4]}
+constructs:
+  DA: [a1, a2, a3]
+  DB: [b1, b2, b3]
+  Y: [y1, y2, y3]
+second_order: {G: [DA, DB]}
+paths: {Y: [G]}
+engine: bayes
+bayes:
+  indicators: ordinal
+  random_slopes: [[G, Y]]
+truth:
+  loadings: 0.75
+  paths: {"Y ~ G": 0.4}
+  icc: 0.2
+  cluster_size: 4
+  random_slope_sd: {"Y ~ G": 0.15}
+  thresholds: [-0.7, 0.25, 1.2]
+"""
+
+
+def test_second_order_scores_are_an_exact_reparameterisation(tmp_path, monkeypatch):
+    """With a second-order construct the model's log-density at free values v of its scores
+    equals that of the model with explicit scores u_h = G u_f + K v_h (`higher_order_totals`'s
+    identity in its place) plus the log-Jacobian N log|K|: the posterior is the same."""
+    config = tmp_path / "second_order.yaml"
+    config.write_text(SECOND_ORDER)
+    simulate_to_file(config, 48, 5, tmp_path / "data.csv")
+    new_model, _ = _ordinal_twolevel_model(config)
+    monkeypatch.setattr(ordinal, "higher_order_totals", lambda free, *_: (free, 0.0))
+    old_model, table = _ordinal_twolevel_model(config)
+    rng = np.random.default_rng(4)
+    point = {
+        k: v + 0.3 * rng.standard_normal(v.shape) for k, v in old_model.initial_point().items()
+    }
+    n, m = 48, len(table.variables) - table.n_manifest
+    total = point["score_mean"] + ZERO_SUM.backward(pt.as_tensor(point["scores"])).eval()
+    values = _function(old_model, [old_model[k] for k in ("theta", "psi_between", "beta_between")])
+    theta, psi_b, beta_b = values(point)
+    latent = slice(table.n_manifest, None)
+    a, s = (x[latent, latent] for x in table.matrices(theta))
+    phi = sum(
+        np.linalg.inv(np.eye(m) - b) @ psi @ np.linalg.inv(np.eye(m) - b).T
+        for b, psi in ((a, s), (beta_b, psi_b))
+    )
+    corr = phi / np.sqrt(np.outer(np.diag(phi), np.diag(phi)))
+    first = np.array(first_order_constructs(table)) - table.n_manifest
+    higher = np.setdiff1d(np.arange(m), first)  # G, the second-order construct
+    assert [table.variables[table.n_manifest + k] for k in higher] == ["G"]
+    gain = np.linalg.solve(corr[np.ix_(first, first)], corr[np.ix_(first, higher)])
+    factor = np.linalg.cholesky(corr[np.ix_(higher, higher)] - corr[np.ix_(higher, first)] @ gain)
+    free = total.copy()
+    free[:, higher] = np.linalg.solve(factor, (total[:, higher] - total[:, first] @ gain).T).T
+    moved = dict(point, score_mean=free.mean(axis=0))
+    moved["scores"] = ZERO_SUM.forward(pt.as_tensor(free - free.mean(axis=0))).eval()
+    expected = old_model.compile_logp()(point) + n * np.log(np.diag(factor)).sum()
+    assert new_model.compile_logp()(moved) == pytest.approx(expected, rel=1e-10)
+
+
+def _ordinal_twolevel_model(config) -> tuple[pm.Model, object]:
+    """The ordinal two-level model `bayeslead fit` samples for `config`, and its table."""
+    inputs = load_inputs(config)
+    family, settings = TwoLevel(), inputs.config.bayes
+    prepared = family.prepare(inputs.spec, inputs.data, settings)
+    setup = make_setup(
+        inputs.spec, settings, family.unit_residuals(settings), family.fixed_values(prepared)
+    )
+    return family.build(setup, prepared).model, setup.table
 
 
 def _function(model: pm.Model, out):
