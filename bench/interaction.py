@@ -16,6 +16,10 @@
     (bench/configs/<design>_5pt.yaml: the simulated responses cut into five categories, the
     Bayesian ordered-probit model, whose y* are the continuous responses, so the truth is the
     same); the ML engine has no true values on category codes and is skipped.
+    The 5-point Bayesian studies take about 140 CPU s per replicate, more than one session: their
+    folders in progress are committed under bench/studies/ (`--out bench/studies --resume`
+    continues them; each replicate's seed comes from the study seed, so the code version that ran
+    a replicate does not change which data it saw).
 
     .venv/bin/python bench/interaction.py [--recovery] [--reps 100] [--engines sem,bayes]
         [--designs moderated_first_stage,moderated_second_stage] [--bootstrap 0] [--out DIR]
