@@ -101,14 +101,20 @@ def test_blank_layout_and_start_values():
     np.testing.assert_allclose(blanks.start, [2.0, 5.0, 4.0])  # the cluster's observed means
     np.testing.assert_allclose(moments.means, [[2.0, 2.0], [5.0, 4.0]])
     np.testing.assert_allclose(blanks.members, [[1, 1], [1, 1]])
-    # items y1, y2 and a covariate: no answer / a blank covariate / blank items
-    blank = np.array([[True, True, False], [False, False, True], [True, False, False]])
-    keep, problems = rows_used(blank, 2)
-    assert keep.tolist() == [False, False, True]
+    # items y1, y2 and covariates x1, x2: no answer / blank covariates / blank items / neither
+    nan = np.nan
+    values = [[nan, nan, 1, nan], [1, 2, nan, nan], [nan, 2, 3, 4], [1, 2, 3, nan], [1, 2, 3, 4]]
+    frame = pd.DataFrame(values, columns=["y1", "y2", "x1", "x2"])
+    keep, problems, left_out = rows_used(frame, 2)
+    assert keep.tolist() == [False, False, True, False, True]
     assert [p.message for p in problems] == [
-        "1 respondents with no responses were left out",
-        "1 respondents with a blank observed covariate (fixed.x) were left out",
+        "1 respondents with no responses were left out: row 2 (the header is row 1)",
+        "2 respondents with a blank observed covariate (x1: 1, x2: 2) were left out (fixed.x, "
+        "as lavaan): rows 3, 5 (the header is row 1)",
     ]
+    assert left_out == {"no_answer": [2], "blank_covariate": [3, 5]}
+    assert rows_used(frame.iloc[2:], 2, first_row=10)[2] == {"blank_covariate": [13]}
+    assert rows_used(frame.iloc[[2, 4]], 2)[1:] == ([], {})
     assert missing_statement(False, blanks, 0).startswith("exact likelihood") and "3 blank" in (
         missing_statement(False, blanks, 0)
     )
@@ -245,10 +251,17 @@ def test_with_covariates_the_graph_density_is_the_joint_density_of_the_filled_in
     settings = BayesConfig(within_only=within_only)
     family = TwoLevel()
     prepared = family.prepare(spec, demo_data(frame), settings)
-    assert any("a blank observed covariate" in p.message for p in prepared.problems)
+    assert any(
+        "a blank observed covariate (x2: 1)" in p.message and "row 5 (the header" in p.message
+        for p in prepared.problems
+    )
     assert prepared.keep.sum() == len(frame) - 1 and prepared.blanks is not None
     setup = make_setup(spec, settings, False, family.fixed_values(prepared))
-    graph = family.build(setup, prepared).model
+    built = family.build(setup, prepared)
+    graph = built.model
+    info = family.info(setup, prepared, built, "nutpie")  # the manifest's info
+    assert info["rows_left_out"] == {"blank_covariate": [5]}
+    assert "1 rows without an answer or with a blank covariate left out" in info["missing"]
     names = ["theta", "beta_between", "psi_between", "between_residual_sd", "intercepts"]
     if prepared.covariates.both:
         names += ["covariate_between", "covariate_paths_between"]

@@ -12,10 +12,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 import pymc as pm
 import pytensor.tensor as pt
 
 from bayeslead.bayes.kernels.twolevel import ClusterMoments, cluster_moments, cluster_positions
+from bayeslead.data.values import file_rows
 from bayeslead.errors import Problem
 
 NAME = "blank_answers"  # the sampled blank answers (z-scores), one per blank cell
@@ -34,22 +36,47 @@ class Blanks:
     covariate_rows: np.ndarray | None = None
 
 
-def rows_used(blank: np.ndarray, n_items: int) -> tuple[np.ndarray, list[Problem]]:
-    """Rows a two-level fit uses (`blank`: N x manifest variables, items first, True = blank)
-    and warnings naming how many were left out: rows without an answer (they carry no
-    information) and rows with a blank observed covariate (fixed and conditioned on, as lavaan's
-    fixed.x; lavaan leaves these rows out too)."""
+def rows_used(
+    frame: pd.DataFrame, n_items: int, first_row: int = 2
+) -> tuple[np.ndarray, list[Problem], dict[str, list[int]]]:
+    """Rows a two-level fit uses (`frame`: the manifest variables, items first, NaN = blank;
+    its index the data rows, `first_row` the file row of index 0), warnings naming how many and
+    which file rows were left out, and those file rows by reason: rows without an answer (they
+    carry no information) and rows with an answer and a blank observed covariate (fixed and
+    conditioned on, as lavaan's fixed.x; lavaan leaves these rows out too)."""
+    blank = frame.isna().to_numpy()
     no_answer = blank[:, :n_items].all(axis=1)
-    no_covariate = blank[:, n_items:].any(axis=1) & ~no_answer
-    problems = [
-        Problem("data", f"{int(count)} respondents with {what} were left out", "warning")
-        for count, what in (
-            (no_answer.sum(), "no responses"),
-            (no_covariate.sum(), "a blank observed covariate (fixed.x)"),
+    covariates = blank[:, n_items:] & ~no_answer[:, None]
+    no_covariate = covariates.any(axis=1)
+    problems, left_out = [], {}
+    if no_answer.any():
+        rows = frame.index[no_answer]
+        left_out["no_answer"] = [int(i) + first_row for i in rows]
+        problems.append(
+            Problem(
+                "data",
+                f"{len(rows)} respondents with no responses were left out: "
+                f"{file_rows(rows, first_row)} (the header is row 1)",
+                "warning",
+            )
         )
-        if count
-    ]
-    return ~(no_answer | no_covariate), problems
+    if no_covariate.any():
+        rows = frame.index[no_covariate]
+        left_out["blank_covariate"] = [int(i) + first_row for i in rows]
+        counts = ", ".join(
+            f"{name}: {int(count)}"
+            for name, count in zip(frame.columns[n_items:], covariates.sum(axis=0), strict=True)
+            if count
+        )
+        problems.append(
+            Problem(
+                "data",
+                f"{len(rows)} respondents with a blank observed covariate ({counts}) were left out "
+                f"(fixed.x, as lavaan): {file_rows(rows, first_row)} (the header is row 1)",
+                "warning",
+            )
+        )
+    return ~(no_answer | no_covariate), problems, left_out
 
 
 def moments_with_blanks(

@@ -106,6 +106,7 @@ class TwoLevelData(Prepared):
     source: ResponseData
     ids: np.ndarray  # cluster id of every row of the data
     keep: np.ndarray  # rows used: any response and no blank covariate
+    left_out: dict[str, list[int]] = field(default_factory=dict)  # file rows by reason
     x: np.ndarray
     labels: np.ndarray  # cluster ids, in order
     cluster: np.ndarray  # each kept row's cluster as an index into labels
@@ -140,7 +141,7 @@ class TwoLevel(Family):
             check_ordinal_support(spec)
         ids, problems = check_clusters(data, spec.cluster)
         frame, k = data.frame[list(spec.manifest)], len(spec.items)
-        keep, dropped = rows_used(frame.isna().to_numpy(), k)
+        keep, dropped, left_out = rows_used(frame, k, data.first_row)
         levels = ((), (), ())
         if spec.observed:  # which covariates have a between part, on the rows used
             where = f"Data file {data.path}"
@@ -151,6 +152,7 @@ class TwoLevel(Family):
         common = dict(
             problems=problems, source=data, ids=ids, keep=keep, x=x, labels=labels, cluster=cluster
         )
+        common["left_out"] = left_out
         if ordinal:
             return TwoLevelData(**common, ordinal=ordinal_data(x))
         cdata = continuous_data(x)
@@ -375,6 +377,7 @@ class TwoLevel(Family):
             "missing": missing_statement(ordinal, data.blanks, int((~data.keep).sum())),
             "priors": {name: str(prior) for name, prior in priors.classes.items()},
         }
+        info |= {"rows_left_out": data.left_out} if data.left_out else {}  # file rows by reason
         if data.covariates.names:
             info["covariates"] = {
                 "within_only": list(data.covariates.within),
