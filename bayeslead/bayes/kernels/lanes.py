@@ -14,9 +14,13 @@ import numpy as np
 LANES = 64
 # Stated, not inherited: numba gives a kernel without flags its first caller's fastmath flags and
 # keys its cache without them, so the lane algebra's last bits depended on which caller compiled
-# it first (the two-level graph or the missing-data kernel). Sums may be reordered and contracted
-# (vectorised dot products); division, sqrt and log stay exact.
-LANE_FASTMATH = {"reassoc", "contract"}
+# it first (the two-level graph or the missing-data kernel). Strict IEEE (no fastmath): numba
+# links a callee's optimised IR into each caller's module, where it is optimised again, and a call
+# runs whichever copy of the symbol was loaded first (the callee's own, compiled in this process,
+# or the copy in a caller loaded from a disk cache); with reassociation the copies' last bits
+# differed, so two-level draws depended on which caches were warm. The loops over lanes vectorise
+# without reassociation.
+LANE_FASTMATH = False
 
 
 @numba.njit(cache=True, fastmath=LANE_FASTMATH)

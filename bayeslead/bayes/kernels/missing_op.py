@@ -21,7 +21,7 @@ from bayeslead.bayes.kernels.missing_rows import RowData
 
 # PyTensor caches the compiled wrapper by Op type, props and this number: bump it whenever the
 # kernel (`missing.py`) or the Op's inputs or outputs change (cached wrappers inline the kernel).
-CACHE_VERSION = 3
+CACHE_VERSION = 4
 
 
 class RowsLoglik(Op):

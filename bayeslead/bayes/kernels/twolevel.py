@@ -27,6 +27,7 @@ from pytensor.graph.op import Op
 from pytensor.link.numba.dispatch.basic import register_funcify_default_op_cache_key
 
 from bayeslead.bayes.kernels.lanes import (
+    LANE_FASTMATH,
     LANES,
     add_lane_sums,
     lane_matmul,
@@ -37,7 +38,7 @@ from bayeslead.bayes.kernels.lanes import (
     matmul,
     series_inverse,
 )
-from bayeslead.bayes.kernels.ops import CACHE_VERSION, FASTMATH
+from bayeslead.bayes.kernels.ops import CACHE_VERSION
 
 
 @dataclass(frozen=True)
@@ -78,7 +79,7 @@ def cluster_moments(z: np.ndarray, cluster: np.ndarray) -> ClusterMoments:
     return ClusterMoments(counts, means, centred, labels)
 
 
-@numba.njit(cache=True, fastmath=FASTMATH)
+@numba.njit(cache=True, fastmath=LANE_FASTMATH)
 def twolevel_terms(
     lam,
     theta_w,
@@ -488,7 +489,7 @@ def twolevel_terms(
     )
 
 
-@numba.njit(cache=True, fastmath=FASTMATH)
+@numba.njit(cache=True, fastmath=LANE_FASTMATH)
 def _failure(p, m, n_clusters, n_slopes, d_centred):
     """The result for parameters outside the support: -inf and zero gradients."""
     d_centred[:] = 0.0
@@ -557,7 +558,7 @@ class TwoLevelLoglik(Op):
 def _numba_twolevel(op, node, **kwargs):
     depth, data_grad = op.depth, op.data_grad
 
-    @numba.njit(cache=True, fastmath=FASTMATH)
+    @numba.njit(cache=True, fastmath=LANE_FASTMATH)
     def twolevel_loglik(
         lam,
         theta_w,
