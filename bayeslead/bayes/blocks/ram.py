@@ -4,9 +4,12 @@ products only (A is nilpotent for recursive models)."""
 
 from __future__ import annotations
 
+import graphlib
+
 import numpy as np
 import pytensor.tensor as pt
 
+from bayeslead.bayes.kernels.ram import RamCovariance
 from bayeslead.core.partable import ParameterTable
 
 
@@ -60,6 +63,31 @@ def path_depth(table: ParameterTable) -> int:
         depth += 1
         power = power @ a
     return depth
+
+
+def ram_entries(table: ParameterTable) -> tuple[np.ndarray, ...]:
+    """The table as `kernels.ram.RamCovariance`'s constant inputs: A's entries (row, column,
+    free index or -1) sorted so that every cause's row comes before its effects', their fixed
+    values, S's entries and fixed values, and (variables, manifest variables)."""
+    order = graphlib.TopologicalSorter({k: set() for k in range(len(table.variables))})
+    a_rows = [p for p in table.params if p.matrix == "A"]
+    for p in a_rows:
+        order.add(p.row, p.col)
+    position = {k: n for n, k in enumerate(order.static_order())}
+    a_rows.sort(key=lambda p: position[p.row])
+    s_rows = [p for p in table.params if p.matrix == "S"]
+    out = []
+    for rows in (a_rows, s_rows):
+        out.append(np.array([[p.row, p.col, p.free] for p in rows], dtype=np.int64).reshape(-1, 3))
+        out.append(np.array([p.value if p.free < 0 else 0.0 for p in rows]))
+    sizes = np.array([len(table.variables), table.n_manifest], dtype=np.int64)
+    return (*out, sizes)
+
+
+def manifest_covariance(table: ParameterTable, theta) -> pt.TensorVariable:
+    """Model-implied covariance of the manifest variables, ``F B S B' F'``, as one Op with an
+    analytic gradient (`kernels.ram`); equal to `implied_covariance(...)[:p, :p]`."""
+    return RamCovariance()(theta, *ram_entries(table))
 
 
 def implied_covariance(table: ParameterTable, theta) -> pt.TensorVariable:

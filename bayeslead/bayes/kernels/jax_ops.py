@@ -17,6 +17,7 @@ from pytensor.link.jax.dispatch import jax_funcify
 from bayeslead.bayes.kernels.missing_op import RowsLoglik
 from bayeslead.bayes.kernels.missing_rows import RowData
 from bayeslead.bayes.kernels.ops import IntervalLogProb, PatternLoglik
+from bayeslead.bayes.kernels.ram import RamCovariance, RamCovarianceGrad
 
 jax.config.update("jax_enable_x64", True)
 
@@ -147,3 +148,41 @@ def _jax_rows_loglik(op, node=None, **kwargs):
         return value, g_sigma, g_mu
 
     return rows_loglik_op
+
+
+def jax_ram_sigma(theta, a_entries, a_fixed, s_entries, s_fixed, sizes):
+    """`bayeslead.bayes.kernels.ram.ram_sigma` (the entries are static: graph constants)."""
+    v, p = int(sizes[0]), int(sizes[1])
+    matrices = []
+    for entries, fixed in ((a_entries, a_fixed), (s_entries, s_fixed)):
+        free = entries[:, 2]
+        values = jnp.where(free >= 0, theta[np.maximum(free, 0)], fixed)
+        matrices.append(jnp.zeros((v, v)).at[entries[:, 0], entries[:, 1]].add(values))
+    a, s = matrices
+    s = s + s.T - jnp.diag(jnp.diag(s))
+    b = jnp.linalg.inv(jnp.eye(v) - a)
+    return (b @ s @ b.T)[:p, :p]
+
+
+def _ram_structure(node, first: int) -> list[np.ndarray]:
+    return [np.asarray(x.data) for x in node.inputs[first + 1 :]]
+
+
+@jax_funcify.register(RamCovariance)
+def _jax_ram_covariance(op, node=None, **kwargs):
+    structure = _ram_structure(node, 0)
+
+    def ram_covariance(theta, *_structure):
+        return jax_ram_sigma(theta, *structure)
+
+    return ram_covariance
+
+
+@jax_funcify.register(RamCovarianceGrad)
+def _jax_ram_covariance_grad(op, node=None, **kwargs):
+    structure = _ram_structure(node, 1)
+
+    def ram_covariance_grad(g_sigma, theta, *_structure):
+        return jax.vjp(lambda t: jax_ram_sigma(t, *structure), theta)[1](g_sigma)[0]
+
+    return ram_covariance_grad

@@ -37,6 +37,7 @@ from bayeslead.bayes.blocks.ordinal import ordinal_loglik
 from bayeslead.bayes.blocks.parameters import free_parameters, rv
 from bayeslead.bayes.blocks.ram import (
     implied_covariance,
+    manifest_covariance,
     path_depth,
     ram_covariance,
     ram_inverse,
@@ -72,7 +73,7 @@ def build_continuous_model(
     p = table.n_manifest
     with pm.Model(coords={"item": list(table.manifest)}) as model:
         theta = free_parameters(spec, table, priors)
-        sigma = implied_covariance(table, theta)[:p, :p]
+        sigma = manifest_covariance(table, theta)
         if not data.complete:
             intercepts = rv("intercepts", priors.classes["intercepts"], dims="item")
             rows = row_containers(row_data(data.z))
