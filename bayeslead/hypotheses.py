@@ -28,7 +28,7 @@ import pandas as pd
 from scipy import stats
 
 from bayeslead.core.conditional import imm_draws
-from bayeslead.core.effects import defined_name, effect_draws
+from bayeslead.core.effects import defined_name, raw_effect_draws
 from bayeslead.core.keys import parse_key
 from bayeslead.core.partable import ParameterTable
 from bayeslead.core.spec import ModelSpec
@@ -131,10 +131,7 @@ def _values(term: Term, spec: ModelSpec, table: ParameterTable, theta: np.ndarra
     indices = imm_draws(spec, table, theta) if spec.interactions else {}
     if term.text in indices:
         return indices[term.text]
-    for d in effect_draws(spec, table, theta):
-        if defined_name(d.effect.name, d.kind) == term.text:
-            return d.raw
-    raise KeyError(term.text)
+    return raw_effect_draws(spec, table, theta)[term.text]
 
 
 def evaluate(

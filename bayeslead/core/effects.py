@@ -55,12 +55,7 @@ class EffectDraws:
 def effect_draws(spec: ModelSpec, table: ParameterTable, theta: np.ndarray) -> list[EffectDraws]:
     """Every named effect's indirect, direct (when the path exists) and total values."""
     theta = np.asarray(theta, dtype=float)
-    kinds = [
-        (effect, kind)
-        for effect in spec.effects
-        for kind in ("indirect", "direct", "total")
-        if kind != "direct" or spec.regression(effect.target, effect.source) is not None
-    ]
+    kinds = _effect_kinds(spec)
     values = in_blocks(partial(_effect_values, spec, table), theta) if kinds else []
     out = [
         EffectDraws(effect, kind, values[2 * i], values[2 * i + 1])
@@ -69,28 +64,62 @@ def effect_draws(spec: ModelSpec, table: ParameterTable, theta: np.ndarray) -> l
     return out + defined_draws(spec, table, theta)
 
 
-def _effect_values(spec: ModelSpec, table: ParameterTable, theta: np.ndarray) -> list[np.ndarray]:
-    """Raw and standardised values of the `effect_draws` entries, in their order."""
+def raw_effect_draws(
+    spec: ModelSpec, table: ParameterTable, theta: np.ndarray
+) -> dict[str, np.ndarray]:
+    """The raw values of `effect_draws` (not standardised: no implied covariance), keyed by
+    their `:=` name (`defined_name`); the same values bit for bit."""
+    theta = np.asarray(theta, dtype=float)
+    kinds = _effect_kinds(spec)
+    values = (
+        in_blocks(partial(_effect_values, spec, table, standardised=False), theta) if kinds else []
+    )
+    out = {defined_name(e.name, kind): values[i] for i, (e, kind) in enumerate(kinds)}
+    if spec.definitions:
+        raw = evaluate_definitions(spec.definitions, table.label_values(theta))
+        shape = theta.shape[:-1]
+        out |= {d.name: np.broadcast_to(raw[d.name], shape) for d in spec.definitions}
+    return out
+
+
+def _effect_kinds(spec: ModelSpec) -> list[tuple[Effect, str]]:
+    return [
+        (effect, kind)
+        for effect in spec.effects
+        for kind in ("indirect", "direct", "total")
+        if kind != "direct" or spec.regression(effect.target, effect.source) is not None
+    ]
+
+
+def _effect_values(
+    spec: ModelSpec, table: ParameterTable, theta: np.ndarray, standardised: bool = True
+) -> list[np.ndarray]:
+    """Raw and standardised values of the `effect_draws` entries, in their order (raw values
+    only when not `standardised`)."""
     a, s = table.matrices(theta)
     v = a.shape[-1]
-    b = np.linalg.inv(np.eye(v) - a)
-    sd = np.sqrt(np.clip(np.diagonal(b @ s @ np.swapaxes(b, -1, -2), 0, -2, -1), 0, None))
+    if standardised:
+        b = np.linalg.inv(np.eye(v) - a)
+        sd = np.sqrt(np.clip(np.diagonal(b @ s @ np.swapaxes(b, -1, -2), 0, -2, -1), 0, None))
     structural = structural_matrix(spec, table, a)
     total = np.linalg.inv(np.eye(v) - structural)
     pos = {name: i for i, name in enumerate(table.variables)}
     out = []
     for effect in spec.effects:
         src, dst = pos[effect.source], pos[effect.target]
-        scale = sd[..., src] / sd[..., dst]
         indirect = np.ones(theta.shape[:-1])
         for link in effect.links:
             indirect = indirect * a[..., pos[link.outcome], pos[link.predictor]]
-        out += [indirect, indirect * scale]
+        values = [indirect]
         if spec.regression(effect.target, effect.source) is not None:
-            direct = a[..., dst, src]
-            out += [direct, direct * scale]
-        tot = total[..., dst, src]
-        out += [tot, tot * scale]
+            values.append(a[..., dst, src])
+        values.append(total[..., dst, src])
+        if not standardised:
+            out += values
+            continue
+        scale = sd[..., src] / sd[..., dst]
+        for value in values:
+            out += [value, value * scale]
     return out
 
 
