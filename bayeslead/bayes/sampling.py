@@ -230,9 +230,9 @@ def nudged_start(model: pm.Model, initial: dict, rounds: int = 5) -> np.ndarray 
     log-density gradient is exactly zero moved by 0.001 (fixed signs: the same start every
     run), repeated while zeros remain; None if the log-density or its gradient is not finite
     there (nothing to mend: `start_failure` explains)."""
-    flat = _flat_start(model, initial)
+    point = _start_point(model, initial)
+    flat = _flatten(model, point)
     names = [value.name for value in model.value_vars]  # the free variables' order, as nutpie's
-    point = make_initial_point_fn(model=model, overrides=initial, jitter_rvs=set())(0)
     shapes = [np.shape(point[name]) for name in names]
     ends = np.cumsum([int(np.prod(shape)) for shape in shapes])[:-1]
     logp, dlogp = model.compile_logp(), model.compile_dlogp()
@@ -253,9 +253,17 @@ def nudged_start(model: pm.Model, initial: dict, rounds: int = 5) -> np.ndarray 
 def _flat_start(model: pm.Model, initial: dict) -> np.ndarray:
     """`initial` on the unconstrained scale, flattened in nutpie's order (the free variables'
     order in the model)."""
-    point = make_initial_point_fn(
+    return _flatten(model, _start_point(model, initial))
+
+
+def _start_point(model: pm.Model, initial: dict) -> dict[str, np.ndarray]:
+    """`initial` on the unconstrained scale, keyed by value-variable name (no jitter)."""
+    return make_initial_point_fn(
         model=model, overrides=initial, jitter_rvs=set(), return_transformed=True
     )(0)
+
+
+def _flatten(model: pm.Model, point: dict[str, np.ndarray]) -> np.ndarray:
     values = [np.ravel(point[model.rvs_to_values[rv].name]) for rv in model.free_RVs]
     return np.ascontiguousarray(np.concatenate(values), dtype="float64")
 
@@ -263,7 +271,7 @@ def _flat_start(model: pm.Model, initial: dict) -> np.ndarray:
 def start_failure(model: pm.Model, initial: dict) -> str:
     """Explain why the sampler could not start: which variables have a non-finite log-density
     term or a non-finite (or exactly zero) gradient at the initial values, and what to try."""
-    point = make_initial_point_fn(model=model, overrides=initial, jitter_rvs=set())(0)
+    point = _start_point(model, initial)
     terms = model.point_logps(point)
     bad_terms = [name for name, value in terms.items() if not np.isfinite(value)]
     gradient = model.compile_dlogp()(point)
