@@ -75,11 +75,18 @@ def raw_effect_draws(
         in_blocks(partial(_effect_values, spec, table, standardised=False), theta) if kinds else []
     )
     out = {defined_name(e.name, kind): values[i] for i, (e, kind) in enumerate(kinds)}
-    if spec.definitions:
-        raw = evaluate_definitions(spec.definitions, table.label_values(theta))
-        shape = theta.shape[:-1]
-        out |= {d.name: np.broadcast_to(raw[d.name], shape) for d in spec.definitions}
-    return out
+    return out | _raw_definitions(spec, table, theta)
+
+
+def _raw_definitions(
+    spec: ModelSpec, table: ParameterTable, theta: np.ndarray
+) -> dict[str, np.ndarray]:
+    """The user's ``:=`` definitions on raw label values, one value per row of `theta`."""
+    if not spec.definitions:
+        return {}
+    raw = evaluate_definitions(spec.definitions, table.label_values(theta))
+    shape = np.shape(theta)[:-1]
+    return {d.name: np.broadcast_to(raw[d.name], shape) for d in spec.definitions}
 
 
 def _effect_kinds(spec: ModelSpec) -> list[tuple[Effect, str]]:
@@ -127,7 +134,7 @@ def defined_draws(spec: ModelSpec, table: ParameterTable, theta: np.ndarray) -> 
     """The user's ``:=`` definitions on raw and std.all label values (kind ``defined``)."""
     if not spec.definitions:
         return []
-    raw = evaluate_definitions(spec.definitions, table.label_values(theta))
+    raw = _raw_definitions(spec, table, theta)
     std_values = table.standardized(theta)
     labels: dict[str, np.ndarray] = {}
     for k, p in enumerate(table.params):
@@ -139,7 +146,7 @@ def defined_draws(spec: ModelSpec, table: ParameterTable, theta: np.ndarray) -> 
         EffectDraws(
             Effect(d.name, ()),
             "defined",
-            np.broadcast_to(raw[d.name], shape).copy(),
+            raw[d.name].copy(),
             np.broadcast_to(std[d.name], shape).copy(),
             render_expression(d.expr),
         )
