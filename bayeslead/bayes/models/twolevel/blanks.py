@@ -48,34 +48,27 @@ def rows_used(
     no_answer = blank[:, :n_items].all(axis=1)
     covariates = blank[:, n_items:] & ~no_answer[:, None]
     no_covariate = covariates.any(axis=1)
+    counts = ", ".join(
+        f"{name}: {int(count)}"
+        for name, count in zip(frame.columns[n_items:], covariates.sum(axis=0), strict=True)
+        if count
+    )
+    reasons = (
+        ("no_answer", no_answer, "no responses were left out"),
+        (
+            "blank_covariate",
+            no_covariate,
+            f"a blank observed covariate ({counts}) were left out (fixed.x, as lavaan)",
+        ),
+    )
     problems, left_out = [], {}
-    if no_answer.any():
-        rows = frame.index[no_answer]
-        left_out["no_answer"] = [int(i) + first_row for i in rows]
-        problems.append(
-            Problem(
-                "data",
-                f"{len(rows)} respondents with no responses were left out: "
-                f"{file_rows(rows, first_row)} (the header is row 1)",
-                "warning",
-            )
-        )
-    if no_covariate.any():
-        rows = frame.index[no_covariate]
-        left_out["blank_covariate"] = [int(i) + first_row for i in rows]
-        counts = ", ".join(
-            f"{name}: {int(count)}"
-            for name, count in zip(frame.columns[n_items:], covariates.sum(axis=0), strict=True)
-            if count
-        )
-        problems.append(
-            Problem(
-                "data",
-                f"{len(rows)} respondents with a blank observed covariate ({counts}) were left out "
-                f"(fixed.x, as lavaan): {file_rows(rows, first_row)} (the header is row 1)",
-                "warning",
-            )
-        )
+    for reason, mask, what in reasons:
+        if not mask.any():
+            continue
+        rows = frame.index[mask]
+        left_out[reason] = [int(i) + first_row for i in rows]
+        text = f"{len(rows)} respondents with {what}: {file_rows(rows, first_row)}"
+        problems.append(Problem("data", f"{text} (the header is row 1)", "warning"))
     return ~(no_answer | no_covariate), problems, left_out
 
 
