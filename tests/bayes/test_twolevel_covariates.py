@@ -208,11 +208,9 @@ def test_graph_log_likelihood_is_the_exact_conditional_density(model):
     names = ["theta", "beta_between", "psi_between", "between_residual_sd", "intercepts"]
     if prepared.covariates.both:
         names += ["covariate_between", "covariate_paths_between"]
-    function = model.compile_fn(
-        [sum(model.potentials)] + [model[n] for n in names],
-        inputs=model.value_vars,
-        on_unused_input="ignore",
-    )
+    # at the drawn points: without the replacement the graph would draw its free variables
+    outputs = model.replace_rvs_by_values([sum(model.potentials)] + [model[n] for n in names])
+    function = model.compile_fn(outputs, inputs=model.value_vars, on_unused_input="ignore")
     rng = np.random.default_rng(5)
     gaps = []
     for _ in range(2):
