@@ -42,7 +42,7 @@ _NUMBER = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
 
 @dataclass(frozen=True)
 class Term:
-    kind: str  # "parameter", "effect" or "number"
+    kind: str  # "parameter", "effect", "index" (of moderated mediation) or "number"
     text: str
 
 
@@ -59,10 +59,11 @@ def parse_hypotheses(
     hypotheses: dict[str, str], spec: ModelSpec, table: ParameterTable
 ) -> list[Hypothesis]:
     """Parse and check every hypothesis; raise `InputError` listing all that cannot be read."""
+    indices = {imm.name for imm in spec.moderated_mediations()}
     effects = (
         {defined_name(e.name, k) for e in spec.effects for k in ("indirect", "direct", "total")}
         | {d.name for d in spec.definitions}
-        | {imm.name for imm in spec.moderated_mediations()}
+        | indices
     )
     parameters = {p.key for p in table.params}
     labels = {p.label: p.key for p in reversed(table.params) if p.label}  # a label: its first row
@@ -79,7 +80,7 @@ def parse_hypotheses(
             continue
         terms = []
         for text in (parts[0], parts[2]):
-            term = _term(text, effects, parameters, labels)
+            term = _term(text, effects, indices, parameters, labels)
             if term is None:
                 known = ", ".join(sorted(effects)) or "(no named effects)"
                 problems.append(
@@ -103,7 +104,7 @@ def parse_hypotheses(
 
 
 def _term(
-    text: str, effects: set[str], parameters: set[str], labels: dict[str, str]
+    text: str, effects: set[str], indices: set[str], parameters: set[str], labels: dict[str, str]
 ) -> Term | None:
     text = text.strip()
     if _NUMBER.match(text):
@@ -117,6 +118,8 @@ def _term(
         if op == "~~" and key not in parameters:
             key = f"{rhs} ~~ {lhs}"
         return Term("parameter", key) if key in parameters else None
+    if text in indices:
+        return Term("index", text)
     return Term("effect", text) if text in effects else None
 
 
@@ -128,9 +131,8 @@ def _values(term: Term, spec: ModelSpec, table: ParameterTable, theta: np.ndarra
     if term.kind == "parameter":
         row = next(k for k, p in enumerate(table.params) if p.key == term.text)
         return table.values(theta)[:, row]
-    indices = imm_draws(spec, table, theta) if spec.interactions else {}
-    if term.text in indices:
-        return indices[term.text]
+    if term.kind == "index":
+        return imm_draws(spec, table, theta)[term.text]
     return raw_effect_draws(spec, table, theta)[term.text]
 
 

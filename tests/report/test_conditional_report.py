@@ -22,6 +22,8 @@ def test_run_folder_has_the_conditional_effects_section(tmp_path):
     assert list(table.kind.unique()) == ["simple_slope", "conditional_indirect", "imm"]
     hypotheses = pd.read_csv(path / "hypotheses.csv").set_index("hypothesis")
     assert (hypotheses.supported == "supported").all()
+    imm = table.set_index("kind").loc["imm"]  # H1 tests the index itself (estimate - 0)
+    assert hypotheses.loc["H1", "estimate"] == imm.est
     report = (path / "report.html").read_text()
     assert "<h2>Conditional effects</h2>" in report and "Johnson-Neyman" in report
     assert "Y ~ Y_on_M*M + Y_on_W*W + Y_on_X*X + Y_on_M_x_W*M:W" in (path / "model.lav").read_text()
