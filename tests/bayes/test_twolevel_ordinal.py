@@ -198,7 +198,7 @@ def test_cluster_parts_are_the_conditional_distribution_given_the_cluster_means(
     cluster = np.array([0, 0, 1, 1, 1, 1, 1, 2, 3, 3, 3, 3, 3])
     total = rng.normal(size=(len(cluster), 3))
     z = pt.as_tensor(rng.normal(size=(4, 3)))
-    part, log_jacobian = cluster_parts(pt.as_tensor(total), z, cluster, within, between)
+    part, log_jacobian = cluster_parts(pt.as_tensor(total), z, cluster, within, between, 3)
     jacobian = pytensor.gradient.jacobian(part.ravel(), z)
     got, logdet, jac = pytensor.function([], [part, log_jacobian, jacobian])()
     expected, expected_logdet = [], 0.0

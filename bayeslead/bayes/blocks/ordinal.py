@@ -10,6 +10,7 @@ import pytensor.tensor as pt
 
 from bayeslead.bayes.blocks.containers import response_containers
 from bayeslead.bayes.blocks.parameters import rv
+from bayeslead.bayes.blocks.ram import diagonal
 from bayeslead.bayes.blocks.scores import first_order_constructs, loading_column
 from bayeslead.bayes.data import OrdinalData
 from bayeslead.bayes.kernels.ops import interval_log_prob
@@ -71,7 +72,7 @@ def ordinal_loglik(
     shift = None
     if relative:
         mean = pt.mean(scores, axis=0)
-        w = loadings * pt.sqrt(pt.diagonal(phi))[column]
+        w = loadings * pt.sqrt(diagonal(phi, len(first_order_constructs(table))))[column]
         shift = w * mean[column] / pt.sqrt(1.0 + w**2)
         scores = scores - mean
     lower, upper = _threshold_bounds(data, priors, shift)

@@ -111,10 +111,19 @@ def ram_inverse(a, depth: int):
 
 def diagonal(x, size: int):
     """The diagonal of a (size, size) matrix, or of each matrix of a stack (G, size, size), as
-    a masked sum. PyTensor's ExtractDiag has an OpFromGraph gradient (AllocDiag) inlined after
-    the graph's merge step: in the multi-group ordinal model it left three copies of everything
-    between the parameters and the likelihood Op in the compiled graph."""
+    a masked sum (the gradient is elementwise).
+
+    PyTensor's own diagonals (`pt.diagonal`, `pt.diag`) have the OpFromGraph `AllocDiag` in
+    their gradient, which PyTensor 2.38 inlines late through `clone_replace`: that copies every
+    ancestor of its input, the likelihood Op included, and the copies are not merged again, so
+    the compiled log-density + gradient ran the likelihood kernel twice or more."""
     return (x * np.eye(size)).sum(axis=-1)
+
+
+def diagonal_matrix(v, size: int):
+    """The (size, size) matrix with the vector `v` on its diagonal, as a product with the
+    identity (`pt.diag(v)` is the OpFromGraph `AllocDiag`: see `diagonal`)."""
+    return v * np.eye(size)
 
 
 def batched_matmul(x, y):

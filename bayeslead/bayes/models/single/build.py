@@ -36,6 +36,7 @@ from bayeslead.bayes.blocks.containers import row_containers
 from bayeslead.bayes.blocks.ordinal import ordinal_loglik
 from bayeslead.bayes.blocks.parameters import free_parameters, rv
 from bayeslead.bayes.blocks.ram import (
+    diagonal,
     implied_covariance,
     manifest_covariance,
     path_depth,
@@ -113,7 +114,7 @@ def build_ordinal_model(
         phi = ram_covariance(a, s, max(path_depth(table) - 1, 0))
         index = np.array(first_order) - p
         phi_first = phi[np.ix_(index, index)]
-        sd = pt.sqrt(pt.diagonal(phi_first))
+        sd = pt.sqrt(diagonal(phi_first, m))
         corr = phi_first / (sd[:, None] * sd[None, :])
         scores = pm.Flat("scores", shape=(data.n, m))
         shifted = scores
@@ -144,7 +145,7 @@ def build_polychoric_model(
     with pm.Model(coords={"item": list(table.manifest)}) as model:
         theta = free_parameters(spec, table, priors)
         sigma = implied_covariance(table, theta)[:p, :p]
-        sd = pt.sqrt(pt.diagonal(sigma))
+        sd = pt.sqrt(diagonal(sigma, p))
         rho = (sigma / (sd[:, None] * sd[None, :]))[upper]
         r, w = pm.Data("polychorics", pc.rho), pm.Data("weight", weight)
         pm.Potential("loglik", -0.5 * pt.sum(w * (r - rho) ** 2))

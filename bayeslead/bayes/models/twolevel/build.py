@@ -23,7 +23,7 @@ import pytensor.tensor as pt
 
 from bayeslead.bayes.blocks.lkj import lkj_vine_shapes, vine_cholesky
 from bayeslead.bayes.blocks.parameters import free_parameters, initial_values, rv
-from bayeslead.bayes.blocks.ram import path_depth, ram_matrices
+from bayeslead.bayes.blocks.ram import diagonal, diagonal_matrix, path_depth, ram_matrices
 from bayeslead.bayes.data import ContinuousData
 from bayeslead.bayes.kernels.twolevel import ClusterMoments, twolevel_loglik
 from bayeslead.bayes.models.twolevel.blanks import Blanks, joined_scatter, sampled_moments
@@ -93,7 +93,7 @@ def build_twolevel_model(
         theta = free_parameters(spec, table, priors)
         a, s = ram_matrices(table, theta)
         lam, beta_w, psi_w = a[:k, p:], a[p:, p:], s[p:, p:]
-        theta_w = pt.diagonal(s)[:k]
+        theta_w = diagonal(s, len(table.variables))[:k]
         beta_b, psi_b = between_structure(spec, table, priors, beta_w, between_paths)
         theta_b = rv("between_residual_sd", priors.classes["between_residual_sd"], dims="item") ** 2
         mu = rv("intercepts", priors.classes["intercepts"], dims="item")
@@ -197,7 +197,7 @@ def between_structure(
     else:
         beta_b = beta_w
     sd_b = rv("between_sd", priors.classes["between_sd"], dims="latent")
-    psi_b = pt.diag(sd_b**2)
+    psi_b = diagonal_matrix(sd_b**2, m)
     exogenous = [latents.index(n) for n in spec.exogenous() if n in latents]
     if len(exogenous) > 1:
         shapes = lkj_vine_shapes(len(exogenous), priors.classes["latent_correlation"].args[0])

@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 import pytensor.tensor as pt
 
-from bayeslead.bayes.blocks.ram import ram_inverse
+from bayeslead.bayes.blocks.ram import diagonal_matrix, ram_inverse
 from bayeslead.bayes.models.twolevel.latent_means import LatentMeans, latent_means
 from bayeslead.config import BayesConfig
 from bayeslead.core.partable import ParameterTable
@@ -238,11 +238,11 @@ def within_scatter_term(
     level-1 covariates' effects taken out (the kernel then gets zero centred rows); `scatter`
     (symbolic, with blank answers sampled) replaces the data's joined scatter."""
     w = covariates.scatter if scatter is None else scatter
-    k = w.shape[0] - len(covariates.level1)
+    k = covariates.scatter.shape[0] - len(covariates.level1)
     w_yy, w_yx, w_xx = w[:k, :k], w[:k, k:], w[k:, k:]
     scatter = w_yy - pt.dot(a_w, w_yx.T) - pt.dot(w_yx, a_w.T) + a_w @ w_xx @ a_w.T
     t_w = ram_inverse(beta_w, depth)
-    sigma_w = lam @ t_w @ psi_w @ t_w.T @ lam.T + pt.diag(theta_w)
+    sigma_w = lam @ t_w @ psi_w @ t_w.T @ lam.T + diagonal_matrix(theta_w, k)
     return -0.5 * pt.sum(pt.linalg.inv(sigma_w) * scatter)
 
 

@@ -66,7 +66,7 @@ from pymc.distributions.transforms import ZeroSumTransform
 
 from bayeslead.bayes.blocks.ordinal import ordinal_loglik
 from bayeslead.bayes.blocks.parameters import free_parameters, parameter_groups
-from bayeslead.bayes.blocks.ram import path_depth, ram_covariance, ram_matrices
+from bayeslead.bayes.blocks.ram import diagonal, path_depth, ram_covariance, ram_matrices
 from bayeslead.bayes.blocks.scores import first_order_constructs, normal_rows_logp
 from bayeslead.bayes.data import OrdinalData
 from bayeslead.bayes.models.twolevel.build import (
@@ -122,13 +122,15 @@ def build_ordinal_twolevel_model(
         phi_w = ram_covariance(beta_w, psi_w, depth)
         phi_b = ram_covariance(beta_b, psi_b, depth)
         phi = phi_w + phi_b
-        scale = pm.Deterministic("latent_sd", pt.sqrt(pt.diagonal(phi)), dims="latent")
+        scale = pm.Deterministic("latent_sd", pt.sqrt(diagonal(phi, m)), dims="latent")
         deviations = ZERO_SUM.backward(pm.Flat("scores", shape=(n - 1, m)))
         free = pm.Flat("score_mean", dims="latent") + deviations
         outer = scale[:, None] * scale[None, :]
         total, log_jacobian = higher_order_totals(free, phi / outer, first, m)
         z_b = pm.Flat("between_z", dims=("cluster", "latent"))
-        between, parts_jacobian = cluster_parts(total, z_b, cluster, phi_w / outer, phi_b / outer)
+        between, parts_jacobian = cluster_parts(
+            total, z_b, cluster, phi_w / outer, phi_b / outer, m
+        )
         log_jacobian += parts_jacobian
         eta_b = between * scale
         eta_w = (total - between[cluster]) * scale
@@ -173,7 +175,7 @@ def higher_order_totals(free, corr, first: np.ndarray, m: int) -> tuple:
     u_h = u_f @ gain + free[:, higher] @ factor.T
     order = np.argsort(np.r_[first, higher])
     total = pt.concatenate([u_f, u_h], axis=1)[:, order]
-    return total, free.shape[0] * pt.sum(pt.log(pt.diagonal(factor)))
+    return total, free.shape[0] * pt.sum(pt.log(diagonal(factor, len(higher))))
 
 
 def cluster_slopes(table, priors, positions, cluster, eta_w, residual) -> tuple:
@@ -236,7 +238,7 @@ def _solve(factor: list, b: list, transpose: bool = False) -> list:
     return x
 
 
-def cluster_parts(total, z, cluster: np.ndarray, within, between) -> tuple:
+def cluster_parts(total, z, cluster: np.ndarray, within, between, m: int) -> tuple:
     """Cluster parts u_b (J, m) of the standardised scores from their free values `z` (J, m),
     and the log-Jacobian of that map.
 
@@ -257,7 +259,7 @@ def cluster_parts(total, z, cluster: np.ndarray, within, between) -> tuple:
         factor = pt.linalg.cholesky((spread + spread.T) / 2.0, on_error="nan")
         gains.append(gain)
         factors.append(factor)
-        log_jacobian += np.sum(size_of == k) * pt.sum(pt.log(pt.diagonal(factor)))
+        log_jacobian += np.sum(size_of == k) * pt.sum(pt.log(diagonal(factor, m)))
     gain, factor = pt.stack(gains)[size_of], pt.stack(factors)[size_of]
     part = pt.sum(gain * means[:, None, :], axis=-1) + pt.sum(factor * z[:, None, :], axis=-1)
     return part, log_jacobian
