@@ -16,6 +16,7 @@ from pymc.initial_point import make_initial_point_fn
 from scipy import stats
 
 from bayeslead.bayes.blocks.ordinal import ordinal_loglik
+from bayeslead.bayes.blocks.parameters import parameter_groups
 from bayeslead.bayes.blocks.scores import first_order_constructs
 from bayeslead.bayes.data import ordinal_data
 from bayeslead.bayes.gates import gate_messages
@@ -325,7 +326,8 @@ def test_second_order_scores_are_an_exact_reparameterisation(tmp_path, monkeypat
     simulate_to_file(config, 48, 5, tmp_path / "data.csv")
     new_model, _ = _ordinal_twolevel_model(config)
     monkeypatch.setattr(ordinal, "higher_order_totals", lambda free, *_: (free, 0.0))
-    old_model, table = _ordinal_twolevel_model(config)
+    old_model, setup = _ordinal_twolevel_model(config)
+    table = setup.table
     rng = np.random.default_rng(4)
     point = {
         k: v + 0.3 * rng.standard_normal(v.shape) for k, v in old_model.initial_point().items()
@@ -354,15 +356,56 @@ def test_second_order_scores_are_an_exact_reparameterisation(tmp_path, monkeypat
     assert new_model.compile_logp()(moved) == pytest.approx(expected, rel=1e-10)
 
 
+def test_scaled_loadings_are_an_exact_reparameterisation(tmp_path, monkeypatch):
+    """Items' loadings sampled as loading x construct SD (`scaled_loading_values`): the model's
+    log-density at those values equals that of the model sampling the loadings themselves (the
+    two functions replaced by the identity) plus the log-Jacobian, -log s per item loading not
+    sampled on the log scale (a first loading's log scale absorbs it)."""
+    config = tmp_path / "second_order.yaml"
+    config.write_text(SECOND_ORDER)
+    simulate_to_file(config, 48, 5, tmp_path / "data.csv")
+    new_model, setup = _ordinal_twolevel_model(config)
+    table = setup.table
+    monkeypatch.setattr(ordinal, "scaled_loading_values", lambda *_: ({}, []))
+    monkeypatch.setattr(
+        ordinal,
+        "loadings_from_scaled",
+        lambda table, raw, *_: pm.Deterministic("theta", raw, dims="parameter"),
+    )
+    old_model, _ = _ordinal_twolevel_model(config)
+    rng = np.random.default_rng(6)
+    point = {
+        k: v + 0.3 * rng.standard_normal(v.shape) for k, v in old_model.initial_point().items()
+    }
+    theta, scale = _function(old_model, [old_model["theta"], old_model["latent_sd"]])(point)
+    p = table.n_manifest
+    moved = {k: v for k, v in point.items() if "loading" not in k}
+    correction = 0.0
+    for group in parameter_groups(setup.spec, table, setup.priors):
+        if group.cls not in ("loadings", "first_loading"):
+            continue
+        rows = [table.free_params[k] for k in group.members]
+        factor = np.array([scale[q.col - p] if q.row < p else 1.0 for q in rows])
+        value = theta[np.array(group.members)] * factor
+        if group.cls == "first_loading":
+            moved[f"{group.name}_scaled_log"] = np.log(value)
+        else:
+            moved[f"{group.name}_scaled"] = value
+            correction -= np.log(factor).sum()
+    assert set(moved) == set(new_model.initial_point())
+    expected = old_model.compile_logp()(point) + correction
+    assert new_model.compile_logp()(moved) == pytest.approx(expected, rel=1e-10)
+
+
 def _ordinal_twolevel_model(config) -> tuple[pm.Model, object]:
-    """The ordinal two-level model `bayeslead fit` samples for `config`, and its table."""
+    """The ordinal two-level model `bayeslead fit` samples for `config`, and its setup."""
     inputs = load_inputs(config)
     family, settings = TwoLevel(), inputs.config.bayes
     prepared = family.prepare(inputs.spec, inputs.data, settings)
     setup = make_setup(
         inputs.spec, settings, family.unit_residuals(settings), family.fixed_values(prepared)
     )
-    return family.build(setup, prepared).model, setup.table
+    return family.build(setup, prepared).model, setup
 
 
 def _function(model: pm.Model, out):

@@ -124,6 +124,7 @@ def free_parameters(
     table: ParameterTable,
     priors: PriorSet,
     given: dict[str, pt.TensorVariable] | None = None,
+    name: str | None = "theta",
 ) -> pt.TensorVariable:
     """Sample every free parameter and return them as one vector `theta` (std.lv table order).
 
@@ -131,7 +132,8 @@ def free_parameters(
     a parameter with its own prior gets its own variable. The assembly is vectorised (one
     concatenation and one permutation) to keep the compiled graph small. `given` maps
     parameter keys to tensors the caller defines (e.g. population paths of a multi-group
-    model); a group whose members are all given is not sampled here.
+    model); a group whose members are all given is not sampled here. With `name` None no
+    deterministic is registered (the caller maps given values first, then registers it).
     """
     classes = parameter_classes(spec, table)
     model = pm.modelcontext(None)
@@ -155,7 +157,7 @@ def free_parameters(
     theta = pt.concatenate(pieces)[np.argsort(order)]
     theta = _scale_covariances(table, classes, theta)
     model.add_coord("parameter", [c.key for c in classes])
-    return pm.Deterministic("theta", theta, dims="parameter")
+    return pm.Deterministic(name, theta, dims="parameter") if name else theta
 
 
 def initial_values(

@@ -36,6 +36,9 @@ move). The sampled values and why each is parameterised so:
   loadings (the single-level ordinal model integrates them out; here random slopes on a
   second-order construct's within scores keep them explicit). Firm study, 4 x (600 + 600):
   min bulk ESS of BI =~ BI_TECH 22 -> 45, of the scores 301 -> 837, thresholds 54 -> 141.
+- Item loadings as loading x construct total SD s (`scaled_loading_values`), the loading on
+  the standardised score, which the items pin: sampling the loadings themselves, they had to
+  follow every change of s, i.e. of the second-order loadings, paths and between SDs.
 - `between_z` (J x m): the cluster parts u_b = G_n ubar_j + L_n z_j, the conditional distribution
   given the cluster's mean total ubar_j (see `cluster_parts`); z is then close to independent
   standard normal a posteriori, as if the cluster parts were integrated out (a centred version
@@ -65,7 +68,11 @@ import pytensor.tensor as pt
 from pymc.distributions.transforms import ZeroSumTransform
 
 from bayeslead.bayes.blocks.ordinal import ordinal_loglik
-from bayeslead.bayes.blocks.parameters import free_parameters, parameter_groups
+from bayeslead.bayes.blocks.parameters import (
+    free_parameters,
+    parameter_groups,
+    prior_distribution,
+)
 from bayeslead.bayes.blocks.ram import diagonal, path_depth, ram_covariance, ram_matrices
 from bayeslead.bayes.blocks.scores import first_order_constructs, normal_rows_logp
 from bayeslead.bayes.data import OrdinalData
@@ -75,7 +82,7 @@ from bayeslead.bayes.models.twolevel.build import (
     slope_correlation,
     slope_sd,
 )
-from bayeslead.bayes.priors import PriorSet
+from bayeslead.bayes.priors import SUPPORT, PriorSet
 from bayeslead.bayes.start import ordinal_start
 from bayeslead.core.partable import ParameterTable
 from bayeslead.core.spec import ModelSpec
@@ -116,13 +123,15 @@ def build_ordinal_twolevel_model(
     rows[np.arange(len(positions)), [r for r, _ in positions]] = 1.0
     cols = np.array([c for _, c in positions], dtype=int)  # predictor of each random slope
     with pm.Model(coords=coords) as model:
-        theta = free_parameters(spec, table, priors)
-        beta_w, psi_w = ram_matrices(table, theta, first=p)
+        given, scaled = scaled_loading_values(spec, table, priors)
+        raw = free_parameters(spec, table, priors, given=given, name=None)
+        beta_w, psi_w = ram_matrices(table, raw, first=p)  # the latent block: no item loadings
         beta_b, psi_b = between_structure(spec, table, priors, beta_w, between_paths)
         phi_w = ram_covariance(beta_w, psi_w, depth)
         phi_b = ram_covariance(beta_b, psi_b, depth)
         phi = phi_w + phi_b
         scale = pm.Deterministic("latent_sd", pt.sqrt(diagonal(phi, m)), dims="latent")
+        theta = loadings_from_scaled(table, raw, scale, scaled)
         deviations = ZERO_SUM.backward(pm.Flat("scores", shape=(n - 1, m)))
         free = pm.Flat("score_mean", dims="latent") + deviations
         outer = scale[:, None] * scale[None, :]
@@ -152,6 +161,51 @@ def build_ordinal_twolevel_model(
         )
         pm.Potential("loglik", loglik)
     return model
+
+
+def scaled_loading_values(spec: ModelSpec, table: ParameterTable, priors: PriorSet) -> tuple:
+    """The sampled values of the loadings, inside a model: {key: value} for `free_parameters`'
+    `given`, and the groups with the log-Jacobian of their transform.
+
+    An item's value is its loading times its construct's total SD s (`latent_sd`), the loading
+    on the standardised score, which the items pin; a second-order loading's is the loading.
+    Sampling loadings themselves, the items' loadings had to follow every change of s, i.e. of
+    the second-order loadings, paths and between SDs (a ridge: on the firm study BI =~ BI_TECH
+    and BI_TECH's item loadings had bulk ESS 22-31 of 2,400). First loadings (positive) are
+    sampled on the log scale.
+    """
+    given, scaled = {}, []
+    for group in parameter_groups(spec, table, priors):
+        if group.cls not in ("loadings", "first_loading"):
+            continue
+        dims = f"{group.name}_dim"
+        pm.modelcontext(None).add_coord(dims, list(group.keys))
+        if SUPPORT[group.cls] == "positive":
+            log_value = pm.Flat(f"{group.name}_scaled_log", dims=dims)
+            value, log_jacobian = pt.exp(log_value), pt.sum(log_value)
+        else:
+            value, log_jacobian = pm.Flat(f"{group.name}_scaled", dims=dims), 0.0
+        given |= {key: value[i] for i, key in enumerate(group.keys)}
+        scaled.append((group, log_jacobian))
+    return given, scaled
+
+
+def loadings_from_scaled(table: ParameterTable, raw, scale, scaled: list):
+    """`theta` (registered) from the free-parameter vector `raw` holding the scaled loadings
+    (`scaled_loading_values`): item loadings divided by their construct's SD `scale`; adds the
+    loadings' priors and the log-Jacobian of the map as a Potential."""
+    p = table.n_manifest
+    items = [q for q in table.params if q.kind == "loading" and q.row < p and q.free >= 0]
+    index, column = np.array([q.free for q in items]), np.array([q.col - p for q in items])
+    theta = pt.set_subtensor(raw[index], raw[index] / scale[column])
+    theta = pm.Deterministic("theta", theta, dims="parameter")
+    logp = -pt.sum(pt.log(scale[column]))
+    for group, log_jacobian in scaled:
+        kind, args = prior_distribution(group.prior)
+        values = theta[np.array(group.members)]
+        logp += pt.sum(pm.logp(kind.dist(**args), values)) + log_jacobian
+    pm.Potential("loading_prior", logp)
+    return theta
 
 
 def higher_order_totals(free, corr, first: np.ndarray, m: int) -> tuple:
@@ -302,6 +356,11 @@ def ordinal_twolevel_start(
     }
     paths = np.array([start[r.key] for r in spec.regressions])
     initial |= between_start(spec, table, paths, n_clusters, positions, between_paths)
+    for group in parameter_groups(spec, table, priors):  # scaled loadings start at the loadings
+        if group.cls == "first_loading":
+            initial[f"{group.name}_scaled_log"] = np.log(initial.pop(group.name))
+        elif group.cls == "loadings":
+            initial[f"{group.name}_scaled"] = initial.pop(group.name)
     if positions:
         initial["slope_free"] = initial.pop("slope_z")
     return initial
