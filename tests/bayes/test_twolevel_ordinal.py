@@ -319,11 +319,16 @@ truth:
 
 def test_second_order_scores_are_an_exact_reparameterisation(tmp_path, monkeypatch):
     """With a second-order construct the model's log-density at free values v of its scores
-    equals that of the model with explicit scores u_h = G u_f + K v_h (`higher_order_totals`'s
-    identity in its place) plus the log-Jacobian N log|K|: the posterior is the same."""
+    equals that of the model with explicit scores (`higher_order_totals` the identity) plus the
+    log-Jacobian: per cluster of n, u_h - ubar_h = G_w (u_f - ubar_f) + K_w (v - vbar) and
+    ubar_h = G_n ubar_f + L_n sqrt(n) vbar (the conditional distribution given the cluster's
+    first-order totals, within and between), log-Jacobian (n - 1) log|K_w| + log|L_n| +
+    (h / 2) log n. Clusters of unequal size (two firms lose a respondent)."""
     config = tmp_path / "second_order.yaml"
     config.write_text(SECOND_ORDER)
     simulate_to_file(config, 48, 5, tmp_path / "data.csv")
+    frame = pd.read_csv(tmp_path / "data.csv")
+    frame.drop(index=[0, 9]).to_csv(tmp_path / "data.csv", index=False)
     new_model, _ = _ordinal_twolevel_model(config)
     monkeypatch.setattr(ordinal, "higher_order_totals", lambda free, *_: (free, 0.0))
     old_model, setup = _ordinal_twolevel_model(config)
@@ -332,27 +337,45 @@ def test_second_order_scores_are_an_exact_reparameterisation(tmp_path, monkeypat
     point = {
         k: v + 0.3 * rng.standard_normal(v.shape) for k, v in old_model.initial_point().items()
     }
-    n, m = 48, len(table.variables) - table.n_manifest
+    m = len(table.variables) - table.n_manifest
     total = point["score_mean"] + ZERO_SUM.backward(pt.as_tensor(point["scores"])).eval()
     values = _function(old_model, [old_model[k] for k in ("theta", "psi_between", "beta_between")])
     theta, psi_b, beta_b = values(point)
     latent = slice(table.n_manifest, None)
     a, s = (x[latent, latent] for x in table.matrices(theta))
-    phi = sum(
+    phi_w, phi_b = (
         np.linalg.inv(np.eye(m) - b) @ psi @ np.linalg.inv(np.eye(m) - b).T
         for b, psi in ((a, s), (beta_b, psi_b))
     )
-    corr = phi / np.sqrt(np.outer(np.diag(phi), np.diag(phi)))
+    scale = np.sqrt(np.diag(phi_w + phi_b))
+    w_corr, b_corr = phi_w / np.outer(scale, scale), phi_b / np.outer(scale, scale)
     first = np.array(first_order_constructs(table)) - table.n_manifest
     higher = np.setdiff1d(np.arange(m), first)  # G, the second-order construct
     assert [table.variables[table.n_manifest + k] for k in higher] == ["G"]
-    gain = np.linalg.solve(corr[np.ix_(first, first)], corr[np.ix_(first, higher)])
-    factor = np.linalg.cholesky(corr[np.ix_(higher, higher)] - corr[np.ix_(higher, first)] @ gain)
-    free = total.copy()
-    free[:, higher] = np.linalg.solve(factor, (total[:, higher] - total[:, first] @ gain).T).T
+
+    def conditional(cov):
+        gain = np.linalg.solve(cov[np.ix_(first, first)], cov[np.ix_(first, higher)])
+        spread = cov[np.ix_(higher, higher)] - cov[np.ix_(higher, first)] @ gain
+        return gain, np.linalg.cholesky(spread)
+
+    firms = pd.read_csv(tmp_path / "data.csv")["firm_id"].to_numpy()
+    gain_w, factor_w = conditional(w_corr)
+    free, correction, sizes = total.copy(), 0.0, set()
+    for firm in np.unique(firms):
+        rows = firms == firm
+        n = rows.sum()
+        sizes.add(n)
+        u_f, u_h = total[np.ix_(rows, first)], total[np.ix_(rows, higher)]
+        gain, factor = conditional(b_corr + w_corr / n)
+        v_mean = np.linalg.solve(factor, (u_h.mean(0) - u_f.mean(0) @ gain)) / np.sqrt(n)
+        residual = (u_h - u_h.mean(0)) - (u_f - u_f.mean(0)) @ gain_w
+        free[np.ix_(rows, higher)] = v_mean + np.linalg.solve(factor_w, residual.T).T
+        correction += (n - 1) * np.log(np.diag(factor_w)).sum() + np.log(np.diag(factor)).sum()
+        correction += len(higher) * np.log(n) / 2.0
+    assert sizes == {3, 4}
     moved = dict(point, score_mean=free.mean(axis=0))
     moved["scores"] = ZERO_SUM.forward(pt.as_tensor(free - free.mean(axis=0))).eval()
-    expected = old_model.compile_logp()(point) + n * np.log(np.diag(factor)).sum()
+    expected = old_model.compile_logp()(point) + correction
     assert new_model.compile_logp()(moved) == pytest.approx(expected, rel=1e-10)
 
 

@@ -31,11 +31,14 @@ move). The sampled values and why each is parameterised so:
   its own coordinate because the sampler's diagonal mass matrix cannot follow the direction in
   which all N scores move together (threshold ESS about 200 of 4000 at N = 2000 without it).
 - Second-order constructs' totals (measured through their dimensions only) from their prior
-  conditional distribution given the first-order totals (`higher_order_totals`): the free
-  values of those columns are close to standard normal a posteriori whatever the second-order
-  loadings (the single-level ordinal model integrates them out; here random slopes on a
-  second-order construct's within scores keep them explicit). Firm study, 4 x (600 + 600):
-  min bulk ESS of BI =~ BI_TECH 22 -> 45, of the scores 301 -> 837, thresholds 54 -> 141.
+  conditional distribution given the first-order totals of their cluster, within and between
+  (`higher_order_totals`): the free values of those columns are close to standard normal a
+  posteriori whatever the second-order loadings and between SDs (the single-level ordinal
+  model integrates them out; here random slopes on a second-order construct's within scores
+  keep them explicit). Firm study, 4 x (600 + 600), conditioning on the totals alone: min bulk
+  ESS of BI =~ BI_TECH 22 -> 45, of the scores 301 -> 837, thresholds 54 -> 141; that left
+  each cluster's mean free value a latent value with no data whose spread had to follow the
+  construct's between SD (the between SDs' ESS 47 of 2,000).
 - Item loadings as loading x construct total SD s (`scaled_loading_values`), the loading on
   the standardised score, which the items pin: sampling the loadings themselves, they had to
   follow every change of s, i.e. of the second-order loadings, paths and between SDs.
@@ -135,11 +138,10 @@ def build_ordinal_twolevel_model(
         deviations = ZERO_SUM.backward(pm.Flat("scores", shape=(n - 1, m)))
         free = pm.Flat("score_mean", dims="latent") + deviations
         outer = scale[:, None] * scale[None, :]
-        total, log_jacobian = higher_order_totals(free, phi / outer, first, m)
+        corr_w, corr_b = phi_w / outer, phi_b / outer
+        total, log_jacobian = higher_order_totals(free, corr_w, corr_b, first, cluster, m)
         z_b = pm.Flat("between_z", dims=("cluster", "latent"))
-        between, parts_jacobian = cluster_parts(
-            total, z_b, cluster, phi_w / outer, phi_b / outer, m
-        )
+        between, parts_jacobian = cluster_parts(total, z_b, cluster, corr_w, corr_b, m)
         log_jacobian += parts_jacobian
         eta_b = between * scale
         eta_w = (total - between[cluster]) * scale
@@ -208,28 +210,53 @@ def loadings_from_scaled(table: ParameterTable, raw, scale, scaled: list):
     return theta
 
 
-def higher_order_totals(free, corr, first: np.ndarray, m: int) -> tuple:
+def higher_order_totals(
+    free, within, between, first: np.ndarray, cluster: np.ndarray, m: int
+) -> tuple:
     """Total standardised scores (N, m) from their free values (N, m), and the log-Jacobian.
 
     First-order constructs' columns are their free values; the others' (second-order
-    constructs, measured through their dimensions only) are u_h = G u_f + K v_h with
-    G = R_hf R_ff^-1 and K K' = R_hh - G R_fh (R: the totals' correlation matrix at the mean
-    slopes), their prior conditional distribution given the first-order totals, so that the free
-    values v_h stay close to standard normal a posteriori while the second-order loadings move
-    (explicit second-order scores had to follow every change of those loadings).
+    constructs, measured through their dimensions only) are drawn from their prior conditional
+    distribution given all first-order totals of the cluster (W, B: the within and between
+    covariances of the totals at the mean slopes). Within a cluster of n the deviations from the
+    cluster mean and the mean are independent: d_h = G_w d_f + K_w (v - vbar) with
+    G_w = W_hf W_ff^-1, K_w K_w' = W_hh - G_w W_fh, and ubar_h = G_n ubar_f + L_n sqrt(n) vbar
+    with G_n, L_n likewise from C_n = B + W / n. The free values v then stay close to standard
+    normal a posteriori while the second-order loadings and the between SDs move: conditioning
+    on the totals alone (C = B + W) left each cluster's mean of v a centred latent value with no
+    data, whose spread had to follow the second-order construct's between SD.
     """
     higher = np.setdiff1d(np.arange(m), first)
     if not len(higher):
         return free, 0.0
-    r_ff, r_fh = corr[np.ix_(first, first)], corr[np.ix_(first, higher)]
-    gain = pt.linalg.solve(r_ff, r_fh, assume_a="pos")  # (f, h) = G'
-    spread = corr[np.ix_(higher, higher)] - r_fh.T @ gain
-    factor = pt.linalg.cholesky((spread + spread.T) / 2.0, on_error="nan")
-    u_f = free[:, first]
-    u_h = u_f @ gain + free[:, higher] @ factor.T
+    counts = np.bincount(cluster)
+    sizes, size_of = np.unique(counts, return_inverse=True)
+    v, u_f = free[:, higher], free[:, first]
+    v_mean = pt.zeros((len(counts), len(higher)))[cluster].inc(v) / counts[:, None]
+    f_mean = pt.zeros((len(counts), len(first)))[cluster].inc(u_f) / counts[:, None]
+    gain_w, factor_w = _conditional(within, first, higher)
+    u_h = (u_f - f_mean[cluster]) @ gain_w + (v - v_mean[cluster]) @ factor_w.T
+    h = len(higher)
+    log_jacobian = (len(cluster) - len(counts)) * pt.sum(pt.log(diagonal(factor_w, h)))
+    means = []
+    for k, size in enumerate(sizes):
+        gain, factor = _conditional(between + within / size, first, higher)
+        means.append(f_mean @ gain + np.sqrt(size) * v_mean @ factor.T)
+        log_jacobian += np.sum(size_of == k) * (
+            pt.sum(pt.log(diagonal(factor, h))) + h * np.log(size) / 2.0
+        )
+    mean = pt.stack(means)[size_of, np.arange(len(counts))]
+    u_h = u_h + mean[cluster]
     order = np.argsort(np.r_[first, higher])
-    total = pt.concatenate([u_f, u_h], axis=1)[:, order]
-    return total, free.shape[0] * pt.sum(pt.log(diagonal(factor, len(higher))))
+    return pt.concatenate([u_f, u_h], axis=1)[:, order], log_jacobian
+
+
+def _conditional(cov, first: np.ndarray, higher: np.ndarray) -> tuple:
+    """G' = cov_ff^-1 cov_fh (f, h) and the lower Cholesky factor of cov_hh - G cov_fh."""
+    c_ff, c_fh = cov[np.ix_(first, first)], cov[np.ix_(first, higher)]
+    gain = pt.linalg.solve(c_ff, c_fh, assume_a="pos")
+    spread = cov[np.ix_(higher, higher)] - c_fh.T @ gain
+    return gain, pt.linalg.cholesky((spread + spread.T) / 2.0, on_error="nan")
 
 
 def cluster_slopes(table, priors, positions, cluster, eta_w, residual) -> tuple:
