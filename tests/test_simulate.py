@@ -15,7 +15,12 @@ from bayeslead.data import ResponseData
 from bayeslead.errors import InputError
 from bayeslead.pipeline import load_inputs, simulate_to_file
 from bayeslead.sem.engine import fit_sem
-from bayeslead.simulate import ItemScale, simulate_responses, standardized_matrices
+from bayeslead.simulate import (
+    ItemScale,
+    default_thresholds,
+    simulate_responses,
+    standardized_matrices,
+)
 from tests.conftest import REFERENCE, ROOT, TESTS
 
 FIXTURES = TESTS / "fixtures" / "configs"
@@ -223,6 +228,24 @@ def test_interaction_truth_and_draws():
     gamma = result.extra_tables["conditional_effects"]
     slopes = gamma[gamma.kind == "simple_slope"].set_index("value_sd").std_est
     assert abs((slopes[1.0] - slopes[-1.0]) / 2 - 0.2) < 0.02
+
+
+def test_likert_answers_are_the_continuous_responses_cut_at_the_thresholds():
+    """The same seed draws the same y* whether they are written as they are or cut into
+    categories (reverse-keyed items reverse-coded): the 5-point recovery studies' true values are
+    the continuous design's, and `bench/interaction.py --paired` refits ML on the very y* a
+    5-point replicate was cut from."""
+    spec = build_spec(
+        RunConfig(name="q", constructs=MODERATED, paths={"M": ["X"], "Y": ["M", "W", "M:W", "X"]})
+    )
+    scales = {i: ItemScale(1, 5, reverse=i == "m2") for i in spec.items}
+    ystar = simulate_responses(spec, MODERATED_TRUTH, {}, 2000, 11, continuous=True)
+    answers = simulate_responses(spec, MODERATED_TRUTH, scales, 2000, 11)
+    cuts = default_thresholds(5)
+    for item in spec.items:
+        category = 1 + np.searchsorted(cuts, ystar[item].to_numpy(), side="right")
+        expected = 6 - category if item == "m2" else category
+        np.testing.assert_array_equal(answers[item].to_numpy(), expected)
 
 
 def test_method_share_makes_the_marker_measure_the_method():
