@@ -46,6 +46,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from bayeslead.errors import BayesleadError, InputError
+
 ROOT = Path(__file__).parents[1]
 DESIGNS = ("moderated_first_stage", "moderated_second_stage")
 
@@ -126,6 +128,8 @@ def paired(folder: Path) -> None:
     from bayeslead.study.design import Replicate, prepare_study
     from bayeslead.study.replicate import fit_replicate
 
+    if not (folder / "replicates.jsonl").is_file():
+        raise InputError(f"--paired: {folder} holds no study (replicates.jsonl not found)")
     design = json.loads((folder / "study.json").read_text())
     name = Path(design["config"]).stem.removesuffix("_5pt")
     config = ROOT / "bench" / "configs" / f"{name}.yaml"
@@ -168,6 +172,15 @@ def main() -> None:
     parser.add_argument("--responses", choices=("continuous", "likert"), default="continuous")
     parser.add_argument("--paired", type=Path, default=None, help="a 5-point Bayesian study folder")
     args = parser.parse_args()
+    try:
+        run(args)
+    except BayesleadError as exc:  # bad input (e.g. --resume on a folder without a study)
+        print(f"bench/interaction.py: {exc}", file=sys.stderr)
+        sys.exit(exc.exit_code)
+
+
+def run(args: argparse.Namespace) -> None:
+    """The part of the bench the arguments ask for."""
     if args.paired:
         paired(args.paired)
     elif args.recovery:
