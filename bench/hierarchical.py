@@ -25,6 +25,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import pandas as pd
 import yaml
 
 ROOT = Path(__file__).parents[1]
@@ -99,6 +100,17 @@ def simulate(cli: list[str], config: Path, n: int, output: Path) -> None:
     subprocess.run(command, check=True, capture_output=True)
 
 
+def _worst(folder: Path, k: int = 5) -> str:
+    """The `k` reported parameters with the lowest bulk ESS (with their R-hat)."""
+    rows = pd.read_csv(folder / "estimates.csv").dropna(subset=["ess_bulk"])
+    rows = rows.nsmallest(k, "ess_bulk")
+    level = rows["level"].fillna("").astype(str) if "level" in rows else [""] * len(rows)
+    return "; ".join(
+        f"{r.lhs} {r.op} {r.rhs}{f' ({lv})' if lv else ''} {r.ess_bulk:.0f} (R-hat {r.rhat:.3f})"
+        for r, lv in zip(rows.itertuples(), level, strict=True)
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--ordinal", action="store_true", help="ordinal indicators")
@@ -139,6 +151,9 @@ def main() -> None:
             f"(fit_s {t['fit_s']:.1f}, compile {t['compile_s']:.1f}, sampling {t['sampling_s']:.1f}); "
             f"min ESS/s {diagnostics['min_ess_bulk'] / t['sampling_s']:.1f}; max R-hat {diagnostics['max_rhat']:.4f}; "
             f"divergences {diagnostics['divergences']}; gates {'pass' if diagnostics['passed'] else 'FAIL'}"
+        )
+        print(
+            f"  min bulk ESS {diagnostics['min_ess_bulk']:.0f}; lowest bulk ESS: {_worst(folder)}"
         )
         for name, gate in diagnostics["gates"].items():
             if not gate["pass"]:
