@@ -125,19 +125,20 @@ def paired(folder: Path) -> None:
     the Bayesian estimates of that replicate (see the module docstring, (c))."""
     import numpy as np
 
-    from bayeslead.study.design import Replicate, prepare_study
+    from bayeslead.study.design import Replicate, StudyDesign, prepare_study
     from bayeslead.study.replicate import fit_replicate
+    from bayeslead.study.runner import DESIGN, design_records, read_records
+    from bayeslead.study.summary import ok_records
 
-    if not (folder / "replicates.jsonl").is_file():
-        raise InputError(f"--paired: {folder} holds no study (replicates.jsonl not found)")
-    design = json.loads((folder / "study.json").read_text())
-    name = Path(design["config"]).stem.removesuffix("_5pt")
+    if not (folder / DESIGN).is_file():
+        raise InputError(f"--paired: {folder} holds no study ({DESIGN} not found)")
+    design = StudyDesign.from_dict(json.loads((folder / DESIGN).read_text()))
+    name = Path(design.config).stem.removesuffix("_5pt")
     config = ROOT / "bench" / "configs" / f"{name}.yaml"
     _, model = prepare_study(
-        config, "recovery", design["sizes"], design["reps"], design["seed"], "sem", "continuous"
+        config, "recovery", list(design.sizes), design.reps, design.seed, "sem", "continuous"
     )
-    lines = (folder / "replicates.jsonl").read_text().splitlines()
-    records = [r for r in map(json.loads, lines) if r["status"] == "ok"]
+    records = ok_records(design_records(read_records(folder), design))
     interaction = next(k for k in records[0]["parameters"] if ":" in k)
     rows = {"imm_ind": [], interaction: []}
     for record in records:
