@@ -192,6 +192,7 @@ def test_between_path_problems_name_the_key():
 
 
 MODERATED = {k: [f"{k.lower()}{i}" for i in range(1, 4)] for k in "XMWY"}
+MODERATED_PATHS = {"M": ["X"], "Y": ["M", "W", "M:W", "X"]}  # second stage: W moderates M -> Y
 MODERATED_TRUTH = TruthConfig(
     loadings=0.8,
     paths={"M ~ X": 0.5, "Y ~ M": 0.4, "Y ~ W": 0.2, "Y ~ M:W": 0.2, "Y ~ X": 0.1},
@@ -207,7 +208,7 @@ def test_interaction_truth_and_draws():
         RunConfig(
             name="q",
             constructs=MODERATED,
-            paths={"M": ["X"], "Y": ["M", "W", "M:W", "X"]},
+            paths=MODERATED_PATHS,
             effects={"ind": ["X", "M", "Y"]},
         )
     )
@@ -235,9 +236,7 @@ def test_likert_answers_are_the_continuous_responses_cut_at_the_thresholds():
     categories (reverse-keyed items reverse-coded): the 5-point recovery studies' true values are
     the continuous design's, and `bench/interaction.py --paired` refits ML on the very y* a
     5-point replicate was cut from."""
-    spec = build_spec(
-        RunConfig(name="q", constructs=MODERATED, paths={"M": ["X"], "Y": ["M", "W", "M:W", "X"]})
-    )
+    spec = build_spec(RunConfig(name="q", constructs=MODERATED, paths=MODERATED_PATHS))
     scales = {i: ItemScale(1, 5, reverse=i == "m2") for i in spec.items}
     ystar = simulate_responses(spec, MODERATED_TRUTH, {}, 2000, 11, continuous=True)
     answers = simulate_responses(spec, MODERATED_TRUTH, scales, 2000, 11)
