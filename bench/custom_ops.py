@@ -65,7 +65,9 @@ def compiled_model(config, data, directory: Path):
 
 def serial(tmp: Path, rate: float, cluster: bool) -> tuple[dict, Path]:
     """bench/bayes_missing.py's serial SEM (N = 500), optionally in 50 clusters of 10, with
-    `rate` of the answers blank."""
+    `rate` of the answers blank. The responses are always simulated from the unclustered design
+    and the clusters assigned afterwards: the bench times the likelihood, it does not recover
+    a truth."""
     config = dict(bayes_missing.SERIAL)
     if cluster:
         config |= {"name": "levels", "data": {"scale": [1, 7], "cluster": "cluster"}}
