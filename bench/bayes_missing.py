@@ -4,7 +4,8 @@ Each fit runs `bayeslead fit` in a fresh process (default sampler settings, 4 ch
 draws after 1000 tuning steps) and the script prints, side by side with the complete-data fit
 of the same size: the process CPU seconds (all threads; the steady measure on a shared
 machine), the wall seconds, the manifest's `fit_s`, compile and sampling seconds, the minimum
-bulk ESS and the largest R-hat. Designs:
+bulk ESS, ESS per CPU second and CPU per effective draw relative to complete data, the largest
+R-hat, the chains' mean final step size and leapfrog steps per draw. Designs:
 
   serial   continuous serial-mediation SEM, N = 500, 20 seven-point items (simulated):
            complete vs 5% and 20% of the answers blank completely at random
@@ -13,8 +14,8 @@ bulk ESS and the largest R-hat. Designs:
   ordinal  the serial SEM with ordinal indicators: complete vs 5% and 20% blank (cost per
            observed answer; blanks leave the likelihood)
   groups   multi-group serial SEM (2 x 250): complete vs 5% blank
-  levels   two-level serial SEM (50 clusters x 10): complete vs 5% blank (the blank answers
-           are sampled as latent values: exact likelihood, no row dropped)
+  levels   two-level serial SEM (50 clusters x 10): complete vs 5% and 20% blank (the blank
+           answers integrated out per cluster: exact likelihood, no row dropped)
 
 Target (issue 21): serial, cfa2800 and levels with blanks at most 1.5 x the complete-data cost.
 Numba caches compiled kernels on disk: run once to warm the caches, then measure.
@@ -34,6 +35,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import arviz as az
 import numpy as np
 import pandas as pd
 import yaml
@@ -94,7 +96,10 @@ def fit(config: Path, data: Path, out: Path) -> dict:
     folder = Path(result.stdout.strip().splitlines()[-1])
     timings = json.loads((folder / "manifest.json").read_text())["timings"]
     diagnostics = json.loads((folder / "diagnostics.json").read_text())
+    stats = az.from_netcdf(folder / "idata.nc").sample_stats
     return {
+        "step_size": float(stats["step_size"].values[:, -1].mean()),
+        "leapfrog": float(stats["n_steps"].values.mean()),
         "cpu_s": (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime),
         "wall_s": wall,
         **timings,
@@ -154,12 +159,11 @@ def designs(tmp: Path, only: set[str]) -> list[tuple[str, Path, dict[str, Path]]
                 )
             }
         )
-        paths = {
-            "complete": tmp / f"{design}_complete.csv",
-            "5% blank": tmp / f"{design}_mcar05.csv",
-        }
+        paths = {"complete": tmp / f"{design}_complete.csv"}
         labelled.to_csv(paths["complete"], index=False)
-        blank(labelled, items, 0.05, 105).to_csv(paths["5% blank"], index=False)
+        for rate, seed in ((0.05, 105), (0.20, 120))[: 2 if design == "levels" else 1]:
+            paths[f"{rate:.0%} blank"] = tmp / f"{design}_mcar{int(rate * 100):02d}.csv"
+            blank(labelled, items, rate, seed).to_csv(paths[f"{rate:.0%} blank"], index=False)
         config = tmp / f"{design}.yaml"
         config.write_text(
             yaml.safe_dump(SERIAL | {"name": design, "data": {"scale": [1, 7], column: column}})
@@ -174,7 +178,9 @@ def show(design: str, label: str, r: dict, base: dict) -> None:
         f"wall {r['wall_s']:6.1f} s | fit_s {r['fit_s']:6.1f} ({r['fit_s'] / base['fit_s']:4.2f} x) | "
         f"compile {r['compile_s']:5.1f} | sampling {r['sampling_s']:6.1f} "
         f"({r['sampling_s'] / base['sampling_s']:4.2f} x) | min ESS {r['min_ess_bulk']:6.0f} | "
-        f"max R-hat {r['max_rhat']:.4f}",
+        f"ESS per CPU s {r['min_ess_bulk'] / r['cpu_s']:5.1f} (CPU per effective draw "
+        f"{r['cpu_s'] / r['min_ess_bulk'] / (base['cpu_s'] / base['min_ess_bulk']):4.2f} x) | "
+        f"max R-hat {r['max_rhat']:.4f} | step {r['step_size']:.3f} | leapfrog {r['leapfrog']:.1f}",
         flush=True,
     )
 

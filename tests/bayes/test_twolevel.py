@@ -58,6 +58,9 @@ def _args(par, slopes, mu, moments, offsets=None):
         moments.counts,
         moments.means,
         moments.centred,
+        np.zeros(0, dtype=np.int64),  # no blank answers' expected-scatter additions
+        np.zeros((0, 0, 0)),
+        np.zeros((0, 0, 0)),
         2,
     )
 

@@ -1,25 +1,26 @@
-"""Two-level models with blank answers (continuous items): the blank answers are sampled as
-latent values. The graph's density is the joint normal density of the filled-in clusters, its
-gradient with respect to the blank answers is exact, and integrating the blank answers out
-gives the observed answers' normal density (scipy) to 1e-9: the likelihood is exact. Every row
-with an answer is used. Slow: posterior means within one lavaan SE of lavaan's two-level FIML
-(tests/reference/twolevel_blanks: lavaan::Demo.twolevel y1-y6 with 5% and 20% MCAR blanks)."""
+"""Two-level models with blank answers (continuous items): the blank answers are integrated
+out per cluster. The graph's log-likelihood is scipy's normal density of each cluster's observed
+answers to 1e-10 and its gradient that density's finite differences: the likelihood is exact.
+Every row with an answer is used. Slow: posterior means within one lavaan SE of lavaan's
+two-level FIML (tests/reference/twolevel_blanks: lavaan::Demo.twolevel y1-y6 with 5% and 20%
+MCAR blanks)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 import pymc as pm
+import pytensor
+import pytensor.tensor as pt
 import pytest
 from scipy import stats
 
 from bayeslead.bayes.kernels.twolevel import twolevel_loglik
 from bayeslead.bayes.models.twolevel.blanks import (
-    NAME,
+    blank_moments,
     missing_statement,
     moments_with_blanks,
     rows_used,
-    sampled_moments,
 )
 from bayeslead.bayes.models.twolevel.fit import TwoLevel
 from bayeslead.config import BayesConfig, RunConfig
@@ -50,47 +51,99 @@ def _parameters(rng):
     )
 
 
-def _data(rng):
-    """Clusters in shuffled data order, about a fifth of the answers blank (each row keeps one)."""
+def _data(rng, rate=0.2):
+    """Clusters in shuffled data order, `rate` of the answers blank (each row keeps one)."""
     y = rng.normal(size=(sum(SIZES), P))
     cluster = rng.permutation(np.repeat([10, 20, 30, 40], SIZES))
-    blank = rng.random(y.shape) < 0.2
+    blank = rng.random(y.shape) < rate
     blank[blank.all(axis=1), 0] = False
     return np.where(blank, np.nan, y), cluster
 
 
-def _density(par, slopes, mu, y, cluster, observed_only):
-    """Sum over clusters of scipy's normal log-density of the stacked rows (all entries, or the
-    observed ones: the marginal), plus the kernel's constant (n p log 2 pi + p log n) / 2."""
+NAMES = ("lam", "theta_w", "theta_b", "psi_w", "psi_b", "beta_w", "beta_b")
+
+
+def _density(par, slopes, mu, offsets, y, cluster):
+    """Sum over clusters of scipy's normal log-density of each cluster's observed answers
+    (stacked rows, mean mu + the cluster's offset), plus the kernel's constant
+    (n p log 2 pi + p log n) / 2."""
     total = 0.0
     for j, label in enumerate(np.unique(cluster)):
         rows = y[cluster == label]
         n = len(rows)
         sigma_w, sigma_b = cluster_covariances(par, slopes, j)
         full = np.kron(np.eye(n), sigma_w) + np.kron(np.ones((n, n)), sigma_b)
-        values, mean = rows.ravel(), np.tile(mu, n)
-        seen = ~np.isnan(values) if observed_only else np.ones(len(values), bool)
+        values, mean = rows.ravel(), np.tile(mu + offsets[j], n)
+        seen = ~np.isnan(values)
         sub = full[np.ix_(seen, seen)]
         total += stats.multivariate_normal(mean[seen], sub).logpdf(values[seen])
         total += 0.5 * (n * P * np.log(2 * np.pi) + P * np.log(n))
     return total
 
 
-def _graph(par, slopes, mu, y, cluster):
+def _graph(y, cluster):
+    """The log-likelihood of `y` with its blanks integrated out (kernel + `blank_moments`'
+    potential) and its gradient, compiled, as functions of the parameters."""
     moments, blanks = moments_with_blanks(y, cluster)
+    inputs = {n: pt.dmatrix(n) for n in ("lam", "psi_w", "psi_b", "beta_w", "beta_b", "slopes")}
+    inputs |= {n: pt.dvector(n) for n in ("theta_w", "theta_b", "mu")}
+    inputs["offsets"] = pt.dmatrix("offsets")
+    par = [inputs[n] for n in NAMES]
+    rows, cols = np.array([1]), np.array([0])
     with pm.Model() as model:
-        loglik = twolevel_loglik(
-            *(par[k] for k in ("lam", "theta_w", "theta_b", "psi_w", "psi_b", "beta_w", "beta_b")),
-            slopes,
-            np.array([1]),
-            np.array([0]),
-            mu,
-            moments,
-            2,
-            data=sampled_moments(moments, blanks),
-        )
-        pm.Potential("loglik", loglik)
-    return model, blanks
+        parameters = (*par, inputs["slopes"], rows, cols, inputs["mu"])
+        data = blank_moments(moments, blanks, parameters, 2, inputs["offsets"])
+        args = (*parameters, moments, 2)
+        loglik = twolevel_loglik(*args, offsets=inputs["offsets"], data=data)
+    total = loglik + model.potentials[0]
+    order = [*NAMES, "slopes", "mu", "offsets"]
+    grads = pytensor.grad(total, [inputs[n] for n in order])
+    return pytensor.function([inputs[n] for n in order], [total, *grads]), blanks
+
+
+@pytest.mark.parametrize("rate", [0.2, 0.6])
+def test_graph_density_is_the_observed_answers_density_and_its_gradient_exact(rate):
+    """With unequal cluster sizes (one of 1), random slopes, cluster mean offsets, several
+    blanks in one row and in one item: the graph's log-likelihood equals scipy's normal density
+    of each cluster's observed answers to 1e-10, and its gradient (Fisher's identity: the
+    blanks' conditional moments enter as data) equals central differences of that density.
+    With 60% blank, clusters with more blank cells than items take the Woodbury route beside
+    clusters with fewer (`kernels/twolevel_blanks.py`)."""
+    rng = np.random.default_rng(3)
+    par = _parameters(rng)
+    y, cluster = _data(rng, rate)
+    slopes = np.array([[0.1], [-0.2], [0.05], [0.15]])
+    mu = rng.normal(size=P)
+    offsets = 0.3 * rng.normal(size=(len(SIZES), P))
+    function, blanks = _graph(y, cluster)
+    values = [par[n] for n in NAMES] + [slopes, mu, offsets]
+    total, *grads = function(*values)
+    assert len(blanks.item) >= 5 and np.isnan(y).sum(axis=1).max() >= 2
+    assert np.isnan(y).sum(axis=0).max() >= 3
+    per_cluster = np.bincount(blanks.cluster)
+    assert (per_cluster.max() > P and per_cluster.min() <= P) == (rate > 0.5)
+    assert total == pytest.approx(_density(par, slopes, mu, offsets, y, cluster), abs=1e-10)
+
+    def density(values):
+        return _density(dict(zip(NAMES, values[:7], strict=True)), *values[7:], y, cluster)
+
+    checked = 0
+    for k, grad in enumerate(grads):
+        for index in np.ndindex(grad.shape):
+            structure = (  # zero loadings, psi's off-diagonals, beta's zeros on and above
+                (k == 0 and par["lam"][index] == 0.0)
+                or (k in (3, 4) and index[0] != index[1])
+                or (k in (5, 6) and index[0] <= index[1])
+            )
+            if structure:
+                continue
+            up, down = [np.array(v, dtype=float) for v in values], [np.array(v) for v in values]
+            up[k][index] += 1e-6
+            down[k][index] -= 1e-6
+            numeric = (density(up) - density(down)) / 2e-6
+            assert grad[index] == pytest.approx(numeric, rel=1e-6, abs=1e-7), (k, index)
+            checked += 1
+    assert checked == 4 + 4 + 4 + 2 + 2 + 1 + 1 + 4 + 4 + 16
 
 
 def test_blank_layout_and_start_values():
@@ -98,8 +151,8 @@ def test_blank_layout_and_start_values():
     moments, blanks = moments_with_blanks(y, np.array([7, 7, 8, 8]))
     assert blanks.cluster.tolist() == [0, 1, 1] and blanks.member.tolist() == [0, 0, 1]
     assert blanks.item.tolist() == [1, 0, 1]
-    np.testing.assert_allclose(blanks.start, [2.0, 5.0, 4.0])  # the cluster's observed means
-    np.testing.assert_allclose(moments.means, [[2.0, 2.0], [5.0, 4.0]])
+    assert blanks.slot.tolist() == [0, 0, 1]  # the cells' positions among their cluster's blanks
+    np.testing.assert_allclose(moments.means, [[2.0, 2.0], [5.0, 4.0]])  # at observed means
     np.testing.assert_allclose(blanks.members, [[1, 1], [1, 1]])
     # items y1, y2 and covariates x1, x2: no answer / blank covariates / blank items / neither
     nan = np.nan
@@ -121,43 +174,6 @@ def test_blank_layout_and_start_values():
     assert missing_statement(False, None, 0) == "none (complete data)"
 
 
-def test_graph_density_is_the_joint_density_and_its_marginal_the_observed_density():
-    """Joint: the filled-in clusters' normal density; gradient in the blank answers: finite
-    differences; the joint is quadratic in the blank answers, so one Newton step finds its mode
-    and the Laplace integral is exact: it equals scipy's density of the observed answers."""
-    rng = np.random.default_rng(3)
-    par = _parameters(rng)
-    y, cluster = _data(rng)
-    slopes = np.array([[0.1], [-0.2], [0.05], [0.15]])
-    mu = rng.normal(size=P)
-    model, blanks = _graph(par, slopes, mu, y, cluster)
-    logp, dlogp = model.compile_logp(), model.compile_dlogp()
-    b = len(blanks.item)
-    assert b >= 5
-    values = rng.normal(size=b)
-    filled = y.copy()
-    filled[np.isnan(y)] = values  # row-major order, as the layout's cells
-    point = {NAME: values}
-    joint = _density(par, slopes, mu, filled, cluster, observed_only=False)
-    assert logp(point) == pytest.approx(joint, rel=1e-10)
-    grad = dlogp(point)
-    hessian = np.empty((b, b))
-    for k in range(b):
-        up, down = values.copy(), values.copy()
-        up[k] += 1e-5
-        down[k] -= 1e-5
-        numeric = (logp({NAME: up}) - logp({NAME: down})) / 2e-5
-        assert grad[k] == pytest.approx(numeric, rel=1e-6, abs=1e-8)
-        up[k], down[k] = values[k] + 1.0, values[k] - 1.0  # the gradient is linear: exact
-        hessian[:, k] = (dlogp({NAME: up}) - dlogp({NAME: down})) / 2.0
-    mode = values - np.linalg.solve(hessian, grad)
-    np.testing.assert_allclose(dlogp({NAME: mode}), 0.0, atol=1e-9)
-    _, logdet = np.linalg.slogdet(-hessian)
-    marginal = logp({NAME: mode}) + 0.5 * (b * np.log(2 * np.pi) - logdet)
-    observed = _density(par, slopes, mu, y, cluster, observed_only=True)
-    assert marginal == pytest.approx(observed, abs=1e-9)
-
-
 def _spec():
     return build_spec(
         RunConfig(
@@ -171,7 +187,7 @@ def _spec():
 
 
 def test_every_row_with_an_answer_is_used():
-    """5% blanks: 638 of 2500 rows have a blank; none is dropped, 737 blank answers sampled."""
+    """5% blanks: 638 of 2500 rows have a blank; none is dropped, 737 blank answers integrated out."""
     frame = pd.read_csv(BLANKS / "data_mcar05.csv")
     data = ResponseData(
         frame=frame, raw=frame, path=BLANKS, sha256="", ranges={}, clusters=frame[["cluster"]]
@@ -180,10 +196,10 @@ def test_every_row_with_an_answer_is_used():
     assert prepared.keep.all() and not prepared.problems
     assert len(prepared.blanks.item) == 737 == frame.isna().sum().sum()
     assert prepared.moments.counts.sum() == 2500 and len(prepared.moments.counts) == 200
-    # the blanks start at their clusters' observed item means
-    blanks, moments = prepared.blanks, prepared.moments
-    filled = moments.centred + moments.means[:, None, :]
-    np.testing.assert_allclose(filled[blanks.cluster, blanks.member, blanks.item], blanks.start)
+    blanks = prepared.blanks  # each cluster's blank cells are its slots 0, ..., m_j - 1
+    counts = np.bincount(blanks.cluster, minlength=200)
+    slots = sorted(zip(blanks.cluster.tolist(), blanks.slot.tolist(), strict=True))
+    assert slots == [(j, s) for j in range(200) for s in range(counts[j])]
 
 
 @pytest.mark.slow
@@ -223,8 +239,6 @@ def test_with_covariates_the_graph_density_is_the_joint_density_of_the_filled_in
     covariate tests) is one constant at two random points (blank answers included); a row with
     a blank covariate is left out (fixed.x), none with blank items (with a covariate at both
     levels too: its fixed moments are then lavaan's FIML h1)."""
-    from dataclasses import replace
-
     from bayeslead.bayes.recipe import make_setup
     from tests.bayes.test_twolevel_covariates import (
         GRAPHS,
@@ -271,19 +285,13 @@ def test_with_covariates_the_graph_density_is_the_joint_density_of_the_filled_in
         inputs=graph.value_vars,
         on_unused_input="ignore",
     )
-    k = len(spec.items)
     gaps = []
     for _ in range(2):
         point = {
             n: v + 0.3 * rng.standard_normal(np.shape(v)) for n, v in graph.initial_point().items()
         }
         value, *values = function(point)
-        z = prepared.continuous.z.copy()
-        filled = z[:, :k]
-        filled[np.isnan(filled)] = point[NAME]
-        z[:, :k] = filled
-        complete = replace(prepared, continuous=replace(prepared.continuous, z=z))
-        gaps.append(value - exact_loglik(setup.table, complete, *values))
+        gaps.append(value - exact_loglik(setup.table, prepared, *values))
     assert gaps[0] == pytest.approx(gaps[1], abs=1e-8)
 
 

@@ -227,7 +227,8 @@ def exact_loglik(
     table, prepared, theta, beta_b, psi_b, between_sd, mu, x_b=None, gamma_x=None
 ) -> float:
     """The items' log-density given the covariates (and the latent cluster means `x_b` (J, q)
-    of the covariates at both levels, whose between paths are `gamma_x`), cluster by cluster."""
+    of the covariates at both levels, whose between paths are `gamma_x`), cluster by cluster;
+    with blank answers (NaN), that of the observed answers."""
     a, s = table.matrices(theta)
     p, k = table.n_manifest, len(between_sd)
     lam, beta_w, psi_w = a[:k, p:], a[p:, p:], s[p:, p:]
@@ -251,7 +252,10 @@ def exact_loglik(
         if x_b is not None:
             y = y - x_b[j] @ (lam @ t_b @ gamma_x).T
         cov = np.kron(np.eye(n), sigma_w) + np.kron(np.ones((n, n)), sigma_b)
-        total += multivariate_normal(np.zeros(n * k), cov).logpdf(y.ravel())
+        seen = ~np.isnan(y.ravel())  # blank answers: the density of the observed ones
+        total += multivariate_normal(np.zeros(seen.sum()), cov[np.ix_(seen, seen)]).logpdf(
+            y.ravel()[seen]
+        )
     return total
 
 

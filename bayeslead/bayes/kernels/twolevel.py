@@ -39,6 +39,7 @@ from bayeslead.bayes.kernels.lanes import (
     series_inverse,
 )
 from bayeslead.bayes.kernels.ops import CACHE_VERSION
+from bayeslead.bayes.kernels.twolevel_scatter import between_extra, within_extra
 
 
 @dataclass(frozen=True)
@@ -96,12 +97,13 @@ def twolevel_terms(
     counts,
     means,
     centred,
+    extra_index,
+    extra_w,
+    extra_b,
     depth,
-    data_grad=False,
 ):
-    """Sum of the clusters' log-likelihoods and its gradient with respect to every input
-    (with `data_grad`, also with respect to the centred member rows: -Sigma_W,j^-1 y_ij, for
-    blank answers sampled as latent values; otherwise an empty array).
+    """Sum of the clusters' log-likelihoods and its gradient with respect to every input but
+    the data (counts, means, centred rows).
 
     Every p x p inverse is replaced by the Woodbury identity around the diagonal residual
     variances, so only m x m matrices are inverted: M = Phi_j^-1 + Lambda' D^-1 Lambda within
@@ -112,15 +114,16 @@ def twolevel_terms(
     C^-1 Lambda = V K^-1 Q^-1 (V = E^-1 Lambda, shared by clusters of one size), the p x m terms
     are shared left factors times sums of m x m matrices over clusters. Products with Lambda
     skip its zero loadings; the m x m algebra and the cluster-mean terms run on `LANES` clusters
-    at a time, vectorised across clusters, the members' rows cluster by cluster.
+    at a time, vectorised across clusters, the members' rows cluster by cluster. A cluster j with
+    extra_index[j] = g >= 0 (`extra_index` empty: none) adds extra_w[g] to its within scatter and extra_b[g] to its d d'
+    (the expected scatter of blank answers integrated out, `kernels/twolevel_scatter.py`).
     """
     p, m = lam.shape
     n_clusters, n_slopes = slopes.shape
     n_max = centred.shape[1]
-    d_centred = np.zeros((n_clusters, n_max, p) if data_grad else (0, 0, 0))
     for k in range(p):
         if not (theta_w[k] > 0.0 and theta_b[k] >= 0.0):
-            return _failure(p, m, n_clusters, n_slopes, d_centred)
+            return _failure(p, m, n_clusters, n_slopes)
     # cluster-independent pieces: Psi_W (in every lane), Psi_W^-1, T_B, Phi_B, D^-1 Lambda
     low = np.empty((m, m, LANES))
     psi = np.empty((m, m, LANES))
@@ -131,7 +134,7 @@ def twolevel_terms(
                 psi[r, c, s] = psi_w[r, c]
     logdet_psi = np.empty(1)
     if not lane_spd_inverse(psi, psi_inv, low, logdet_psi, 1):
-        return _failure(p, m, n_clusters, n_slopes, d_centred)
+        return _failure(p, m, n_clusters, n_slopes)
     for r in range(m):
         for c in range(m):
             for s in range(1, LANES):
@@ -223,6 +226,9 @@ def twolevel_terms(
     kq = np.empty((m, m, LANES))
     x = np.empty((m, m, LANES))
     h = np.empty((m, m, LANES))
+    extra_h = np.zeros((m, m, LANES))  # Lambda' F Lambda of a cluster's between addition
+    xq = np.zeros((m, m))  # M^-1 U' A U M^-1 of a cluster's within addition
+    n_extra = extra_index.shape[0]
     th = np.empty((m, m, LANES))
     vd = np.empty((m, LANES))
     kvd = np.empty((m, LANES))
@@ -270,14 +276,14 @@ def twolevel_terms(
                 for s in range(lanes):
                     mat[r, c, s] = phi_inv[r, c, s] + a_w[r, c]
         if not lane_spd_inverse(mat, m_inv, low, logdet_m, lanes):
-            return _failure(p, m, n_clusters, n_slopes, d_centred)
+            return _failure(p, m, n_clusters, n_slopes)
         # between: C = Lambda Q Lambda' + E, |C| = |E| |Q| |K|
         for r in range(m):
             for c in range(m):
                 for s in range(lanes):
                     mat[r, c, s] = phi_b[r, c] + phi_j[r, c, s] * inv_sizes[s]
         if not lane_spd_inverse(mat, q_inv, low, logdet_q, lanes):
-            return _failure(p, m, n_clusters, n_slopes, d_centred)
+            return _failure(p, m, n_clusters, n_slopes)
         for s in range(lanes):
             g = group[first + s]
             for r in range(m):
@@ -288,7 +294,7 @@ def twolevel_terms(
                 for s in range(lanes):
                     mat[r, c, s] = q_inv[r, c, s] + a_e[r, c, s]
         if not lane_spd_inverse(mat, k_inv, low, logdet_k, lanes):
-            return _failure(p, m, n_clusters, n_slopes, d_centred)
+            return _failure(p, m, n_clusters, n_slopes)
         # C^-1 d = E^-1 (d - Lambda K^-1 Lambda' E^-1 d) and w = Lambda' C^-1 d, d = ybar - mu
         for k in range(p):
             for s in range(lanes):
@@ -335,6 +341,24 @@ def twolevel_terms(
                 for s in range(lanes):
                     lane_c_w[k, c, s] += c_d[k, s] * w[c, s]
                     lane_c_w_phi[k, c, s] += c_d[k, s] * phi_w[c, s] * inv_sizes[s]
+        for s in range(lanes):
+            g = extra_index[first + s] if n_extra else -1
+            extra_h[:, :, s] = 0.0
+            if g >= 0:
+                lane_total[s] -= between_extra(
+                    extra_b[g],
+                    lam,
+                    g_v[group[first + s]],
+                    g_e[group[first + s]],
+                    k_inv[:, :, s],
+                    phi_j[:, :, s],
+                    inv_sizes[s],
+                    lane_c_sq[:, s],
+                    lane_c_sq_n[:, s],
+                    lane_c_w[:, :, s],
+                    lane_c_w_phi[:, :, s],
+                    extra_h[:, :, s],
+                )
         # the members' rows: Z = Yc U, Zm = Z M^-1, tr(Sigma_W^-1 S) = tr(D^-1 S) - tr(Zm' Z)
         for s in range(lanes):
             j = first + s
@@ -364,19 +388,17 @@ def twolevel_terms(
                     acc = zm[i, c]
                     for k in range(p):
                         g_t[c, k] += acc * row[k]
-                if data_grad:  # -Sigma_W^-1 y = -(D^-1 y - U Zm)
-                    for k in range(p):
-                        d_centred[j, i, k] = -row[k] * inv_theta[k]
-                    for t in range(n_load):
-                        k, c = load_item[t], load_construct[t]
-                        d_centred[j, i, k] += u_w[k, c] * zm[i, c]
+            g = extra_index[j] if n_extra else -1
+            xq[:, :] = 0.0
+            if g >= 0:
+                trace_w -= within_extra(extra_w[g], u_w, m_j, y_sq_j, g_t, xq)
             for k in range(p):
                 y_sq[k] += y_sq_j[k]
                 trace_w += y_sq_j[k] * inv_theta[k]
             lane_total[s] -= 0.5 * trace_w
             for r in range(m):
                 for c in range(r + 1):
-                    acc = (sizes[s] - 1.0) * m_j[r, c]
+                    acc = (sizes[s] - 1.0) * m_j[r, c] + xq[r, c]
                     for i in range(nj):
                         acc += zm[i, r] * zm[i, c]
                     x[r, c, s] = acc
@@ -404,7 +426,9 @@ def twolevel_terms(
                 for s in range(lanes):
                     h[r, c, s] = (
                         -0.5 * ((sizes[s] - 1.0) * phi_inv[r, c, s] - h[r, c, s])
-                        - 0.5 * (q_inv[r, c, s] - tmp[r, c, s] - w[r, s] * w[c, s]) * inv_sizes[s]
+                        - 0.5
+                        * (q_inv[r, c, s] - tmp[r, c, s] - w[r, s] * w[c, s] - extra_h[r, c, s])
+                        * inv_sizes[s]
                     )
         # dPsi_W += T' H T, dB_j = 2 T' H Phi_j
         lane_matmul(t_j_t, h, th, lanes)
@@ -485,14 +509,12 @@ def twolevel_terms(
         d_slopes,
         d_mu,
         d_offsets,
-        d_centred,
     )
 
 
 @numba.njit(cache=True, fastmath=LANE_FASTMATH)
-def _failure(p, m, n_clusters, n_slopes, d_centred):
+def _failure(p, m, n_clusters, n_slopes):
     """The result for parameters outside the support: -inf and zero gradients."""
-    d_centred[:] = 0.0
     return (
         -np.inf,
         np.zeros((p, m)),
@@ -505,7 +527,6 @@ def _failure(p, m, n_clusters, n_slopes, d_centred):
         np.zeros((n_clusters, n_slopes)),
         np.zeros(p),
         np.zeros((n_clusters, p)),
-        d_centred,
     )
 
 
@@ -514,29 +535,32 @@ class TwoLevelLoglik(Op):
 
     Inputs: lam, theta_w, theta_b, psi_w, psi_b, beta_w, beta_b, slopes (J, r), then the
     constants slope rows and columns (r,), mu (p), per-cluster mean offsets (J, p; e.g. level-3
-    latent intercepts times the loadings), counts, means, centred rows. With `data_grad`, the
-    means and centred rows may be symbolic (blank answers sampled as latent values) and get
-    their gradients.
+    latent intercepts times the loadings), counts, means, centred rows, and the blank answers'
+    expected-scatter additions: extra_index (J,), extra_w and extra_b (G, p, p) (see
+    `twolevel_terms`; G = 0 without blanks). The data get no gradient: they are constants, or
+    blank answers' conditional moments whose gradient is disconnected
+    (`models/twolevel/blanks.py`).
     """
 
-    __props__ = ("depth", "data_grad")
+    __props__ = ("depth",)
 
-    def __init__(self, depth: int, data_grad: bool = False):
+    def __init__(self, depth: int):
         self.depth = depth
-        self.data_grad = data_grad
 
     def make_node(self, *inputs):
         floats = [pt.as_tensor_variable(v).astype("float64") for v in inputs[:8]]
         rows, cols = (pt.as_tensor_variable(v).astype("int64") for v in inputs[8:10])
-        rest = [pt.as_tensor_variable(v).astype("float64") for v in inputs[10:]]
-        mu, offsets, centred = rest[0], rest[1], rest[4]
+        rest = [pt.as_tensor_variable(v).astype("float64") for v in inputs[10:15]]
+        index = pt.as_tensor_variable(inputs[15]).astype("int64")
+        extras = [pt.as_tensor_variable(v).astype("float64") for v in inputs[16:]]
+        mu, offsets = rest[0], rest[1]
         outputs = [pt.dscalar()] + [v.type() for v in floats] + [mu.type(), offsets.type()]
-        return Apply(self, [*floats, rows, cols, *rest], [*outputs, centred.type()])
+        return Apply(self, [*floats, rows, cols, *rest, index, *extras], outputs)
 
     def perform(self, node, inputs, outputs):
-        result = twolevel_terms(*inputs, self.depth, self.data_grad)
+        result = twolevel_terms(*inputs, self.depth)
         outputs[0][0] = np.array(result[0])
-        for k in range(1, 12):
+        for k in range(1, 11):
             outputs[k][0] = result[k]
 
     def L_op(self, inputs, outputs, output_grads):
@@ -547,16 +571,13 @@ class TwoLevelLoglik(Op):
             pt.zeros_like(inputs[9], dtype="float64"),
         ]
         means = [g * outputs[9], g * outputs[10]]
-        if not self.data_grad:
-            return [*grads, *constants, *means, *[pt.zeros_like(v) for v in inputs[12:]]]
-        # d/d(cluster means) = -d/d(offsets): the means enter as means - mu - offsets
-        data = [pt.zeros_like(inputs[12]), -g * outputs[10], g * outputs[11]]
+        data = [pt.zeros_like(v, dtype="float64") for v in inputs[12:]]
         return [*grads, *constants, *means, *data]
 
 
 @register_funcify_default_op_cache_key(TwoLevelLoglik)
 def _numba_twolevel(op, node, **kwargs):
-    depth, data_grad = op.depth, op.data_grad
+    depth = op.depth
 
     @numba.njit(cache=True, fastmath=LANE_FASTMATH)
     def twolevel_loglik(
@@ -575,6 +596,9 @@ def _numba_twolevel(op, node, **kwargs):
         counts,
         means,
         centred,
+        extra_index,
+        extra_w,
+        extra_b,
     ):
         # arrays handed over by the sampler may be non-contiguous views; the kernel reshapes
         c = np.ascontiguousarray
@@ -594,10 +618,12 @@ def _numba_twolevel(op, node, **kwargs):
             counts,
             c(means),
             c(centred),
+            extra_index,
+            c(extra_w),
+            c(extra_b),
             depth,
-            data_grad,
         )
-        return np.array(r[0]), r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11]
+        return np.array(r[0]), r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10]
 
     return twolevel_loglik, CACHE_VERSION
 
@@ -620,12 +646,15 @@ def twolevel_loglik(
     data=None,
 ):
     """Symbolic two-level log-likelihood (see `TwoLevelLoglik`); `offsets` (J, p) shift each
-    cluster's mean (default none); `data`: symbolic (means, centred rows) in place of the
-    moments' constants (blank answers sampled as latent values)."""
+    cluster's mean (default none); `data`: symbolic (means, centred rows, (extra_index, extra_w,
+    extra_b)) in place of the moments' constants (blank answers integrated out, `blanks.py`)."""
     if offsets is None:
         offsets = pt.zeros_like(moments.means, dtype="float64")
-    means, centred = (moments.means, moments.centred) if data is None else data
-    return TwoLevelLoglik(depth, data is not None)(
+    if data is None:  # no additions (an empty extra_index)
+        empty = np.zeros((0, 0, 0))
+        data = (moments.means, moments.centred, (np.zeros(0, dtype=int), empty, empty))
+    means, centred, extras = data
+    return TwoLevelLoglik(depth)(
         lam,
         theta_w,
         theta_b,
@@ -641,4 +670,5 @@ def twolevel_loglik(
         moments.counts,
         means,
         centred,
+        *extras,
     )[0]

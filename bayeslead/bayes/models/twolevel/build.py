@@ -10,7 +10,8 @@ factor of an LKJ correlation matrix when there are several slopes.
 The clusters' sizes, means and centred rows are data containers (`moment_containers`), so the
 compiled model depends on the structure only: the number of clusters is structure only with
 random slopes (their cluster values are parameters). With observed covariates or blank answers
-the data are still graph constants (a refit of the same data re-uses the compiled model).
+(integrated out exactly, `blanks.py`) the data are still graph constants (a refit of the same
+data re-uses the compiled model).
 """
 
 from __future__ import annotations
@@ -26,7 +27,11 @@ from bayeslead.bayes.blocks.parameters import free_parameters, initial_values, r
 from bayeslead.bayes.blocks.ram import diagonal, diagonal_matrix, path_depth, ram_matrices
 from bayeslead.bayes.data import ContinuousData
 from bayeslead.bayes.kernels.twolevel import ClusterMoments, twolevel_loglik
-from bayeslead.bayes.models.twolevel.blanks import Blanks, joined_scatter, sampled_moments
+from bayeslead.bayes.models.twolevel.blanks import (
+    Blanks,
+    blank_moments,
+    joined_scatter,
+)
 from bayeslead.bayes.models.twolevel.covariates import (
     Covariates,
     cluster_offsets,
@@ -79,8 +84,7 @@ def build_twolevel_model(
     """PyMC model of the two-level SEM with random slopes (see the module docstring); with
     `level3`, clusters nested in level-3 units with their own construct intercepts
     (`level3.py`); with `covariates`, observed within-only and between-only covariates
-    (`covariates.py`); with `blanks`, the blank answers sampled as latent values
-    (`blanks.py`)."""
+    (`covariates.py`); with `blanks`, the blank answers integrated out (`blanks.py`)."""
     p = table.n_manifest
     k = len(spec.items)  # the items come first among the manifest variables
     latents = list(table.variables[p:])
@@ -101,7 +105,7 @@ def build_twolevel_model(
         cols = np.array([c for _, c in positions], dtype=int)
         depth = max(path_depth(table) - 1, 1)
         offsets = level3_offsets(table, priors, lam, level3) if level3 else None
-        data = sampled_moments(moments, blanks) if blanks is not None else None
+        a_w = None
         if covariates is not None and covariates.names:
             a_w, a_b = covariate_effects(covariates, a, lam, beta_w, beta_b, p, depth)
             a_x = x_b = None
@@ -121,16 +125,22 @@ def build_twolevel_model(
                 )
             shift = cluster_offsets(covariates, a_w, a_b, a_x, x_b)
             offsets = shift if offsets is None else offsets + shift
-            if covariates.level1:  # the within scatter with the covariates' effects taken out
-                moments = replace(moments, centred=np.zeros_like(moments.centred))
-                scatter = None
-                if data is not None:
-                    scatter = joined_scatter(data[1], blanks)
-                    data = (data[0], moments.centred)
-                within = within_scatter_term(
-                    covariates, a_w, lam, beta_w, psi_w, theta_w, depth, scatter
-                )
-                pm.Potential("within_scatter", within)
+        slopes = random_slopes(table, priors, positions, len(moments.labels))
+        data = None
+        if blanks is not None:  # integrated out: the rows at the blanks' conditional means
+            parameters = (lam, theta_w, theta_b, psi_w, psi_b, beta_w, beta_b, slopes, rows, cols)
+            data = blank_moments(moments, blanks, (*parameters, mu), depth, offsets, a_w)
+        if a_w is not None and covariates.level1:  # within scatter less the covariates' effects
+            moments = replace(moments, centred=np.zeros_like(moments.centred))
+            scatter = None
+            if data is not None:  # the blanks' within additions join the graph's scatter
+                means, centred, (index, extra_w, extra_b) = data
+                scatter = joined_scatter(centred, blanks, extra_w)
+                data = (means, moments.centred, (index, pt.zeros_like(extra_w), extra_b))
+            within = within_scatter_term(
+                covariates, a_w, lam, beta_w, psi_w, theta_w, depth, scatter
+            )
+            pm.Potential("within_scatter", within)
         if data is None and (covariates is None or not covariates.names):
             moments = moment_containers(moments)
         loglik = twolevel_loglik(
@@ -141,7 +151,7 @@ def build_twolevel_model(
             psi_b,
             beta_w,
             beta_b,
-            random_slopes(table, priors, positions, len(moments.labels)),
+            slopes,
             rows,
             cols,
             mu,

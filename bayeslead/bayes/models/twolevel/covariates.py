@@ -236,7 +236,7 @@ def within_scatter_term(
 ):
     """``-1/2 tr(Sigma_W^-1 S(A_W))``: the within-scatter part of the log-likelihood with the
     level-1 covariates' effects taken out (the kernel then gets zero centred rows); `scatter`
-    (symbolic, with blank answers sampled) replaces the data's joined scatter."""
+    (symbolic, with blank answers at their conditional means) replaces the data's joined scatter."""
     w = covariates.scatter if scatter is None else scatter
     k = covariates.scatter.shape[0] - len(covariates.level1)
     w_yy, w_yx, w_xx = w[:k, :k], w[:k, k:], w[k:, k:]

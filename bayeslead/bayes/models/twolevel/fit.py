@@ -13,7 +13,6 @@ import pymc as pm
 from bayeslead.bayes.blocks.ordinal import check_ordinal_support, refuse_limited_information
 from bayeslead.bayes.data import ContinuousData, OrdinalData, continuous_data, ordinal_data
 from bayeslead.bayes.kernels.twolevel import ClusterMoments, cluster_moments
-from bayeslead.bayes.models.twolevel.blanks import NAME as BLANKS
 from bayeslead.bayes.models.twolevel.blanks import (
     Blanks,
     missing_statement,
@@ -71,7 +70,6 @@ SCORES = (
     "between_z",
     "slope_free",
     Z_NAME,  # latent cluster means of covariates at both levels
-    BLANKS,  # blank answers sampled as latent values (continuous)
 )  # per-respondent and per-cluster latent scores (ordinal)
 
 
@@ -112,7 +110,7 @@ class TwoLevelData(Prepared):
     cluster: np.ndarray  # each kept row's cluster as an index into labels
     continuous: ContinuousData | None = None
     moments: ClusterMoments | None = None
-    blanks: Blanks | None = None  # continuous items' blank answers, sampled as latent values
+    blanks: Blanks | None = None  # continuous items' blank answers, integrated out
     ordinal: OrdinalData | None = None
     covariates: Covariates = field(default_factory=Covariates)
 
@@ -253,8 +251,6 @@ class TwoLevel(Family):
             )
         if graph.level3:
             initial |= level3_start(table, graph.level3)
-        if data.blanks is not None:
-            initial[BLANKS] = data.blanks.start
         return initial
 
     def stored(self, model: pm.Model) -> list[str]:
