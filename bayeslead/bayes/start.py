@@ -8,6 +8,7 @@ import dataclasses
 import numpy as np
 from scipy import stats
 
+from bayeslead.bayes.blocks.ordinal import sampled_cuts
 from bayeslead.bayes.blocks.parameters import initial_values
 from bayeslead.bayes.blocks.scores import product_components
 from bayeslead.bayes.data import ContinuousData, OrdinalData
@@ -111,27 +112,34 @@ def marker_start(
 
 
 def ordinal_start(
-    spec: ModelSpec, table: ParameterTable, priors: PriorSet, x: np.ndarray, data: OrdinalData
+    spec: ModelSpec,
+    table: ParameterTable,
+    priors: PriorSet,
+    x: np.ndarray,
+    data: OrdinalData,
+    anchored: bool = False,
 ) -> dict:
     """Initial values of the ordinal model from ML on z-scored responses.
 
     Loadings move to the theta parameterisation (unit residual variance of y*), thresholds
     (in units of the y* SD) are the normal quantiles of the cumulative category shares, and
     the standardised latent scores start at the standardised regression factor scores.
+    `anchored`: the thresholds are sampled as each item's middle cut (`threshold_cuts`).
     """
     z = (x - np.nanmean(x, axis=0)) / np.nanstd(x, axis=0, ddof=1)
     # interaction coefficients start at 0; ML of the linear part is consistent for the rest
     ml_table, theta_ml, _ = ml_on_z(dataclasses.replace(spec, interactions=()), z)
     p = table.n_manifest
     initial = initial_values(spec, table, priors, unit_residual_theta(table, ml_table, theta_ml))
-    first, gaps = [], []
-    for j in range(p):
+    name, sampled = sampled_cuts(data, anchored)
+    anchors, gaps = [], []
+    for j, anchor in enumerate(sampled):
         share = np.clip(np.cumsum(data.proportions[j])[:-1], 1e-4, 1 - 1e-4)
         cuts = stats.norm.ppf(share)  # thresholds in units of the y* SD
         cuts = np.maximum.accumulate(cuts + np.arange(len(cuts)) * 1e-3)
-        first.append(cuts[0])
+        anchors.append(cuts[anchor])
         gaps += list(np.maximum(np.diff(cuts), 1e-2))
-    initial["threshold_first"] = np.array(first)
+    initial[name] = np.array(anchors)
     if gaps:
         initial["threshold_gaps"] = np.array(gaps)
     z_implied = ml_table.implied(theta_ml)

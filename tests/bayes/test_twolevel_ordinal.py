@@ -274,12 +274,13 @@ def test_relative_thresholds_leave_the_likelihood_unchanged_by_a_common_shift_of
         theta = pt.as_tensor(np.linspace(0.5, 1.0, table.n_free))
         scores = pm.Flat("scores", shape=(40, 3))
         phi = pt.as_tensor(np.array([[1.3, 0.2, 0.1], [0.2, 0.8, 0.0], [0.1, 0.0, 1.1]]))
-        pm.Potential(
-            "loglik", ordinal_loglik(table, theta, data, priors, phi, scores, "probit", True)
+        loglik = ordinal_loglik(
+            table, theta, data, priors, phi, scores, "probit", relative=True, anchored=True
         )
+        pm.Potential("loglik", loglik)
     point = model.initial_point()
     point["scores"] = rng.normal(size=(40, 3))
-    point["threshold_first"] = np.full(8, -0.8)
+    point["threshold_anchor"] = np.full(8, -0.8)  # each item's second cut (of three)
     loglik = _function(model, model["loglik"])
     shifted = {**point, "scores": point["scores"] + np.array([0.7, -0.4, 0.2])}
     assert loglik(point) == pytest.approx(loglik(shifted), rel=1e-12)
@@ -288,9 +289,8 @@ def test_relative_thresholds_leave_the_likelihood_unchanged_by_a_common_shift_of
     w = loadings * np.sqrt(np.repeat(np.diag(phi.eval()), [3, 3, 2]))
     mean = np.repeat(point["scores"].mean(axis=0), [3, 3, 2])
     first = np.cumsum(np.r_[0, data.n_categories - 1])[:-1]
-    np.testing.assert_allclose(thresholds[first], -0.8 + w * mean / np.sqrt(1 + w**2))
-    first_logp = model.logp(vars=[model["threshold_first"]], jacobian=False)
-    prior = _function(model, first_logp + model["threshold_prior_shift"])(point)
+    np.testing.assert_allclose(thresholds[first + 1], -0.8 + w * mean / np.sqrt(1 + w**2))
+    prior = _function(model, model["threshold_prior"])(point)
     assert prior == pytest.approx(stats.norm(0, 1.5).logpdf(thresholds[first]).sum(), rel=1e-7)
 
 

@@ -1,5 +1,5 @@
 """Ordinal items: which specs the ordered-response likelihood supports, per-item thresholds
-(first cut + positive gaps, in units of the item's y* SD) and the ordered probit/logit
+(one sampled cut + positive gaps, in units of the item's y* SD) and the ordered probit/logit
 log-likelihood given standardised latent scores (the `IntervalLogProb` kernel)."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import pymc as pm
 import pytensor.tensor as pt
 
 from bayeslead.bayes.blocks.containers import response_containers
-from bayeslead.bayes.blocks.parameters import rv
+from bayeslead.bayes.blocks.parameters import prior_distribution, rv
 from bayeslead.bayes.blocks.ram import diagonal
 from bayeslead.bayes.blocks.scores import first_order_constructs, loading_column
 from bayeslead.bayes.data import OrdinalData
@@ -58,6 +58,7 @@ def ordinal_loglik(
     scores,
     link: str = "probit",
     relative: bool = False,
+    anchored: bool = False,
 ):
     """Ordered-response log-likelihood of `data` given the standardised scores (N, m) of the
     first-order constructs (`first_order_constructs` order) whose variances are the diagonal of
@@ -66,6 +67,7 @@ def ordinal_loglik(
     With `relative`, the thresholds are sampled relative to each item's latent response at the
     sample mean of the scores: a common shift of the scores then leaves the likelihood unchanged,
     so their location and the thresholds mix independently (an exact reparameterisation).
+    `anchored` samples each item's middle cut instead of its first (`threshold_cuts`).
     """
     index, column = item_loadings(table)
     loadings = theta[index]
@@ -75,7 +77,7 @@ def ordinal_loglik(
         w = loadings * pt.sqrt(diagonal(phi, len(first_order_constructs(table))))[column]
         shift = w * mean[column] / pt.sqrt(1.0 + w**2)
         scores = scores - mean
-    lower, upper = _threshold_bounds(data, priors, shift)
+    lower, upper = _threshold_bounds(data, priors, shift, anchored)
     return interval_log_prob(lower, upper, loadings, phi, scores, column, link)
 
 
@@ -96,7 +98,7 @@ def _loading_index(table: ParameterTable, item: int) -> int:
     raise ValueError(f"item {table.variables[item]} has no loading")
 
 
-def _threshold_bounds(data: OrdinalData, priors: PriorSet, shift=None):
+def _threshold_bounds(data: OrdinalData, priors: PriorSet, shift=None, anchored: bool = False):
     """Lower and upper standardised thresholds of every observed response.
 
     Thresholds are sampled in units of the item's y* SD (`threshold_cuts`) and rescaled in the
@@ -104,13 +106,8 @@ def _threshold_bounds(data: OrdinalData, priors: PriorSet, shift=None):
     relative to it (the bounds are then relative too); the prior and the stored `thresholds`
     are those of the cuts themselves.
     """
-    first, cuts = threshold_cuts(data, priors)
-    if shift is None:
-        pm.Deterministic("thresholds", cuts)
-    else:
-        moved = pm.logp(first, first + shift) - pm.logp(first, first)
-        pm.Potential("threshold_prior_shift", pt.sum(moved))
-        pm.Deterministic("thresholds", cuts + shift[cut_items(data)])
+    cuts = threshold_cuts(data, priors, shift, anchored)
+    pm.Deterministic("thresholds", cuts if shift is None else cuts + shift[cut_items(data)])
     return response_bounds(cuts, data)
 
 
@@ -120,26 +117,60 @@ def cut_items(data: OrdinalData) -> np.ndarray:
     return np.repeat(np.arange(len(cuts_per_item)), cuts_per_item)
 
 
-def threshold_cuts(data: OrdinalData, priors: PriorSet):
-    """Every item's cut points (first cut + positive gaps, about the normal quantiles of the
-    cumulative category shares): the `threshold_first` variable and all cuts, from one matrix
-    product of constants with the gaps (cumulative sums within each item)."""
+def sampled_cuts(data: OrdinalData, anchored: bool) -> tuple[str, np.ndarray]:
+    """The variable that samples one cut of every item (`threshold_cuts`) and that cut's
+    position within each item: `threshold_anchor`, the middle cut (the upper one of the two
+    middle cuts for an even number of cuts), when `anchored`; else `threshold_first`, the
+    first cut."""
+    if anchored:
+        return "threshold_anchor", (data.n_categories - 1) // 2
+    return "threshold_first", np.zeros(len(data.n_categories), dtype=int)
+
+
+def threshold_cuts(data: OrdinalData, priors: PriorSet, shift=None, anchored: bool = False):
+    """Every item's cut points, sampled as one cut per item (`sampled_cuts`) and the positive
+    gaps between consecutive cuts outward from it, all cuts from one matrix product of
+    constants with the gaps.
+
+    The prior is that of the first cut (`thresholds`) and of every gap (`threshold_gaps`).
+    Without `anchored`, the first cut is sampled with its prior. With it (two-level models),
+    the middle cut is sampled flat and the first cut's prior, at the first cut plus `shift`
+    when the cuts are relative to one, is the Potential `threshold_prior`: from (first cut,
+    gaps) the map is a shift (Jacobian 1), so the posterior is the same. Sampled as the first
+    cut, a cut next to a rarely used bottom category moved against the log of the first gap
+    along a ridge (correlation -0.9 on the firm study, its slowest parameters); a middle cut
+    is pinned by the data, and the outer cuts' uncertainty is then their own gaps'. (On a
+    single-level Likert interaction model the anchor mixed no better, so it is two-level only.)
+    """
+    if shift is not None and not anchored:
+        raise ValueError("cuts relative to a shift are sampled anchored (anchored=True)")
     cuts_per_item = data.n_categories - 1
     n_cuts = int(cuts_per_item.sum())
     item_of_cut = cut_items(data)
     start_of_item = np.concatenate([[0], np.cumsum(cuts_per_item)[:-1]])
+    name, sampled = sampled_cuts(data, anchored)
+    anchor_of_item = start_of_item + sampled
     gap_rows = [c for c in range(n_cuts) if c != start_of_item[item_of_cut[c]]]
-    cumulative = np.zeros((n_cuts, len(gap_rows)))
-    for g, row in enumerate(gap_rows):
+    cumulative = np.zeros((n_cuts, len(gap_rows)))  # cut - its item's sampled cut, from the gaps
+    for g, row in enumerate(gap_rows):  # gap g: from cut row - 1 to cut row
         item = item_of_cut[row]
-        end = start_of_item[item] + cuts_per_item[item]
-        cumulative[row:end, g] = 1.0
-    first = rv("threshold_first", priors.classes["thresholds"], dims="item")
-    cuts = first[item_of_cut]
+        anchor, end = anchor_of_item[item], start_of_item[item] + cuts_per_item[item]
+        if row > anchor:
+            cumulative[row:end, g] = 1.0
+        else:
+            cumulative[start_of_item[item] : row, g] = -1.0
+    if anchored:
+        cuts = pm.Flat(name, dims="item")[item_of_cut]
+    else:
+        cuts = rv(name, priors.classes["thresholds"], dims="item")[item_of_cut]
     if gap_rows:
         gaps = rv("threshold_gaps", priors.classes["threshold_gaps"], shape=len(gap_rows))
         cuts = cuts + pt.dot(cumulative, gaps)
-    return first, cuts
+    if anchored:
+        first = cuts[start_of_item] if shift is None else cuts[start_of_item] + shift
+        kind, args = prior_distribution(priors.classes["thresholds"])
+        pm.Potential("threshold_prior", pt.sum(pm.logp(kind.dist(**args), first)))
+    return cuts
 
 
 def response_bounds(cuts, data: OrdinalData):

@@ -157,7 +157,7 @@ def build_ordinal_multigroup_model(
         loadings = theta[index]
         phi = ram_covariance(a, s, depth)[np.ix_(first, first)]
         scale = pt.sqrt(1.0 + loadings**2 * diagonal(phi, len(first))[column])  # common y* SDs
-        _, cuts = threshold_cuts(data.codes, priors)
+        cuts = threshold_cuts(data.codes, priors)
         pm.Deterministic("thresholds", cuts * scale[cut_item], dims="threshold")
         tau_dev = threshold_deviation(plan, n_cuts)
         group_cuts = cuts[None, :] if tau_dev is None else cuts[None, :] + tau_dev

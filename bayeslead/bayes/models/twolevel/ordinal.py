@@ -16,7 +16,7 @@ Choices, as Mplus users commonly make them for categorical two-level models:
 
 - Between-level item residual variances are fixed at zero: an item varies between clusters only
   through its construct (one parameter fewer per item; stated in the fit's `info`).
-- Item intercepts are absorbed by the thresholds, first cut + positive gaps in units of the item's
+- Item intercepts are absorbed by the thresholds, middle cut + gaps outward in units of the item's
   y* SD sqrt(1 + lambda^2 s^2), s^2 = diag(Phi_W + Phi_B) the construct's total variance at the
   mean slopes (`latent_sd`).
 
@@ -158,8 +158,9 @@ def build_ordinal_twolevel_model(
             + (n + n_clusters) * pt.sum(pt.log(scale))
             + log_jacobian,
         )
+        phi_first, total_first = phi[np.ix_(first, first)], total[:, first]
         loglik = ordinal_loglik(
-            table, theta, data, priors, phi[np.ix_(first, first)], total[:, first], link, True
+            table, theta, data, priors, phi_first, total_first, link, relative=True, anchored=True
         )
         pm.Potential("loglik", loglik)
     return model
@@ -364,7 +365,7 @@ def ordinal_twolevel_start(
     Second-order constructs' scores start at their conditional means given the first-order
     scores (free values 0, `higher_order_totals`).
     """
-    initial = ordinal_start(spec, table, priors, x, data)
+    initial = ordinal_start(spec, table, priors, x, data, anchored=True)
     p = table.n_manifest
     m = len(table.variables) - p
     first = np.array(first_order_constructs(table)) - p
