@@ -9,14 +9,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-import yaml
+import pydantic
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from bayeslead.core.keys import is_threshold_key, parse_key
 from bayeslead.errors import InputError, Problem
-from bayeslead.yamlio import load_yaml, pydantic_problems
+from bayeslead.yamlio import block_position, load_yaml, pydantic_problems
 
 NAME = r"^[A-Za-z][A-Za-z0-9_.-]*$"
+# bayes.draws when unset, for ordinal two-level models (data.cluster, bayes.indicators: ordinal):
+# at 1,000 their between paths missed the gates on the firm study (README, two-level ordinal)
+ORDINAL_TWOLEVEL_DRAWS = 2000
 # the keys a lavaan `model:` replaces (the syntax describes the whole model)
 MODEL_KEYS = ("constructs", "second_order", "observed", "paths", "covariances", "effects")
 LAVAAN_OPERATORS = ("~", "=", "|", "<", ">", "*", "+", ";")
@@ -112,7 +115,7 @@ class BayesConfig(Strict):
     ordinal: Literal["auto", "full", "polychoric"] = "auto"
     sampler: Literal["auto", "nutpie", "numpyro", "pymc"] = "auto"
     chains: int = Field(4, ge=1)
-    draws: int = Field(1000, ge=10)
+    draws: int = Field(1000, ge=10)  # unset: ORDINAL_TWOLEVEL_DRAWS for those (RunConfig)
     tune: int = Field(1000, ge=0)
     target_accept: float = Field(0.8, gt=0, lt=1)
     seed: int = 1
@@ -268,6 +271,16 @@ class RunConfig(Strict):
             raise ValueError("model: is empty; give lavaan syntax or the path of a .lav file")
         return self
 
+    @field_validator("bayes")
+    @classmethod
+    def _default_draws(cls, bayes: BayesConfig, info: pydantic.ValidationInfo) -> BayesConfig:
+        """An unset `bayes.draws` of an ordinal two-level model is ORDINAL_TWOLEVEL_DRAWS."""
+        data = info.data.get("data")
+        twolevel = data is not None and data.cluster is not None
+        if "draws" in bayes.model_fields_set or not twolevel or bayes.indicators != "ordinal":
+            return bayes
+        return bayes.model_copy(update={"draws": ORDINAL_TWOLEVEL_DRAWS})
+
     @property
     def model_file(self) -> Path | None:
         """The `.lav` file `model:` names (None when model: is inline syntax or absent)."""
@@ -347,7 +360,7 @@ def load_config(path: Path | str) -> RunConfig:
         )
     raw = load_yaml(path, "Config")
     config = config_from_mapping(raw, path.parent, str(path))
-    position = model_block_position(path) if config.model and not config.model_file else (0, 0)
+    position = block_position(path, "model") if config.model and not config.model_file else (0, 0)
     return config.model_copy(update={"source": path, "model_position": position})
 
 
@@ -374,24 +387,6 @@ def is_model_path(text: str) -> bool:
     """Whether `model:` names a file: one line without any lavaan operator."""
     text = text.strip()
     return "\n" not in text and not any(op in text for op in LAVAAN_OPERATORS)
-
-
-def model_block_position(path: Path) -> tuple[int, int]:
-    """(line offset, column offset) of the inline `model:` text in the config file, so that
-    syntax problems are reported at the file's own lines and columns."""
-    lines = path.read_text(encoding="utf-8").splitlines()
-    root = yaml.compose("\n".join(lines))
-    node = next(
-        (v for k, v in getattr(root, "value", []) if getattr(k, "value", None) == "model"), None
-    )
-    if node is None:
-        return (0, 0)
-    start = node.start_mark
-    if node.style in ("|", ">"):
-        content = [k for k in range(start.line + 1, len(lines)) if lines[k].strip()]
-        first = lines[content[0]] if content else ""
-        return (start.line + 1, len(first) - len(first.lstrip()))
-    return (start.line, start.column + (node.style in ("'", '"')))
 
 
 def config_problem(config: RunConfig, where: str, message: str) -> InputError:

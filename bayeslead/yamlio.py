@@ -105,3 +105,22 @@ def pydantic_problems(exc: ValidationError, model: type[BaseModel]) -> list[Prob
                 message += f" (got {err['input']!r})"
         problems.append(Problem(where, message))
     return problems
+
+
+def block_position(path: Path, key: str) -> tuple[int, int]:
+    """(line offset, column offset) of the text of a top-level `key` in a YAML file (an inline
+    `model:` of a run config), so that problems in it are reported at the file's own lines and
+    columns; (0, 0) when the key is absent."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    root = yaml.compose("\n".join(lines))
+    node = next(
+        (v for k, v in getattr(root, "value", []) if getattr(k, "value", None) == key), None
+    )
+    if node is None:
+        return (0, 0)
+    start = node.start_mark
+    if node.style in ("|", ">"):
+        content = [k for k in range(start.line + 1, len(lines)) if lines[k].strip()]
+        first = lines[content[0]] if content else ""
+        return (start.line + 1, len(first) - len(first.lstrip()))
+    return (start.line, start.column + (node.style in ("'", '"')))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bayeslead.config import load_config
+from bayeslead.config import BayesConfig, RunConfig, config_from_mapping, load_config
 from bayeslead.errors import InputError
 from bayeslead.pipeline import load_inputs
 from tests.conftest import REFERENCE, ROOT, TESTS
@@ -93,3 +93,33 @@ def test_bayes_refit_names_a_search(tmp_path):
     )
     path.write_text("name: x\n")
     assert load_config(path).bayes.refit == "item"
+
+
+@pytest.mark.parametrize(
+    ("data", "bayes", "draws"),
+    [
+        ({"cluster": "firm"}, {"indicators": "ordinal"}, 2000),  # ordinal two-level
+        ({"cluster": "firm"}, {}, 1000),  # continuous two-level
+        ({}, {"indicators": "ordinal"}, 1000),  # ordinal single-level
+        ({"group": "g"}, {"indicators": "ordinal"}, 1000),  # ordinal multi-group
+        ({"cluster": "firm"}, {"indicators": "ordinal", "draws": 1000}, 1000),  # explicit wins
+        ({"cluster": "firm"}, {"indicators": "ordinal", "draws": 500}, 500),
+        ({}, {"draws": 3000}, 3000),
+    ],
+)
+def test_unset_draws_are_2000_for_ordinal_two_level_models_only(tmp_path, data, bayes, draws):
+    """An unset bayes.draws resolves in the config to 2,000 per chain for ordinal two-level
+    models (data.cluster with bayes.indicators: ordinal) and 1,000 otherwise; an explicit value
+    wins. Every reader of the settings sees the resolved value, also through a file and the
+    Python API's BayesConfig, and the resolved config stays frozen."""
+    raw = {"name": "x", "data": data, "bayes": bayes}
+    assert config_from_mapping(raw, tmp_path).bayes.draws == draws
+    built = RunConfig(name="x", data=data, bayes=BayesConfig(**bayes))
+    assert built.bayes.draws == draws
+    path = tmp_path / "run.yaml"
+    path.write_text(f"name: x\ndata: {data}\nbayes: {bayes}\n".replace("'", ""))
+    config = load_config(path)
+    assert config.bayes.draws == draws
+    assert config_from_mapping(config.to_yaml_dict(), tmp_path).bayes.draws == draws
+    with pytest.raises(ValueError, match="frozen"):
+        config.bayes.draws = 10
