@@ -31,6 +31,9 @@ from bayeslead.core.spec import ModelSpec
 from bayeslead.data import ResponseData
 from bayeslead.results import EFFECT_COLUMNS, ESTIMATE_COLUMNS, POSTERIOR_COLUMNS
 
+# estimates.csv's columns after the posterior summary's, in every family's table
+DRAW_COLUMNS = ["mcse_mean", "std_ci_lower", "std_ci_upper", "p_direction"]
+
 
 def marker_posterior(
     spec: ModelSpec,
@@ -99,8 +102,7 @@ def estimates_table(table: ParameterTable, theta: np.ndarray, hdi_prob: float):
     out["std_ci_lower"] = np.quantile(flat_std, tail, axis=0)
     out["std_ci_upper"] = np.quantile(flat_std, 1.0 - tail, axis=0)
     out["p_direction"] = probability_of_direction(values)
-    extra = ["mcse_mean", "std_ci_lower", "std_ci_upper", "p_direction"]
-    out = out[ESTIMATE_COLUMNS + POSTERIOR_COLUMNS + extra]
+    out = out[ESTIMATE_COLUMNS + POSTERIOR_COLUMNS + DRAW_COLUMNS]
     parameters = np.arange(len(out)) < len(table.params)
     conv = out.loc[free & parameters, ["rhat", "ess_bulk", "ess_tail"]].copy()
     conv.index = [p.key for p in table.params if p.free >= 0]

@@ -13,8 +13,9 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from bayeslead.report.blocks import estimate_blocks, first_block, place_of
 from bayeslead.report.numbers import DASH, interval, missing, number, p_value
-from bayeslead.report.summary import RunView, first_block
+from bayeslead.report.summary import RunView
 
 
 @dataclass(frozen=True)
@@ -173,31 +174,45 @@ def _arrow(path: str, view: RunView) -> str:
 
 
 def paths_table(view: RunView) -> JournalTable | None:
-    """Structural paths: unstandardised B, SE (posterior SD), interval, beta, p (or pd)."""
-    e = first_block(view.estimates)
-    paths = e[e.op == "~"]
-    if paths.empty:
+    """Structural paths: unstandardised B, SE (posterior SD), interval, beta, p (or pd); with
+    a first column "Level" / "Group" when the fit has several levels or groups."""
+    blocks = [(where, e[e.op == "~"]) for where, e in estimate_blocks(view.estimates)]
+    blocks = [(where, paths) for where, paths in blocks if len(paths)]
+    if not blocks:
         return None
     rows = []
-    for r in paths.itertuples():
-        row = {
-            "Path": f"{view.labels.name(r.rhs)} \u2192 {view.labels.name(r.lhs)}",
-            "B": number(r.est, 2, typeset=True),
-            "Posterior SD" if view.bayesian else "SE": number(r.se, 2),
-            _interval_label(view): interval(r.ci_lower, r.ci_upper),
-            "\u03b2": number(r.std_est, 2, bounded=True, typeset=True),
-        }
-        if view.bayesian:
-            row["pd"] = _direction(view, r)
-        else:
-            row["p"] = p_value(r.pvalue)
-        rows.append(row)
+    for where, paths in blocks:
+        rows += [_path_row(view, r, where) for r in paths.itertuples()]
     note = "B = unstandardised, \u03b2 = standardised coefficient (std.all). " + (
         "pd = posterior probability of direction; 95% CrI: equal-tailed credible interval."
         if view.bayesian
         else "p: two-sided Wald test."
     )
-    return JournalTable("paths", "Structural paths", pd.DataFrame(rows), note)
+    frame = pd.DataFrame(rows)
+    if len(blocks) == 1:
+        frame = frame.drop(columns="Block")
+    else:
+        labels = " ".join(where for where, _ in blocks)
+        heading = ", ".join(k for k in ("Group", "Level") if k.lower() in labels)
+        frame = frame.rename(columns={"Block": heading})
+    return JournalTable("paths", "Structural paths", frame, note)
+
+
+def _path_row(view: RunView, r, where: str) -> dict[str, str]:
+    """One row of the paths table; `where`: the label of its block (`estimate_blocks`)."""
+    row = {
+        "Block": where.replace("group ", "").replace(" level", ""),
+        "Path": f"{view.labels.name(r.rhs)} \u2192 {view.labels.name(r.lhs)}",
+        "B": number(r.est, 2, typeset=True),
+        "Posterior SD" if view.bayesian else "SE": number(r.se, 2),
+        _interval_label(view): interval(r.ci_lower, r.ci_upper),
+        "\u03b2": number(r.std_est, 2, bounded=True, typeset=True),
+    }
+    if view.bayesian:
+        row["pd"] = _direction(view, r)
+    else:
+        row["p"] = p_value(r.pvalue)
+    return row
 
 
 def _direction(view: RunView, row) -> str:
@@ -211,10 +226,8 @@ def effects_table(view: RunView) -> JournalTable | None:
         return None
     rows = []
     for r in view.effects.itertuples():
-        where = [str(getattr(r, c, "") or "") for c in ("level", "group")]
-        where = [w for w in where if w and w != "nan"]
         row = {
-            "Effect": r.effect + "".join(f" [{w}]" for w in where),
+            "Effect": r.effect + place_of(r),
             "Kind": r.kind,
             "Path": _arrow(str(r.path), view),
             "Estimate": number(r.est, 3, typeset=True),

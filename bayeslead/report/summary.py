@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from bayeslead.report.blocks import estimate_blocks, first_block, place_of
 from bayeslead.report.labels import Labels
 from bayeslead.report.markdown import markdown_table
 from bayeslead.report.numbers import DASH, NUMERIC, missing, p_value
@@ -188,25 +189,7 @@ SECTIONS = (
 )
 
 
-def text_column(column: pd.Series) -> pd.Series:
-    """A column read from CSV as strings, '' where it is empty."""
-    return column.astype(object).where(column.notna(), "").astype(str)
-
-
-def first_block(estimates: pd.DataFrame) -> pd.DataFrame:
-    """Rows of the single-level parameters, the within level or the first group."""
-    e = estimates
-    if "level" in e:
-        e = e[text_column(e["level"]).isin(["", "within"])]
-    if "group" in e:
-        groups = text_column(e["group"])
-        first = next((g for g in groups if g and not g.startswith("(")), "")
-        e = e[groups.isin(["", first])]
-    return e
-
-
-def _rows(estimates: pd.DataFrame, kind: str) -> pd.DataFrame:
-    e = first_block(estimates)
+def _rows(e: pd.DataFrame, kind: str) -> pd.DataFrame:
     if kind == "cov":
         return e[(e.op == "~~") & (e.lhs != e.rhs)]
     if kind == "var":
@@ -215,13 +198,18 @@ def _rows(estimates: pd.DataFrame, kind: str) -> pd.DataFrame:
 
 
 def parameter_table(
-    view: RunView, kind: str, grouped: bool = False, named: bool = False
+    view: RunView,
+    kind: str,
+    grouped: bool = False,
+    named: bool = False,
+    block: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """One section of the summary as display strings: the parameter, estimate, SE (or posterior
     SD), 95% interval, p (or probability of direction) and std.all; fixed parameters show dashes.
     `grouped` writes loadings and regressions as lavaan prints them: ``lhs op`` on a line of its
-    own, then each right-hand side indented; `named` writes labels instead of ids."""
-    rows = _rows(view.estimates, kind)
+    own, then each right-hand side indented; `named` writes labels instead of ids. `block`: the
+    rows of one group or level (`estimate_blocks`); by default the first block."""
+    rows = _rows(first_block(view.estimates) if block is None else block, kind)
     out: list[dict[str, str]] = []
     for r in rows.itertuples():
         fixed = not missing(r.se) and float(r.se) == 0
@@ -265,7 +253,7 @@ def effects_table(view: RunView) -> pd.DataFrame:
     out = []
     for r in view.effects.itertuples():
         entry = {
-            "effect": r.effect,
+            "effect": r.effect + place_of(r),
             "kind": r.kind,
             "estimate": _num(r.est),
             "post. SD" if view.bayesian else "SE": _num(r.se),
@@ -334,17 +322,16 @@ def render_summary(view: RunView, fmt: str = "text", compact: bool = False) -> s
         blocks.append(("Convergence", verdict))
     sections = SECTIONS
     if compact:
-        sections = (("Regressions", "~"),)
+        sections = (("Regressions", "~"), ("R-Square (constructs)", "r2"))
+    loadings = _rows(view.estimates, "=~")
+    items = set(loadings.rhs) - set(loadings.lhs)
     for name, kind in sections:
-        table = parameter_table(view, kind, grouped=fmt == "text")
-        if len(table):
-            blocks.append((name, table))
-    if compact:
-        r2 = parameter_table(view, "r2")
-        items = set(_rows(view.estimates, "=~").rhs) - set(_rows(view.estimates, "=~").lhs)
-        r2 = r2[~r2.variable.isin(items)] if len(r2) else r2
-        if len(r2):
-            blocks.append(("R-Square (constructs)", r2))
+        for where, block in estimate_blocks(view.estimates):
+            table = parameter_table(view, kind, grouped=fmt == "text", block=block)
+            if compact and kind == "r2" and len(table):
+                table = table[~table.variable.isin(items)]
+            if len(table):
+                blocks.append((_heading(name, where), table))
     if len(view.effects):
         blocks.append(("Effects", effects_table(view)))
     hypotheses = hypotheses_table(view)
@@ -355,6 +342,14 @@ def render_summary(view: RunView, fmt: str = "text", compact: bool = False) -> s
     render = _markdown_block if fmt == "markdown" else _text_block
     heading = f"# {title}\n" if fmt == "markdown" else f"{title}\n"
     return heading + "".join(render(name, body) for name, body in blocks)
+
+
+def _heading(name: str, where: str) -> str:
+    """A section's heading with its block: "Regressions (between level)",
+    "R-Square (constructs, group de)"."""
+    if not where:
+        return name
+    return f"{name[:-1]}, {where})" if name.endswith(")") else f"{name} ({where})"
 
 
 def _text_block(name: str, body) -> str:

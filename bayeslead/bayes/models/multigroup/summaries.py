@@ -16,7 +16,7 @@ from bayeslead.bayes.models.multigroup.invariance import (
     intercept_deviation,
 )
 from bayeslead.bayes.posterior import probability_of_direction, summarize
-from bayeslead.bayes.summaries import effects_table, estimates_table
+from bayeslead.bayes.summaries import DRAW_COLUMNS, effects_table, estimates_table
 from bayeslead.core.effects import effect_draws
 from bayeslead.core.partable import ParameterTable, marker_scales, rescale_matrices
 from bayeslead.core.spec import ModelSpec
@@ -136,14 +136,16 @@ def group_estimates(
         convs.append(conv)
     if spec.regressions:
         population, conv = estimates_table(marker, pooled, hdi_prob)
-        population = population[population.op == "~"].assign(label="mean", std_est=np.nan)
+        population = population[population.op == "~"].assign(
+            label="mean", std_est=np.nan, std_ci_lower=np.nan, std_ci_upper=np.nan
+        )
         frames.append(tagged(population, POOLED))
         conv = conv.loc[[r.key for r in spec.regressions]]
         conv.index = [f"{k} [{POOLED}]" for k in conv.index]
         convs.append(conv)
     columns = ESTIMATE_COLUMNS[:4] + ["level", "group"] + ESTIMATE_COLUMNS[4:]
     out = pd.concat(frames, ignore_index=True)
-    return out[columns + POSTERIOR_COLUMNS + ["mcse_mean"]], pd.concat(convs)
+    return out[columns + POSTERIOR_COLUMNS + DRAW_COLUMNS], pd.concat(convs)
 
 
 def threshold_estimates(thresholds, shifts, labels, hdi_prob):

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from bayeslead.bayes.posterior import probability_of_direction, summarize
-from bayeslead.bayes.summaries import effects_table, estimates_table
+from bayeslead.bayes.summaries import DRAW_COLUMNS, effects_table, estimates_table
 from bayeslead.core.partable import rescale_matrices
 from bayeslead.results import EFFECT_COLUMNS, ESTIMATE_COLUMNS, POSTERIOR_COLUMNS
 
@@ -92,8 +92,7 @@ def level_estimates(
         conv.append(slope_conv)
     out = pd.concat(rows, ignore_index=True)
     columns = ESTIMATE_COLUMNS[:4] + ["level"] + ESTIMATE_COLUMNS[4:] + POSTERIOR_COLUMNS
-    columns += ["mcse_mean"]
-    return out[columns], pd.concat(conv)
+    return out[columns + DRAW_COLUMNS], pd.concat(conv)
 
 
 def _slope_rows(post, positions, table, scales, hdi_prob):
