@@ -138,6 +138,7 @@ def test_multigroup_fit_recovers_a_group_difference(tmp_path):
         row = paths.loc[(group, lhs, rhs)]
         assert row.ci_lower <= value <= row.ci_upper, group
         assert abs(row.std_est - value) < 0.1, group
+        assert row.std_ci_lower <= value <= row.std_ci_upper and row.p_direction > 0.99, group
     assert set(est.group) == {"", "private", "state", POOLED}
     differences = pd.read_csv(folder / "group_differences.csv").set_index(["quantity", "kind"])
     seiz = differences.loc[("SEIZ ~ SENS", "path")]

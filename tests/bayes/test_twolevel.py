@@ -18,6 +18,7 @@ from bayeslead.bayes.models.twolevel.summaries import expected_product
 from bayeslead.data import ResponseData
 from bayeslead.errors import InputError
 from bayeslead.pipeline import fit_to_run_folder
+from bayeslead.report.summary import summary_of_run
 from bayeslead.simulate import ItemScale
 from tests.bayes.twolevel_density import cluster_covariances
 from tests.conftest import REFERENCE, reference_table
@@ -223,6 +224,14 @@ def test_two_level_recovery_and_agreement_with_lavaan(tmp_path):
             assert draws_lower * scale <= truth[level][key] <= draws_upper * scale, (
                 f"{level} {lhs} ~ {rhs}"
             )
+            std_lower, std_upper = rows.loc[(lhs, rhs), ["std_ci_lower", "std_ci_upper"]]
+            assert std_lower <= truth[level][key] <= std_upper, f"{level} {lhs} ~ {rhs}"
+        # TL_SENS (.40 within, .60 between): positive with posterior probability 1
+        assert (rows.p_direction.max() == 1.0) and rows.p_direction.between(0.5, 1.0).all()
+    summary = summary_of_run(folder)
+    assert summary.index("Regressions (within level):") < summary.index(
+        "Regressions (between level):"
+    )
     slope = est[(est.label == "sd")].iloc[0]
     assert slope.ci_lower <= truth["random_slope"]["sd"] <= slope.ci_upper
     icc = pd.read_csv(folder / "icc.csv").set_index("construct")
