@@ -226,8 +226,9 @@ def test_two_level_recovery_and_agreement_with_lavaan(tmp_path):
             )
             std_lower, std_upper = rows.loc[(lhs, rhs), ["std_ci_lower", "std_ci_upper"]]
             assert std_lower <= truth[level][key] <= std_upper, f"{level} {lhs} ~ {rhs}"
-        # TL_SENS (.40 within, .60 between): positive with posterior probability 1
-        assert (rows.p_direction.max() == 1.0) and rows.p_direction.between(0.5, 1.0).all()
+        # TL_SENS (.40 within, .60 between): positive with posterior probability near 1
+        assert rows.loc[("SENS", "TL"), "p_direction"] >= 0.99, level
+        assert rows.p_direction.between(0.5, 1.0).all(), level
     summary = summary_of_run(folder)
     assert summary.index("Regressions (within level):") < summary.index(
         "Regressions (between level):"
