@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from bayeslead.report.blocks import estimate_blocks
 from bayeslead.report.journal import (
     JournalTable,
     discriminant_tables,
@@ -202,10 +203,11 @@ def build_report(run: SavedRun) -> str:
         parts += ["<h3>Other fit information</h3>", _table(rows)]
     parts += [_figure(run, "path_diagram.png", "Path diagram with standardised estimates")]
     parts.append(_journal(paths_table(view)))
-    r2 = parameter_table(view, "r2")
-    parts += ["<h3>R-squared</h3>", _table(r2)]
-    for title, kind in (("Covariances", "cov"), ("Variances", "var")):
-        parts += [f"<h3>{title}</h3>", _table(parameter_table(view, kind, named=True))]
+    for title, kind in (("R-squared", "r2"), ("Covariances", "cov"), ("Variances", "var")):
+        for where, block in estimate_blocks(estimates):
+            table = parameter_table(view, kind, named=kind != "r2", block=block)
+            if len(table) or not where:
+                parts += [f"<h3>{title}{f' ({where})' if where else ''}</h3>", _table(table)]
     if labels:
         parts += [
             "<h3>All parameters by level and group</h3>",
