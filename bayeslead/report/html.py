@@ -117,10 +117,6 @@ FIT_SHOWN = {"chisq", "df", "pvalue", "cfi", "tli", "rmsea", "rmsea_ci_lower", "
 FIT_SHOWN |= {"srmr", "ppp"}
 
 
-def _value(value) -> float:
-    return float(value) if value is not None else np.nan
-
-
 def build_report(run: SavedRun) -> str:
     """The report's HTML text."""
     m = run.manifest
@@ -199,7 +195,8 @@ def build_report(run: SavedRun) -> str:
     parts += ["<h2>Structural model</h2>", _journal(fit_table(view))]
     other = {k: v for k, v in fit.items() if k not in FIT_SHOWN}
     if other:
-        rows = pd.DataFrame({"measure": list(other), "value": [_value(v) for v in other.values()]})
+        values = [np.nan if v is None else float(v) for v in other.values()]
+        rows = pd.DataFrame({"measure": list(other), "value": values})
         parts += ["<h3>Other fit information</h3>", _table(rows)]
     parts += [_figure(run, "path_diagram.png", "Path diagram with standardised estimates")]
     parts.append(_journal(paths_table(view)))
