@@ -9,7 +9,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-import pydantic
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from bayeslead.core.keys import is_threshold_key, parse_key
@@ -17,9 +16,10 @@ from bayeslead.errors import InputError, Problem
 from bayeslead.yamlio import block_position, load_yaml, pydantic_problems
 
 NAME = r"^[A-Za-z][A-Za-z0-9_.-]*$"
-# bayes.draws when unset, for ordinal two-level models (data.cluster, bayes.indicators: ordinal):
-# at 1,000 their between paths missed the gates on the firm study (README, two-level ordinal)
-ORDINAL_TWOLEVEL_DRAWS = 2000
+# bayes.draws unset: DRAWS_BLOCK per chain, then the same chains drawn on DRAWS_BLOCK at a time
+# while the R-hat or ESS gates fail, to at most DRAWS_MAX (nutpie; bayes/sampling.py, README)
+DRAWS_BLOCK = 1000
+DRAWS_MAX = 4000
 # the keys a lavaan `model:` replaces (the syntax describes the whole model)
 MODEL_KEYS = ("constructs", "second_order", "observed", "paths", "covariances", "effects")
 LAVAAN_OPERATORS = ("~", "=", "|", "<", ">", "*", "+", ";")
@@ -115,7 +115,7 @@ class BayesConfig(Strict):
     ordinal: Literal["auto", "full", "polychoric"] = "auto"
     sampler: Literal["auto", "nutpie", "numpyro", "pymc"] = "auto"
     chains: int = Field(4, ge=1)
-    draws: int = Field(1000, ge=10)  # unset: ORDINAL_TWOLEVEL_DRAWS for those (RunConfig)
+    draws: int | None = Field(None, ge=10)  # per chain; None: until the gates pass (DRAWS_BLOCK)
     tune: int = Field(1000, ge=0)
     target_accept: float = Field(0.8, gt=0, lt=1)
     seed: int = 1
@@ -270,16 +270,6 @@ class RunConfig(Strict):
         if self.model is not None and not self.model.strip():
             raise ValueError("model: is empty; give lavaan syntax or the path of a .lav file")
         return self
-
-    @field_validator("bayes")
-    @classmethod
-    def _default_draws(cls, bayes: BayesConfig, info: pydantic.ValidationInfo) -> BayesConfig:
-        """An unset `bayes.draws` of an ordinal two-level model is ORDINAL_TWOLEVEL_DRAWS."""
-        data = info.data.get("data")
-        twolevel = data is not None and data.cluster is not None
-        if "draws" in bayes.model_fields_set or not twolevel or bayes.indicators != "ordinal":
-            return bayes
-        return bayes.model_copy(update={"draws": ORDINAL_TWOLEVEL_DRAWS})
 
     @property
     def model_file(self) -> Path | None:

@@ -10,7 +10,7 @@ parts add up to the elapsed time and the manifest's `fit_s` and `total_s` are su
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 
 from rich.console import Console
@@ -38,9 +38,10 @@ class Phases:
             self.seconds[first], self.last = now - self.last, now
 
     @contextmanager
-    def step(self, key: str, label: str, spinner: bool = True) -> Iterator[None]:
+    def step(self, key: str, label: str, spinner: bool = True) -> Iterator[Callable[[str], None]]:
         """Time the phase `key` (seconds since the previous phase ended) and show `label`;
-        `spinner=False` for phases that draw their own progress bar (sampling, bootstrap)."""
+        `spinner=False` for phases that draw their own progress bar (sampling, bootstrap).
+        Yields a function that replaces the spinner's label (e.g. with progress)."""
         if self.show and not spinner:
             self.console.print(f"[bold]{escape(label)}[/bold] ...", highlight=False)
         status = (
@@ -49,7 +50,7 @@ class Phases:
         failed = True
         try:
             with status:
-                yield
+                yield (lambda text: status.update(escape(text))) if self.show and spinner else _same
             failed = False
         finally:
             now = time.time()
@@ -73,3 +74,7 @@ class Phases:
     def timings(self) -> dict[str, float]:
         """Seconds per phase, rounded to milliseconds, in the order the phases ran."""
         return {key: round(value, 3) for key, value in self.seconds.items()}
+
+
+def _same(text: str) -> None:
+    """A label update where no spinner is shown."""

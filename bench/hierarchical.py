@@ -155,6 +155,7 @@ def main() -> None:
         print(
             f"  min bulk ESS {diagnostics['min_ess_bulk']:.0f}; lowest bulk ESS: {_worst(folder)}"
         )
+        print(f"  draws: {manifest['info'].get('draws_rule', '')}")
         for name, gate in diagnostics["gates"].items():
             if not gate["pass"]:
                 print(

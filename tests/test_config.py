@@ -98,20 +98,19 @@ def test_bayes_refit_names_a_search(tmp_path):
 @pytest.mark.parametrize(
     ("data", "bayes", "draws"),
     [
-        ({"cluster": "firm"}, {"indicators": "ordinal"}, 2000),  # ordinal two-level
-        ({"cluster": "firm"}, {}, 1000),  # continuous two-level
-        ({}, {"indicators": "ordinal"}, 1000),  # ordinal single-level
-        ({"group": "g"}, {"indicators": "ordinal"}, 1000),  # ordinal multi-group
-        ({"cluster": "firm"}, {"indicators": "ordinal", "draws": 1000}, 1000),  # explicit wins
+        ({"cluster": "firm"}, {"indicators": "ordinal"}, None),  # ordinal two-level
+        ({"cluster": "firm"}, {}, None),  # continuous two-level
+        ({}, {"indicators": "ordinal"}, None),  # ordinal single-level
+        ({"group": "g"}, {"indicators": "ordinal"}, None),  # ordinal multi-group
+        ({"cluster": "firm"}, {"indicators": "ordinal", "draws": 1000}, 1000),  # explicit
         ({"cluster": "firm"}, {"indicators": "ordinal", "draws": 500}, 500),
         ({}, {"draws": 3000}, 3000),
     ],
 )
-def test_unset_draws_are_2000_for_ordinal_two_level_models_only(tmp_path, data, bayes, draws):
-    """An unset bayes.draws resolves in the config to 2,000 per chain for ordinal two-level
-    models (data.cluster with bayes.indicators: ordinal) and 1,000 otherwise; an explicit value
-    wins. Every reader of the settings sees the resolved value, also through a file and the
-    Python API's BayesConfig, and the resolved config stays frozen."""
+def test_unset_draws_stay_unset_for_every_model(tmp_path, data, bayes, draws):
+    """An unset bayes.draws stays None (draw until the gates pass, one rule for every model:
+    bayes/sampling.py); an explicit value is kept exactly, also through a file, a dump and
+    reload and the Python API's BayesConfig, and the config stays frozen."""
     raw = {"name": "x", "data": data, "bayes": bayes}
     assert config_from_mapping(raw, tmp_path).bayes.draws == draws
     built = RunConfig(name="x", data=data, bayes=BayesConfig(**bayes))

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from bayeslead.bayes.posterior import bfmi as energy_bfmi
-from bayeslead.config import DiagnosticsConfig
+from bayeslead.config import DRAWS_MAX, DiagnosticsConfig
 from bayeslead.errors import Problem
 
 ADVICE = {
@@ -90,6 +90,31 @@ def check_gates(
         "passed": all(g["pass"] for g in gates.values()),
         "advice": [ADVICE[name] for name, g in gates.items() if not g["pass"]],
     }
+
+
+# draws until the gates pass extend only the chains whose R-hat is at most this: a chain in another
+# mode (R-hat 2.4 on the Likert CFA with the default start, issue 22) does not return with length,
+# while the near misses longer chains mended were 1.01-1.03 (README, "Draws per chain")
+RHAT_EXTEND = 1.1
+
+
+def more_draws(report: dict[str, Any], draws: int) -> tuple[str | None, bool]:
+    """Why chains of `draws` each need more draws (None: the R-hat and ESS gates of `report`
+    passed; divergences, E-BFMI and tree depth are not mended by longer chains) and whether
+    more can mend it: R-hat at most RHAT_EXTEND and an ESS that, growing with the draws,
+    reaches the gate by DRAWS_MAX."""
+    gates = report["gates"]
+    failed = [name for name in ("rhat", "ess_bulk", "ess_tail") if not gates[name]["pass"]]
+    if not failed:
+        return None, True
+    label = {"rhat": "R-hat", "ess_bulk": "bulk ESS", "ess_tail": "tail ESS"}
+    reason = ", ".join(
+        f"{label[name]} {gates[name]['value']:.4g} ({', '.join(gates[name]['failed'][:3])})"
+        for name in failed
+    )
+    ess = min(report["min_ess_bulk"], report["min_ess_tail"]) * DRAWS_MAX / draws
+    threshold = gates["ess_bulk"]["threshold"]
+    return reason, bool(report["max_rhat"] <= RHAT_EXTEND and ess >= threshold)
 
 
 def _gate(threshold: float, value: float, failed, upper: bool) -> dict[str, Any]:

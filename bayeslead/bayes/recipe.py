@@ -24,15 +24,18 @@ call the same `make_setup` and family steps around a compiled model.
 
 from __future__ import annotations
 
+import dataclasses
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import arviz as az
 import numpy as np
 import pandas as pd
 import pymc as pm
 
 from bayeslead.bayes.capabilities import needs_marker_metric, samples_marker_metric
-from bayeslead.bayes.gates import check_gates, gate_problems
+from bayeslead.bayes.gates import check_gates, gate_problems, more_draws
 from bayeslead.bayes.prior_table import prior_table
 from bayeslead.bayes.priors import MARKER_DEFAULTS, PriorSet, prior_set
 from bayeslead.bayes.sampling import sample
@@ -131,6 +134,28 @@ class Checks:
     htmt: pd.DataFrame | None = None
 
 
+class Checked:
+    """The summary and gates of draws, the last ones kept: with `bayes.draws` unset the last
+    checkpoint's draws are the kept draws, summarised once."""
+
+    def __init__(self, summarise: Callable[[az.InferenceData], Summary], gates: DiagnosticsConfig):
+        self.summarise = summarise
+        self.gates = gates
+        self.last: tuple[az.InferenceData, Summary, dict] | None = None
+
+    def __call__(self, idata: az.InferenceData) -> tuple[Summary, dict]:
+        """The summary and gates (`check_gates`) of `idata`."""
+        if self.last is None or self.last[0] is not idata:
+            summary = self.summarise(idata)
+            diagnostics = check_gates(summary.convergence, idata.sample_stats, self.gates)
+            self.last = idata, summary, diagnostics
+        return self.last[1], self.last[2]
+
+    def check(self, idata: az.InferenceData) -> tuple[str | None, bool]:
+        """A checkpoint's verdict (`sampling.Check`): `gates.more_draws` of `idata`."""
+        return more_draws(self(idata)[1], int(idata.posterior.sizes["draw"]))
+
+
 class Family(ABC):
     """One model family: `fit` is the recipe, the other methods are the steps it calls, in order."""
 
@@ -172,6 +197,7 @@ class Family(ABC):
             graph = self.build(setup, prepared)
         with phases.step("start_s", "Computing ML starting values"):
             initial = self.start(setup, prepared, graph)
+        checked = Checked(lambda idata: self.summarise(setup, prepared, graph, idata), gates)
         sampled = sample(
             graph.model,
             initial,
@@ -179,10 +205,14 @@ class Family(ABC):
             var_names=self.stored(graph.model),
             phases=phases,
             low_rank=graph.low_rank_mass_matrix,
+            check=checked.check,
         )
         with phases.step("summaries_s", "Summarising the posterior"):
-            summary = self.summarise(setup, prepared, graph, sampled.idata)
-            diagnostics = check_gates(summary.convergence, sampled.idata.sample_stats, gates)
+            summary, diagnostics = checked(sampled.idata)
+            diagnostics |= {
+                "draws_per_chain": sampled.draws,
+                "draws_checks": [dataclasses.asdict(c) for c in sampled.checks],
+            }
             idata = with_marker_draws(
                 sampled.idata, setup.marker, summary.theta, data, spec, summary.effect_draws
             )
@@ -195,6 +225,7 @@ class Family(ABC):
             effects=summary.effects,
             fit=checks.fit,
             info=self.info(setup, prepared, graph, sampled.sampler)
+            | {"draws": sampled.draws, "draws_rule": sampled.draws_note()}
             | ({"compile_cache": sampled.compile_cache} if sampled.compile_cache else {}),
             reliability=checks.reliability,
             htmt=checks.htmt,

@@ -23,25 +23,52 @@ gradient with OpenBLAS's 2 threads, 1.18-1.29 ms with one (busy machine, load 16
 nutpie's compiled entry points come from `nutpie_cache` (compile once per machine): a model whose
 structure was compiled before, in any process, loads its machine code; `SamplingResult.compile_cache`
 says which ("hit", "miss", "off", "fallback (why)") and the fit's info carries it to the manifest.
+
+Draws until the gates pass (`bayes.draws` unset, nutpie, a `check` given): the chains draw
+DRAWS_BLOCK (1,000) each; while `check` finds the R-hat or ESS gates failing on exactly the first
+k x 1,000 draws of every chain, the same chains (same warm-up, step size and mass matrix) draw
+1,000 more, to at most DRAWS_MAX (4,000), and exactly the checked draws are kept, so the result
+depends on the config and seed only, never on timing. nutpie draws DRAWS_MAX per chain in the
+background and is paused at each checkpoint once every chain has passed it (a chain's draws do
+not depend on how many it is asked for, nor on the cores: the first 1,000 are bitwise those of a
+fixed 1,000-draw run). Every chain then runs at once as a thread (nutpie starts chains beyond
+`cores` only when earlier ones finish, so checkpoints would wait for them); the operating system
+shares the cores. numpyro and PyMC draw a fixed number (DRAWS_BLOCK when unset).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import os
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import arviz as az
 import numpy as np
 import pymc as pm
-from pymc.initial_point import make_initial_point_fn
 from threadpoolctl import threadpool_limits
 
 from bayeslead.bayes.nutpie_cache import compile_model
-from bayeslead.config import BayesConfig
+from bayeslead.bayes.start_point import flat_start, nudged_start, start_failure
+from bayeslead.config import DRAWS_BLOCK, DRAWS_MAX, BayesConfig
 from bayeslead.errors import FitProblemError, InputError
 from bayeslead.phases import Phases
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """One check of draws until the gates pass: the draws per chain checked, why the chains need
+    more (None: the R-hat and ESS gates passed) and whether more draws can mend it."""
+
+    draws: int
+    reason: str | None
+    extend: bool = True
+
+
+# what a checkpoint asks of the fit: (reason, extend) of `Checkpoint` for the draws so far
+Check = Callable[[az.InferenceData], tuple[str | None, bool]]
 
 
 @dataclass(frozen=True)
@@ -51,6 +78,25 @@ class SamplingResult:
     compile_s: float
     sampling_s: float
     compile_cache: str = ""  # nutpie: how the entry points were obtained (CacheInfo.describe)
+    checks: tuple[Checkpoint, ...] = ()  # draws until the gates pass: each checkpoint's verdict
+
+    @property
+    def draws(self) -> int:
+        """Draws kept per chain."""
+        return int(self.idata.posterior.sizes["draw"])
+
+    def draws_note(self) -> str:
+        """How many draws per chain were kept and why (the manifest's `draws_rule`)."""
+        kept = f"{self.draws:,} per chain"
+        if not self.checks:
+            return f"{kept} (a fixed number)"
+        history = "; ".join(f"at {c.draws:,}: {c.reason}" for c in self.checks if c.reason)
+        last = self.checks[-1]
+        if last.reason is None:
+            passed = f"the R-hat and ESS gates passed at {last.draws:,}"
+            return f"{kept}: {history}; {passed}" if history else f"{kept}: {passed}"
+        why = "the most drawn" if last.draws >= DRAWS_MAX else "longer chains would not mend it"
+        return f"{kept} ({why}): {history}"
 
     def timings(self, setup_s: float) -> dict[str, float]:
         """`FitResult.timings` of a fit: model building, compilation and sampling seconds."""
@@ -69,25 +115,31 @@ def sample(
     progress: bool = True,
     phases: Phases | None = None,
     low_rank: bool = False,
+    check: Check | None = None,
 ) -> SamplingResult:
     """Sample `model` with the configured sampler; `var_names` limits what is stored.
     Compiling and sampling are the phases "compile_s" and "sampling_s" of `phases` (shown on a
     terminal when `phases.show`, else when `progress`); `low_rank`: nutpie's low-rank modified
-    mass matrix (ignored by the other samplers)."""
+    mass matrix (ignored by the other samplers); `check`: whether the draws so far pass the
+    R-hat and ESS gates, for draws until they pass (`bayes.draws` unset; module docstring)."""
     sampler = "nutpie" if settings.sampler == "auto" else settings.sampler
     cores = settings.cores or os.cpu_count() or 1
     phases = phases or Phases(show=progress)
     progress = phases.show
-    drawing = f"Sampling {settings.chains} chains x {settings.tune} + {settings.draws} draws"
+    draws = settings.draws or DRAWS_BLOCK
+    drawing = f"Sampling {settings.chains} chains x {settings.tune} + {draws} draws"
     if sampler == "nutpie":
+        until = check is not None and settings.draws is None
+        if until:
+            drawing += f" (+{DRAWS_BLOCK} while R-hat or ESS fail, to {DRAWS_MAX})"
         started = time.perf_counter()
         with phases.step("compile_s", "Compiling the model"):
             compiled, cache = compile_model(
                 model, initial, var_names, on_miss=lambda: _announce_compilation(phases)
             )
         compiled_at = time.perf_counter()
-        with phases.step("sampling_s", drawing, spinner=False):
-            idata = _nutpie_sample(
+        with phases.step("sampling_s", drawing, spinner=until) as show:
+            idata, checks = _nutpie_sample(
                 compiled,
                 model,
                 initial,
@@ -96,13 +148,18 @@ def sample(
                 settings.seed,
                 progress,
                 low_rank,
+                check=check,
+                show=lambda text: show(f"{drawing}: {text}"),
             )
         done = time.perf_counter()
-        return SamplingResult(
-            idata, sampler, compiled_at - started, done - compiled_at, cache.describe()
+        result = SamplingResult(
+            idata, sampler, compiled_at - started, done - compiled_at, cache.describe(), checks
         )
+        if checks:
+            phases.note(f"Draws kept: {result.draws_note()}")
+        return result
     kwargs = {
-        "draws": settings.draws,
+        "draws": draws,
         "tune": settings.tune,
         "chains": settings.chains,
         "random_seed": settings.seed,
@@ -171,27 +228,36 @@ def sample_compiled(
     settings: BayesConfig,
     seed: int,
     cores: int = 1,
+    check: Check | None = None,
 ) -> SamplingResult:
     """Sample a compiled model with new `data` (container name -> value), starting the
-    chains at `initial` (values of the sampled variables, as for `sample`)."""
+    chains at `initial` (values of the sampled variables, as for `sample`); `check` as for
+    `sample` (without one an unset `bayes.draws` draws DRAWS_BLOCK)."""
     started = time.perf_counter()
-    start = _flat_start(target.model, initial)
+    start = flat_start(target.model, initial)
     compiled = dataclasses.replace(
         target.compiled.with_data(**data), initial_point_func=lambda _seed: start.copy()
     )
-    idata = _nutpie_sample(
-        compiled, target.model, initial, settings, cores, seed, False, target.low_rank
+    idata, checks = _nutpie_sample(
+        compiled, target.model, initial, settings, cores, seed, False, target.low_rank, check
     )
-    return SamplingResult(idata, "nutpie", 0.0, time.perf_counter() - started)
+    return SamplingResult(idata, "nutpie", 0.0, time.perf_counter() - started, "", checks)
 
 
-def _nutpie_sample(compiled, model, initial, settings, cores, seed, progress, low_rank=False):
-    """nutpie's sampler. nuts-rs refuses to start where a gradient entry is exactly zero (its
-    `array_all_finite_and_nonzero` check, nuts-rs 0.17-0.18 = nutpie 0.16.8-0.16.11); such a
-    start is moved off the zeros once (`nudged_start`) and sampled; a start it still rejects
-    becomes a FitProblemError naming the culprits."""
+def _nutpie_sample(
+    compiled, model, initial, settings, cores, seed, progress, low_rank=False, check=None, show=None
+):
+    """nutpie's sampler: (InferenceData, checkpoints). nuts-rs refuses to start where a gradient
+    entry is exactly zero (its `array_all_finite_and_nonzero` check, nuts-rs 0.17-0.18 = nutpie
+    0.16.8-0.16.11); such a start is moved off the zeros once (`nudged_start`) and sampled; a
+    start it still rejects becomes a FitProblemError naming the culprits."""
+    draw = (
+        _draw_fixed
+        if check is None or settings.draws is not None
+        else lambda *a: _draw_until(*a, check=check, show=show or (lambda text: None))
+    )
     try:
-        return _draw(compiled, settings, cores, seed, progress, low_rank)
+        return draw(compiled, settings, cores, seed, progress, low_rank)
     except RuntimeError as exc:
         if "initialization" not in str(exc):
             raise
@@ -199,21 +265,22 @@ def _nutpie_sample(compiled, model, initial, settings, cores, seed, progress, lo
     if start is not None:
         moved = dataclasses.replace(compiled, initial_point_func=lambda _seed: start.copy())
         try:
-            return _draw(moved, settings, cores, seed, progress, low_rank)
+            return draw(moved, settings, cores, seed, progress, low_rank)
         except RuntimeError as exc:
             if "initialization" not in str(exc):
                 raise
     raise FitProblemError(start_failure(model, initial)) from None
 
 
-def _draw(compiled, settings, cores, seed, progress, low_rank):
+def _draw_fixed(compiled, settings, cores, seed, progress, low_rank):
+    """`bayes.draws` per chain (DRAWS_BLOCK when unset), no checkpoints."""
     import nutpie
 
     # one BLAS thread: the chains are the parallelism (see the module docstring)
     with threadpool_limits(limits=1, user_api="blas"):
-        return nutpie.sample(
+        idata = nutpie.sample(
             compiled,
-            draws=settings.draws,
+            draws=settings.draws or DRAWS_BLOCK,
             tune=settings.tune,
             chains=settings.chains,
             cores=cores,
@@ -223,69 +290,110 @@ def _draw(compiled, settings, cores, seed, progress, low_rank):
             save_warmup=False,
             low_rank_modified_mass_matrix=low_rank,
         )
+    return idata, ()
 
 
-def nudged_start(model: pm.Model, initial: dict, rounds: int = 5) -> np.ndarray | None:
-    """`initial` on the unconstrained scale (flat, nutpie's order) with every coordinate whose
-    log-density gradient is exactly zero moved by 0.001 (fixed signs: the same start every
-    run), repeated while zeros remain; None if the log-density or its gradient is not finite
-    there (nothing to mend: `start_failure` explains)."""
-    point = _start_point(model, initial)
-    flat = _flatten(model, point)
-    names = [value.name for value in model.value_vars]  # the free variables' order, as nutpie's
-    shapes = [np.shape(point[name]) for name in names]
-    ends = np.cumsum([int(np.prod(shape)) for shape in shapes])[:-1]
-    logp, dlogp = model.compile_logp(), model.compile_dlogp()
-    signs = np.where(np.random.default_rng(0).random(flat.size) < 0.5, -1.0, 1.0)
-    for _ in range(rounds):
-        gradient = dlogp(point)
-        if not (np.isfinite(logp(point)) and np.all(np.isfinite(gradient))):
-            return None
-        zero = gradient == 0
-        if not zero.any():
-            return flat
-        flat[zero] += 1e-3 * signs[zero] * np.maximum(1.0, np.abs(flat[zero]))
-        parts = zip(names, np.split(flat, ends), shapes, strict=True)
-        point = {name: part.reshape(shape) for name, part, shape in parts}
-    return None
+def _draw_until(compiled, settings, cores, seed, progress, low_rank, check, show):
+    """Draws until `check` passes (module docstring): every chain runs at once (`cores` is not
+    used: see there), paused at each checkpoint while `check` reads exactly the first
+    k x DRAWS_BLOCK draws of every chain."""
+    import nutpie
+
+    tune, draws = settings.tune, DRAWS_BLOCK
+    progress = _Progress(tune + draws)
+    with threadpool_limits(limits=1, user_api="blas"):
+        sampler = nutpie.sample(
+            _Reporting(compiled, progress.update),
+            draws=DRAWS_MAX,
+            tune=tune,
+            chains=settings.chains,
+            cores=settings.chains,
+            seed=seed,
+            target_accept=settings.target_accept,
+            progress_bar=False,
+            save_warmup=False,
+            low_rank_modified_mass_matrix=low_rank,
+            blocking=False,
+        )
+        try:
+            checks = []
+            while True:
+                while not (progress.reached.wait(0.1) or _finished(sampler)):
+                    show(progress.text(tune))
+                sampler.pause()
+                show(f"checking R-hat and ESS on {draws:,} draws per chain")
+                idata = (sampler.wait() if _finished(sampler) else sampler.inspect()).isel(
+                    draw=slice(0, draws)
+                )
+                checks.append(Checkpoint(draws, *check(idata)))
+                if checks[-1].reason is None or not checks[-1].extend or draws >= DRAWS_MAX:
+                    return idata, tuple(checks)
+                draws += DRAWS_BLOCK
+                progress.next(tune + draws)
+                sampler.resume()
+        finally:
+            sampler.cancel()  # stops the chains (nothing to stop once every chain finished)
 
 
-def _flat_start(model: pm.Model, initial: dict) -> np.ndarray:
-    """`initial` on the unconstrained scale, flattened in nutpie's order (the free variables'
-    order in the model)."""
-    return _flatten(model, _start_point(model, initial))
+def _finished(sampler) -> bool:
+    """Whether nutpie's background sampler has stopped, every chain done (a chain's error is
+    raised); nutpie 0.16's `is_finished` waits 1 ms and raises TimeoutError while it runs."""
+    try:
+        return sampler.is_finished
+    except TimeoutError:
+        return False
 
 
-def _start_point(model: pm.Model, initial: dict) -> dict[str, np.ndarray]:
-    """`initial` on the unconstrained scale, keyed by value-variable name (no jitter)."""
-    return make_initial_point_fn(
-        model=model, overrides=initial, jitter_rvs=set(), return_transformed=True
-    )(0)
+class _Progress:
+    """Each chain's finished draws (warm-up included), as nutpie reports them; `reached` is set
+    once every chain has drawn `target`."""
+
+    def __init__(self, target: int):
+        self.counts: list[int] = []
+        self.target = target
+        self.reached = threading.Event()
+
+    def update(self, text: str) -> None:
+        counts = [int(n) for n in text.split()]
+        self.counts = counts
+        if counts and min(counts) >= self.target:
+            self.reached.set()
+
+    def next(self, target: int) -> None:
+        self.target = target
+        self.reached.clear()
+        self.update(" ".join(map(str, self.counts)))
+
+    def text(self, tune: int) -> str:
+        done = min(self.counts, default=0)
+        if done < tune:
+            return f"warm-up {done:,} of {tune:,}"
+        return f"{done - tune:,} of {self.target - tune:,} draws per chain"
 
 
-def _flatten(model: pm.Model, point: dict[str, np.ndarray]) -> np.ndarray:
-    values = [np.ravel(point[model.rvs_to_values[rv].name]) for rv in model.free_RVs]
-    return np.ascontiguousarray(np.concatenate(values), dtype="float64")
+# nutpie's progress template (https://github.com/pymc-devs/nutpie, sample.py's
+# `_progress_template`): each chain's finished draws, reported every PROGRESS_MS
+PROGRESS_TEMPLATE = "{% for chain in chains %}{{ chain.finished_draws }} {% endfor %}"
+PROGRESS_MS = 10
 
 
-def start_failure(model: pm.Model, initial: dict) -> str:
-    """Explain why the sampler could not start: which variables have a non-finite log-density
-    term or a non-finite (or exactly zero) gradient at the initial values, and what to try."""
-    point = _start_point(model, initial)
-    terms = model.point_logps(point)
-    bad_terms = [name for name, value in terms.items() if not np.isfinite(value)]
-    gradient = model.compile_dlogp()(point)
-    bad_grad, offset = [], 0
-    for var in model.value_vars:
-        size = int(np.prod(point[var.name].shape))
-        part = gradient[offset : offset + size]
-        if not np.all(np.isfinite(part)) or np.any(part == 0):
-            bad_grad.append(var.name)
-        offset += size
-    where = ", ".join(bad_terms + [f"gradient of {n}" for n in bad_grad]) or "no single term"
-    return (
-        f"the sampler could not start: the log-density is not usable at the initial values ({where}). "
-        "Check the data for constant or duplicated items, give the named parameters stronger priors "
-        "(bayes.priors), or simplify the model (constructs with fewer than 3 items, second-order "
-        "constructs with 2 dimensions)."
-    )
+class _Reporting:
+    """nutpie's compiled model whose sampler reports each chain's finished draws to `report`
+    (through nutpie's template progress callback, instead of a progress bar); everything else
+    is the compiled model's. nutpie 0.16.8-0.16.11: `_make_sampler(settings, init_mean, cores,
+    progress_type, store)` (pyproject.toml pins the range)."""
+
+    def __init__(self, compiled, report: Callable[[str], None]):
+        self._compiled = compiled
+        self._report = report
+
+    def __getattr__(self, name: str):
+        return getattr(self._compiled, name)
+
+    def _make_sampler(self, settings, init_mean, cores, progress_type, store):
+        from nutpie import _lib
+
+        progress = _lib.ProgressType.template_callback(
+            PROGRESS_MS, PROGRESS_TEMPLATE, cores, self._report
+        )
+        return self._compiled._make_sampler(settings, init_mean, cores, progress, store)

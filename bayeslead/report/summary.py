@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from bayeslead.report.blocks import estimate_blocks, first_block, place_of
+from bayeslead.report.convergence import convergence_verdict
 from bayeslead.report.labels import Labels
 from bayeslead.report.markdown import markdown_table
 from bayeslead.report.numbers import DASH, NUMERIC, missing, p_value
@@ -165,19 +166,6 @@ def fit_lines(view: RunView) -> list[tuple[str, str]]:
             ("ELPD (PSIS-LOO), SE", f"{_num(f['elpd_loo'], 1)} ({_num(f.get('se_elpd_loo'), 1)})")
         )
     return out
-
-
-def convergence_verdict(diagnostics: dict[str, Any] | None) -> str:
-    """One line: max R-hat, min bulk/tail ESS, divergences and whether every gate passed."""
-    if not diagnostics:
-        return ""
-    d = diagnostics
-    failed = [k for k, g in d.get("gates", {}).items() if not g["pass"]]
-    verdict = "all gates pass" if d.get("passed") else f"FAILED gates: {', '.join(failed)}"
-    return (
-        f"max R-hat {d['max_rhat']:.3f}, min ESS bulk {d['min_ess_bulk']:.0f} / tail "
-        f"{d['min_ess_tail']:.0f}, {int(d['divergences'])} divergent transitions: {verdict}"
-    )
 
 
 SECTIONS = (

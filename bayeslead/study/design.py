@@ -17,6 +17,7 @@ import numpy as np
 from scipy import stats
 
 from bayeslead.config import (
+    DRAWS_BLOCK,
     BayesConfig,
     DiagnosticsConfig,
     SemConfig,
@@ -205,7 +206,8 @@ def _check_request(inputs: Inputs, kind, sizes, reps, engine, responses, cluster
             "study sbc: simulation-based calibration needs the Bayesian engine with continuous "
             "indicators (engine: bayes, bayes.indicators: continuous)"
         )
-    if kind == "sbc" and config.bayes.chains * config.bayes.draws < 2 * SBC_DRAWS:
+    draws = config.bayes.draws or DRAWS_BLOCK  # SBC samples a fixed number (sample_compiled)
+    if kind == "sbc" and config.bayes.chains * draws < 2 * SBC_DRAWS:
         raise config_problem(
             config,
             "bayes.draws",

@@ -17,9 +17,9 @@ import pandas as pd
 from threadpoolctl import threadpool_limits
 
 from bayeslead.bayes.data import ContinuousData, continuous_data
-from bayeslead.bayes.gates import check_gates, sampler_statistics
+from bayeslead.bayes.gates import sampler_statistics
 from bayeslead.bayes.models.single.fit import SingleData, SingleLevel
-from bayeslead.bayes.recipe import Graph, Setup, make_setup
+from bayeslead.bayes.recipe import Checked, Graph, Setup, make_setup
 from bayeslead.bayes.sampling import CompiledModel, compile_once, sample_compiled
 from bayeslead.core.effects import defined_name
 from bayeslead.core.partable import build_partable
@@ -127,8 +127,9 @@ def _fit_compiled(model: StudyModel, data: ResponseData, seed: int):
     graph = Graph(model=compiled.model)
     initial = family.start(setup, prepared, graph)
     moments = _moments(prepared.continuous, bool(spec.interactions))
-    sampled = sample_compiled(compiled, moments, initial, settings, seed)
-    summary = family.summarise(setup, prepared, graph, sampled.idata)
+    checked = Checked(lambda idata: family.summarise(setup, prepared, graph, idata), model.gates)
+    sampled = sample_compiled(compiled, moments, initial, settings, seed, check=checked.check)
+    summary, diagnostics = checked(sampled.idata)
     flat = summary.theta.reshape(-1, summary.theta.shape[-1])
     result = FitResult(
         engine="bayes",
@@ -136,7 +137,7 @@ def _fit_compiled(model: StudyModel, data: ResponseData, seed: int):
         effects=summary.effects,
         fit={},
         info={},
-        diagnostics=check_gates(summary.convergence, sampled.idata.sample_stats, model.gates),
+        diagnostics=diagnostics,
         theta=flat.mean(axis=0),
         draws=flat,
         draws_kind="posterior",

@@ -20,7 +20,7 @@ def test_start_failure_names_the_variable():
     """A starting point with an impossible value gets a message naming the variable."""
     from bayeslead.bayes.data import continuous_data
     from bayeslead.bayes.models.single.build import build_continuous_model
-    from bayeslead.bayes.sampling import start_failure
+    from bayeslead.bayes.start_point import start_failure
 
     spec = build_spec(RunConfig(name="s", constructs=SERIAL, paths=PATHS))
     table = build_partable(spec, "std.lv")
@@ -59,7 +59,8 @@ def test_a_start_with_an_exactly_zero_gradient_is_moved_off_the_zeros(monkeypatc
     import pymc as pm
 
     from bayeslead.bayes.nutpie_cache import ENV
-    from bayeslead.bayes.sampling import nudged_start, sample
+    from bayeslead.bayes.sampling import sample
+    from bayeslead.bayes.start_point import nudged_start
     from bayeslead.config import BayesConfig
 
     monkeypatch.setenv(ENV, "off")
@@ -74,3 +75,72 @@ def test_a_start_with_an_exactly_zero_gradient_is_moved_off_the_zeros(monkeypatc
     assert draws.shape == (2, 50, 3) and np.isfinite(draws).all()
     np.testing.assert_array_equal(draws, again.idata.posterior["a"].values)
     assert nudged_start(model, {"b": np.inf}) is None
+
+
+def _serial_fit(tmp_path, bayes: dict, diagnostics: dict | None = None):
+    """The continuous serial-mediation model on its reference data, saved to a run folder:
+    (FitResult, manifest, diagnostics.json)."""
+    import json
+
+    from bayeslead.api import fit
+
+    config = {"name": "serial", "constructs": SERIAL, "paths": PATHS, "engine": "bayes"}
+    config |= {"bayes": {"seed": 7} | bayes} | ({"diagnostics": diagnostics} if diagnostics else {})
+    result = fit(config, reference_table("serial_mediation", "data.csv"))
+    folder = result.save(tmp_path / "run")
+    read = lambda name: json.loads((folder / name).read_text())  # noqa: E731
+    return result.fit_result, read("manifest.json"), read("diagnostics.json")
+
+
+def test_unset_draws_stop_at_1000_with_the_draws_of_a_fixed_run(tmp_path):
+    """bayes.draws unset: a fit whose R-hat and ESS gates pass on the first 1,000 draws per chain
+    keeps exactly the draws of `draws: 1000` (bitwise: same config and seed, same chains), and
+    its manifest and diagnostics say how many and why."""
+    from tests.bayes.test_nutpie_cache import draws_digest
+
+    until, manifest, diagnostics = _serial_fit(tmp_path / "until", {})
+    fixed, fixed_manifest, _ = _serial_fit(tmp_path / "fixed", {"draws": 1000})
+    assert draws_digest(until.idata) == draws_digest(fixed.idata)
+    assert until.idata.posterior.sizes["draw"] == 1000 and until.diagnostics["passed"]
+    assert manifest["info"]["draws"] == 1000
+    assert manifest["info"]["draws_rule"] == (
+        "1,000 per chain: the R-hat and ESS gates passed at 1,000"
+    )
+    assert fixed_manifest["info"]["draws_rule"] == "1,000 per chain (a fixed number)"
+    assert diagnostics["draws_per_chain"] == 1000
+    assert diagnostics["draws_checks"] == [{"draws": 1000, "reason": None, "extend": True}]
+
+
+def test_unset_draws_extend_the_same_chains_until_the_gates_pass(tmp_path):
+    """An ESS gate of 3,000 fails on the first 1,000 draws per chain (min bulk ESS about 2,100
+    of 4,000 draws) and passes on 2,000: the same chains draw on, and the kept draws are exactly
+    the first 2,000 of a `draws: 2000` run with the same seed (no new warm-up; the result
+    depends on the config and seed only). A gate no number of draws can reach (ESS 100,000:
+    under it by more than DRAWS_MAX / 1,000 = 4 times) is not chased."""
+    from tests.bayes.test_nutpie_cache import draws_digest
+
+    gates = {"ess_min": 3000}
+    until, manifest, diagnostics = _serial_fit(tmp_path / "until", {}, gates)
+    fixed, _, _ = _serial_fit(tmp_path / "fixed", {"draws": 2000}, gates)
+    assert draws_digest(until.idata) == draws_digest(fixed.idata)
+    assert until.diagnostics["passed"] and until.diagnostics["min_ess_bulk"] >= 3000
+    first, second = diagnostics["draws_checks"]
+    assert (
+        first["draws"] == 1000
+        and first["extend"]
+        and second
+        == {
+            "draws": 2000,
+            "reason": None,
+            "extend": True,
+        }
+    )
+    assert 1500 < float(first["reason"].split("bulk ESS ")[1].split()[0]) < 3000
+    rule = manifest["info"]["draws_rule"]
+    assert rule.startswith("2,000 per chain: at 1,000: bulk ESS ")
+    assert rule.endswith("; the R-hat and ESS gates passed at 2,000")
+    hopeless, manifest, _ = _serial_fit(tmp_path / "hopeless", {}, {"ess_min": 100000})
+    assert hopeless.idata.posterior.sizes["draw"] == 1000 and not hopeless.diagnostics["passed"]
+    assert manifest["info"]["draws_rule"].startswith(
+        "1,000 per chain (longer chains would not mend it): at 1,000: bulk ESS "
+    )

@@ -485,11 +485,11 @@ def test_ordinal_two_level_fit_end_to_end(tmp_path):
 
 @pytest.mark.slow
 def test_ordinal_two_level_recovery_with_default_settings(tmp_path):
-    """120 firms x 8, 3 constructs x 4 five-point items, ICC .2, random slope SD .15 on
-    SENS ~ TL, default settings (4 x 2000 draws). Truth is the simulator's standardised values,
-    so paths are compared as standardised within- and between-level coefficients (posterior
-    draws standardised with each level's latent covariance, within at the mean slopes); latent
-    ICCs are between / (between + within averaged over the slopes)."""
+    """120 firms x 8, 3 constructs x 4 five-point items, ICC .2, random slope SD .15 on SENS ~ TL,
+    default settings (draws until the gates pass). Truth is the simulator's standardised values, so
+    paths are compared as standardised within- and between-level coefficients (posterior draws
+    standardised with each level's latent covariance, within at the mean slopes); latent ICCs are
+    between / (between + within averaged over the slopes)."""
     config = _config(tmp_path, "ordinal_two_level", seed=RECOVERY_SEED)
     folder, result = fit_to_run_folder(config, out=tmp_path / "out", progress=False)
     d = result.diagnostics
@@ -513,10 +513,10 @@ def test_ordinal_two_level_recovery_with_default_settings(tmp_path):
 def test_ordinal_two_level_recovery_of_within_and_between_indirect_effects(tmp_path):
     """Issue 22, acceptance 4: 150 firms x 8, 3 constructs x 4 five-point items, ICC .2, random
     slope SD .15 on SENS ~ TL, between paths .60 / .50 / .10 (within .40 / .35 / .15), default
-    settings (4 x 2000 draws): the gates pass and the 95% intervals of the standardised within
-    (.14), between (.30) and average (.14) indirect effects, of the standardised paths at both
-    levels, of the random slope's SD (.15 on the raw metric: the constructs' variances are equal
-    at each level, so raw and standardised values coincide here) and of the latent ICCs cover
+    settings (draws until the gates pass): the gates pass and the 95% intervals of the standardised
+    within (.14), between (.30) and average (.14) indirect effects, of the standardised paths at
+    both levels, of the random slope's SD (.15 on the raw metric: the constructs' variances are
+    equal at each level, so raw and standardised values coincide here) and of the latent ICCs cover
     the truth. Design and seed: see LEVELS_SEED."""
     config = tmp_path / "levels.yaml"
     config.write_text(CONFIG.format(name="levels", bayes="") + BETWEEN_TRUTH)

@@ -251,7 +251,6 @@ class MultiGroup(Family):
             "construct positive; reported on lavaan's marker metric",
             "sampler": sampler,
             "chains": settings.chains,
-            "draws": settings.draws,
             "tune": settings.tune,
             "seed": settings.seed,
             "missing": "responses missing at random are left out of the likelihood"

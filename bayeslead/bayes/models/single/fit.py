@@ -295,7 +295,6 @@ class SingleLevel(Family):
             else "standardised latents, first loading of each construct positive; "
             "reported on lavaan's marker metric",
             "chains": settings.chains,
-            "draws": settings.draws,
             "tune": settings.tune,
             "seed": settings.seed,
             "priors": {name: str(prior) for name, prior in priors.classes.items()}

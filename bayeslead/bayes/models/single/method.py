@@ -32,13 +32,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pymc as pm
 import pytensor.tensor as pt
 
 from bayeslead.bayes.blocks.parameters import free_parameters, initial_values, prior_distribution
 from bayeslead.bayes.blocks.ram import implied_covariance
 from bayeslead.bayes.data import continuous_data
-from bayeslead.bayes.gates import check_gates
+from bayeslead.bayes.gates import check_gates, more_draws
 from bayeslead.bayes.kernels.moments import complete_moments
 from bayeslead.bayes.kernels.ops import pattern_loglik
 from bayeslead.bayes.posterior import convergence
@@ -103,6 +104,16 @@ def fit_method_factor(
     _, theta0 = ml_on_moments(spec, data.scatter / data.n - loading0**2)
     initial = initial_values(spec, table, priors, theta0)
     initial["method_loading_signed"] = np.array(loading0)
+    gates = diagnostics or DiagnosticsConfig()
+    names = ["method_loading", *(q.key for q in table.free_params)]
+
+    def judged(idata) -> tuple[pd.DataFrame, dict]:
+        """Convergence of the method loading and the parameters, and the gates."""
+        posterior = idata.posterior
+        both = [posterior["method_loading"].values[..., None], posterior["theta"].values]
+        rows = convergence(np.concatenate(both, axis=-1)).set_axis(names)
+        return rows, check_gates(rows, idata.sample_stats, gates)
+
     result = sample(
         model,
         initial,
@@ -110,14 +121,13 @@ def fit_method_factor(
         var_names=["theta", "method_loading"],
         progress=progress,
         low_rank=True,
+        check=lambda idata: more_draws(judged(idata)[1], idata.posterior.sizes["draw"]),
     )
     posterior = result.idata.posterior
     draws = posterior["theta"].values
     loading_draws = posterior["method_loading"].values
     effects = {(d.effect.name, d.kind): d.std for d in effect_draws(spec, table, draws)}
-    check = convergence(np.concatenate([loading_draws[..., None], draws], axis=-1))
-    check.index = ["method_loading", *(q.key for q in table.free_params)]
-    gates = check_gates(check, result.idata.sample_stats, diagnostics or DiagnosticsConfig())
+    check, gates = judged(result.idata)
     return MethodFactorFit(
         loading_draws,
         effects,

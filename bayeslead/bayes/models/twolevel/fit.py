@@ -367,7 +367,6 @@ class TwoLevel(Family):
             "between_paths": settings.between_paths,
             "sampler": sampler,
             "chains": settings.chains,
-            "draws": settings.draws,
             "tune": settings.tune,
             "seed": settings.seed,
             "missing": missing_statement(ordinal, data.blanks, int((~data.keep).sum())),
