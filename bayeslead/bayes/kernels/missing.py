@@ -70,7 +70,9 @@ def em_moments(
     return mu, sigma, rows_loglik(sigma, mu, *data.arrays, False)[0]
 
 
-@numba.njit(cache=True)
+# flags stated: unset, it took those of whichever caller compiled it first (this module's FAST or
+# the strict two-level blanks kernel), and its disk cache is not keyed by them
+@numba.njit(cache=True, fastmath=FAST)
 def spd_inverse_into(a, inv, work):
     """Write the inverse of the leading k x k block of `a` (k = inv.shape[0]) into `inv`; return
     its log-determinant, or nan if it is not positive definite. `work` (>= k x k) is scratch for

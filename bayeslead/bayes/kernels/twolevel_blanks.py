@@ -14,7 +14,9 @@ B_j = Cov(ebar): `BlankIntegral` returns them summed per group of clusters that 
 (all clusters of one size; each cluster with random slopes). A cluster with at most p blank
 cells inverts P_mm directly (O(m^3), `BLANK_LANES` clusters at a time); one with more takes
 the Woodbury form around its rows' blocks (`_woodbury`, O(p^3)), unless -D is singular (a zero
-between-level variance).
+between-level variance). Every kernel here calls the lane helpers and so compiles with their flags
+(`lanes.LANE_FASTMATH`, strict IEEE): with reassociation in the caller, the helpers' code was
+optimised again inside it and draws depended on which numba caches were warm (see lanes.py).
 """
 
 from __future__ import annotations
@@ -27,20 +29,21 @@ from pytensor.graph.op import Op
 from pytensor.link.numba.dispatch.basic import register_funcify_default_op_cache_key
 
 from bayeslead.bayes.kernels.lanes import (
+    LANE_FASTMATH,
     lane_matvec,
     lane_spd_inverse,
     matmul,
     series_inverse,
 )
 from bayeslead.bayes.kernels.missing import spd_inverse_into
-from bayeslead.bayes.kernels.ops import CACHE_VERSION, FASTMATH
+from bayeslead.bayes.kernels.ops import CACHE_VERSION
 
 # clusters whose blanks' conditional precisions are inverted together (vectorised), in order of
 # their number of blank cells so that little padding is needed
 BLANK_LANES = 8
 
 
-@numba.njit(cache=True, fastmath=FASTMATH)
+@numba.njit(cache=True, fastmath=LANE_FASTMATH)
 def blank_terms(
     lam, theta_w, theta_b, psi_w, psi_b, beta_w, beta_b, slopes, slope_rows, slope_cols, mu,
     offsets, shift, rows, members, within, group, sizes, slot_item, slot_member, n_slots, depth,
@@ -221,7 +224,7 @@ def blank_terms(
     return value, means, centred, extra_w, extra_b
 
 
-@numba.njit(cache=True, fastmath=FASTMATH)
+@numba.njit(cache=True, fastmath=LANE_FASTMATH)
 def _woodbury(j, w, d, dn_inv, resid, sums, slot_item, slot_member, m, same, y_sum):
     """Cluster j's m blanks through P_mm = Bd - S Dn S' (Bd: each row's block of W, S: cells to
     items, Dn = -D): V = P_mm^-1 = Bd^-1 + Bd^-1 S Y^-1 S' Bd^-1 with Y = Dn^-1 - S' Bd^-1 S
@@ -306,7 +309,7 @@ def _woodbury(j, w, d, dn_inv, resid, sums, slot_item, slot_member, m, same, y_s
     return logdet + value
 
 
-@numba.njit(cache=True, fastmath=FASTMATH)
+@numba.njit(cache=True, fastmath=LANE_FASTMATH)
 def _implied(lam, theta, psi, beta, depth):
     """Lambda T Psi T' Lambda' + diag(theta), T = (I - B)^-1."""
     t = series_inverse(beta, depth)
@@ -317,7 +320,7 @@ def _implied(lam, theta, psi, beta, depth):
     return out
 
 
-@numba.njit(cache=True, fastmath=FASTMATH)
+@numba.njit(cache=True, fastmath=LANE_FASTMATH)
 def _failure(rows, n_groups):
     n_clusters, n_max, p = rows.shape
     empty = np.zeros((n_groups, p, p))
@@ -363,7 +366,7 @@ class BlankIntegral(Op):
 def _numba_blank_integral(op, node, **kwargs):
     depth = op.depth
 
-    @numba.njit(cache=True, fastmath=FASTMATH)
+    @numba.njit(cache=True, fastmath=LANE_FASTMATH)
     def blank_integral(
         lam, theta_w, theta_b, psi_w, psi_b, beta_w, beta_b, slopes, slope_rows, slope_cols,
         mu, offsets, shift, rows, members, within, group, sizes, slot_item, slot_member,
