@@ -11,7 +11,8 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from bayeslead.bayes.kernels.twolevel import cluster_moments, twolevel_terms
+from bayeslead.bayes.kernels.twolevel import cluster_moments
+from bayeslead.bayes.kernels.twolevel_terms import twolevel_terms
 from bayeslead.bayes.models.twolevel.fit import check_clusters
 from bayeslead.bayes.models.twolevel.level3 import level3_units
 from bayeslead.bayes.models.twolevel.summaries import expected_product

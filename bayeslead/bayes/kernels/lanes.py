@@ -2,7 +2,8 @@
 
 Matrices are stored with the lanes on the last axis, (rows, cols, lanes), so the innermost loops
 run over clusters and vectorise; products skip entries that are zero in every lane (sparse
-loadings and path matrices). Used by the two-level likelihood (`bayeslead.bayes.kernels.twolevel`).
+loadings and path matrices). Used by the two-level likelihood (`kernels/twolevel_terms.py`) and
+its blank answers.
 """
 
 from __future__ import annotations

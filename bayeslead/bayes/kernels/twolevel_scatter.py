@@ -2,7 +2,7 @@
 a cluster's expected within scatter and expected d d' of its mean exceed those of the filled-in
 rows by A and B (the blanks' conditional covariance), and the kernel's value and gradient take
 them in through the same contractions it uses for the rows (Fisher's identity). Called from
-`kernels/twolevel.py` for one cluster per group of clusters that share A's and B's weights.
+`kernels/twolevel_terms.py` for one cluster per group of clusters that share A's and B's weights.
 """
 
 from __future__ import annotations

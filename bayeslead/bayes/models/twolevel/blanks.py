@@ -16,7 +16,7 @@ The gradient is Fisher's identity: the expected complete-data gradient given the
 answers. With the blanks' conditional covariance V = P_mm^-1, the expected within scatter is
 that of the filled-in rows plus A_j = sum_i Cov(e_i) - n_j Cov(ebar), and the expected d d' of
 the cluster mean that of the filled-in mean plus B_j = Cov(ebar) (e: the blanks' deviations
-from yhat_m). The two-level kernel (`kernels/twolevel.py`) takes the filled-in rows as data and
+from yhat_m). The two-level kernel (`kernels/twolevel_terms.py`) takes the filled-in rows as data and
 A, B as additions to one cluster's scatter per group of clusters sharing W_j and D_j, so its
 value is the expected complete-data log-density, log p(y_o, yhat_m) - m_j / 2, and its gradient
 the observed answers' exact one; the potential `blank_answers`, -1/2 log|P_mm| + (m_j / 2)
@@ -37,7 +37,12 @@ import pandas as pd
 import pymc as pm
 import pytensor.tensor as pt
 
-from bayeslead.bayes.kernels.twolevel import ClusterMoments, cluster_moments, cluster_positions
+from bayeslead.bayes.kernels.twolevel import (
+    ClusterMoments,
+    FilledRows,
+    cluster_moments,
+    cluster_positions,
+)
 from bayeslead.bayes.kernels.twolevel_blanks import BlankIntegral
 from bayeslead.data.values import file_rows
 from bayeslead.errors import Problem
@@ -153,7 +158,7 @@ def blank_layout(blanks: Blanks, counts: np.ndarray, per_cluster: bool) -> tuple
 
 def blank_moments(
     moments: ClusterMoments, blanks: Blanks, parameters: tuple, depth: int, offsets=None, a_w=None
-) -> tuple:
+) -> FilledRows:
     """Cluster means (J, p) and centred member rows (J, n_max, p) with every blank answer at
     its conditional mean given the cluster's observed answers and the kernel's expected-scatter
     additions (extra_index, A, B): the two-level kernel's `data`, inside a model, without
@@ -175,7 +180,7 @@ def blank_moments(
         *parameters, offsets, shift, rows, blanks.members, *layout
     )
     pm.Potential("blank_answers", value)
-    return means, centred, (index, extra_w, extra_b)
+    return FilledRows(means, centred, index, extra_w, extra_b)
 
 
 def joined_scatter(centred, blanks: Blanks, extra_w):

@@ -134,9 +134,12 @@ def build_twolevel_model(
             moments = replace(moments, centred=np.zeros_like(moments.centred))
             scatter = None
             if data is not None:  # the blanks' within additions join the graph's scatter
-                means, centred, (index, extra_w, extra_b) = data
-                scatter = joined_scatter(centred, blanks, extra_w)
-                data = (means, moments.centred, (index, pt.zeros_like(extra_w), extra_b))
+                scatter = joined_scatter(data.centred, blanks, data.extra_within)
+                data = replace(
+                    data,
+                    centred=moments.centred,
+                    extra_within=pt.zeros_like(data.extra_within),
+                )
             within = within_scatter_term(
                 covariates, a_w, lam, beta_w, psi_w, theta_w, depth, scatter
             )
