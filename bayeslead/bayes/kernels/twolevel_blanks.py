@@ -13,10 +13,11 @@ A_j = sum_i Cov(e_i) - n_j Cov(ebar) and the expected d d' of the cluster mean g
 B_j = Cov(ebar): `BlankIntegral` returns them summed per group of clusters that share W and D
 (all clusters of one size; each cluster with random slopes). A cluster with at most p blank
 cells inverts P_mm directly (O(m^3), `BLANK_LANES` clusters at a time); one with more takes
-the Woodbury form around its rows' blocks (`_woodbury`, O(p^3)), unless -D is singular (a zero
-between-level variance). Every kernel here calls the lane helpers and so compiles with their flags
-(`lanes.LANE_FASTMATH`, strict IEEE): with reassociation in the caller, the helpers' code was
-optimised again inside it and draws depended on which numba caches were warm (see lanes.py).
+the Woodbury form around its rows' blocks (`kernels/twolevel_woodbury.py`, O(p^3)), unless -D
+is singular (a zero between-level variance). Every kernel here calls the lane helpers and so
+compiles with their flags (`lanes.LANE_FASTMATH`, strict IEEE): with reassociation in the caller,
+the helpers' code was optimised again inside it and draws depended on which numba caches were
+warm (see lanes.py).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from bayeslead.bayes.kernels.lanes import (
 )
 from bayeslead.bayes.kernels.missing import spd_inverse_into
 from bayeslead.bayes.kernels.ops import CACHE_VERSION
+from bayeslead.bayes.kernels.twolevel_woodbury import cell_products, woodbury_clusters
 
 # clusters whose blanks' conditional precisions are inverted together (vectorised), in order of
 # their number of blank cells so that little padding is needed
@@ -129,20 +131,17 @@ def blank_terms(
                     mat[a, b] = -d[g, a, b]
             dn_logdet[g] = spd_inverse_into(mat, dn_inv[g], work)
             dn_state[g] = -1 if np.isnan(dn_logdet[g]) else 1
-        if dn_state[g] < 0:
-            continue
-        value = _woodbury(
-            j, w_inv[within[j]], d[g], dn_inv[g], resid, sums, slot_item, slot_member, m,
-            extra_w[g], y_sum[g],
-        )  # fmt: skip
-        if np.isnan(value):
-            return _failure(rows, n_groups)
-        total -= 0.5 * (value + dn_logdet[g])
-        count += m
-        y_count[g] += 1.0
-        direct[j] = False
-        for s in range(m):
-            shifts[j, slot_item[j, s]] += resid[j, slot_member[j, s], slot_item[j, s]]
+        if dn_state[g] > 0:
+            count += m
+            y_count[g] += 1.0
+            direct[j] = False
+    value = woodbury_clusters(
+        np.flatnonzero((n_slots > 0) & ~direct), w_inv, within, group, d, dn_inv, dn_logdet,
+        resid, sums, slot_item, slot_member, n_slots, extra_w, y_sum, shifts,
+    )  # fmt: skip
+    if np.isnan(value):
+        return _failure(rows, n_groups)
+    total -= 0.5 * value
     for g in range(n_groups):
         if y_count[g] > 0.0:
             dn_y = matmul(dn_inv[g], y_sum[g])
@@ -151,6 +150,8 @@ def blank_terms(
     order = np.argsort(n_slots, kind="mergesort")
     order = order[direct[order]]
     logdet = np.empty(BLANK_LANES)
+    cells = np.empty(max(n_slots.max(), 1))  # a cluster's (P r)_m
+    dsum = np.empty(p)
     for first in range(0, len(order), BLANK_LANES):
         lanes = min(BLANK_LANES, len(order) - first)
         size = n_slots[order[first + lanes - 1]]  # the largest in this set
@@ -165,12 +166,10 @@ def blank_terms(
         for lane in range(lanes):
             j = order[first + lane]
             wj, dj = w_inv[within[j]], d[group[j]]
+            cell_products(j, wj, dj, resid, sums, slot_item, slot_member, n_slots[j], cells, dsum)
             for s in range(n_slots[j]):
                 a, i = slot_item[j, s], slot_member[j, s]
-                acc = 0.0
-                for b in range(p):
-                    acc += wj[a, b] * resid[j, i, b] + dj[a, b] * sums[j, b]
-                pr[s, lane] = acc
+                pr[s, lane] = cells[s]
                 for t in range(s + 1):
                     value = dj[a, slot_item[j, t]]
                     if slot_member[j, t] == i:
@@ -222,91 +221,6 @@ def blank_terms(
                     centred[j, i, a] = resid[j, i, a] + shift[j, i, a] - shifts[j, a]
     value = total + 0.5 * count * (np.log(2.0 * np.pi) + 1.0)
     return value, means, centred, extra_w, extra_b
-
-
-@numba.njit(cache=True, fastmath=LANE_FASTMATH)
-def _woodbury(j, w, d, dn_inv, resid, sums, slot_item, slot_member, m, same, y_sum):
-    """Cluster j's m blanks through P_mm = Bd - S Dn S' (Bd: each row's block of W, S: cells to
-    items, Dn = -D): V = P_mm^-1 = Bd^-1 + Bd^-1 S Y^-1 S' Bd^-1 with Y = Dn^-1 - S' Bd^-1 S
-    (p x p), so a cluster costs O(p^3) however many blanks it has. Writes the blanks'
-    conditional means (as residuals) into `resid`, adds sum_i S_i' V_ii S_i to `same` and Y^-1
-    to `y_sum` (S' V S = Dn^-1 Y^-1 Dn^-1 - Dn^-1, summed by the caller); returns
-    log|P_mm| - log|Dn|, nan if a matrix is not positive definite."""
-    p = w.shape[0]
-    pr = np.empty(m)
-    for s in range(m):
-        a, i = slot_item[j, s], slot_member[j, s]
-        acc = 0.0
-        for b in range(p):
-            acc += w[a, b] * resid[j, i, b] + d[a, b] * sums[j, b]
-        pr[s] = acc
-    binv = np.empty((m, m))  # Bd^-1, its diagonal blocks (a row's blank cells are consecutive)
-    block = np.empty((p, p))
-    work = np.empty((p, p))
-    y = dn_inv.copy()
-    starts = np.empty(m + 1, dtype=np.int64)
-    n_blocks = 0
-    logdet = 0.0
-    first = 0
-    while first < m:
-        last = first + 1
-        while last < m and slot_member[j, last] == slot_member[j, first]:
-            last += 1
-        for s in range(last - first):
-            for t in range(s + 1):
-                block[s, t] = w[slot_item[j, first + s], slot_item[j, first + t]]
-        value = spd_inverse_into(block, binv[first:last, first:last], work)
-        if np.isnan(value):
-            return np.nan
-        logdet += value
-        for s in range(first, last):
-            for t in range(first, last):
-                y[slot_item[j, s], slot_item[j, t]] -= binv[s, t]
-                same[slot_item[j, s], slot_item[j, t]] += binv[s, t]
-        starts[n_blocks] = first
-        n_blocks += 1
-        first = last
-    starts[n_blocks] = m
-    y_inv = np.empty((p, p))
-    value = spd_inverse_into(y, y_inv, work)
-    if np.isnan(value):
-        return np.nan
-    # V pr = u + Bd^-1 S Y^-1 S' u, u = Bd^-1 pr
-    u = np.zeros(m)
-    for k in range(n_blocks):
-        for s in range(starts[k], starts[k + 1]):
-            for t in range(starts[k], starts[k + 1]):
-                u[s] += binv[s, t] * pr[t]
-    z = np.zeros(p)
-    for s in range(m):
-        z[slot_item[j, s]] += u[s]
-    yz = np.zeros(p)
-    for a in range(p):
-        for b in range(p):
-            yz[a] += y_inv[a, b] * z[b]
-    t_vec = np.empty(m)
-    for s in range(m):
-        t_vec[s] = yz[slot_item[j, s]]
-    for k in range(n_blocks):
-        for s in range(starts[k], starts[k + 1]):
-            acc = u[s]
-            for t in range(starts[k], starts[k + 1]):
-                acc += binv[s, t] * t_vec[t]
-            resid[j, slot_member[j, s], slot_item[j, s]] = -acc
-    # the rows' own blocks of V: Bd_i^-1 + Bd_i^-1 (Y^-1)_(K_i, K_i) Bd_i^-1
-    for k in range(n_blocks):
-        lo, hi = starts[k], starts[k + 1]
-        for s in range(lo, hi):
-            for t in range(lo, hi):
-                acc = 0.0
-                for q in range(lo, hi):
-                    for r in range(lo, hi):
-                        acc += binv[s, q] * y_inv[slot_item[j, q], slot_item[j, r]] * binv[r, t]
-                same[slot_item[j, s], slot_item[j, t]] += acc
-    for a in range(p):
-        for b in range(p):
-            y_sum[a, b] += y_inv[a, b]
-    return logdet + value
 
 
 @numba.njit(cache=True, fastmath=LANE_FASTMATH)
