@@ -50,6 +50,14 @@ def estimate_blocks(estimates: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
     return blocks
 
 
+def block_heading(name: str, where: str) -> str:
+    """A section's heading with the label of its block (`estimate_blocks`): "Regressions
+    (between level)", "R-Square (constructs, group de)"; `name` alone for a single block."""
+    if not where:
+        return name
+    return f"{name[:-1]}, {where})" if name.endswith(")") else f"{name} ({where})"
+
+
 def place_of(row: object) -> str:
     """`` [level]`` / `` [group]`` of an effects row (as in effects.csv); ``""`` in a
     single-level, single-group fit."""

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bayeslead.report.blocks import estimate_blocks
+from bayeslead.report.blocks import block_heading, estimate_blocks
 from bayeslead.report.journal import (
     JournalTable,
     discriminant_tables,
@@ -204,7 +204,7 @@ def build_report(run: SavedRun) -> str:
         for where, block in estimate_blocks(estimates):
             table = parameter_table(view, kind, named=kind != "r2", block=block)
             if len(table) or not where:
-                parts += [f"<h3>{title}{f' ({where})' if where else ''}</h3>", _table(table)]
+                parts += [f"<h3>{block_heading(title, where)}</h3>", _table(table)]
     if labels:
         parts += [
             "<h3>All parameters by level and group</h3>",

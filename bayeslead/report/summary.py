@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bayeslead.report.blocks import estimate_blocks, first_block, place_of
+from bayeslead.report.blocks import block_heading, estimate_blocks, first_block, place_of
 from bayeslead.report.convergence import convergence_verdict
 from bayeslead.report.labels import Labels
 from bayeslead.report.markdown import markdown_table
@@ -319,7 +319,7 @@ def render_summary(view: RunView, fmt: str = "text", compact: bool = False) -> s
             if compact and kind == "r2" and len(table):
                 table = table[~table.variable.isin(items)]
             if len(table):
-                blocks.append((_heading(name, where), table))
+                blocks.append((block_heading(name, where), table))
     if len(view.effects):
         blocks.append(("Effects", effects_table(view)))
     hypotheses = hypotheses_table(view)
@@ -330,14 +330,6 @@ def render_summary(view: RunView, fmt: str = "text", compact: bool = False) -> s
     render = _markdown_block if fmt == "markdown" else _text_block
     heading = f"# {title}\n" if fmt == "markdown" else f"{title}\n"
     return heading + "".join(render(name, body) for name, body in blocks)
-
-
-def _heading(name: str, where: str) -> str:
-    """A section's heading with its block: "Regressions (between level)",
-    "R-Square (constructs, group de)"."""
-    if not where:
-        return name
-    return f"{name[:-1]}, {where})" if name.endswith(")") else f"{name} ({where})"
 
 
 def _text_block(name: str, body) -> str:
