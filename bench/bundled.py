@@ -5,7 +5,8 @@ Runs `bayeslead fit` on each `configs/*.yaml` with `engine: bayes` in a fresh pr
 configs' own settings and data) and prints, per config: wall seconds, `fit_s` (process start to
 results in hand), setup, compile and sampling seconds from the manifest, the CPU seconds of the
 process (user + system, all threads: the figure that is stable on a busy machine), the seconds
-the manifest's timings do not account for, min bulk ESS per sampling second, max R-hat and the
+the manifest's timings do not account for, the draws kept per chain (the gates decide, issue
+22), min bulk ESS per sampling second, max R-hat and the
 gates. Run it twice: the first run after installing also compiles the numba kernels.
 
     .venv/bin/python bench/bundled.py [config-name-substring | config-file-name ...]
@@ -50,6 +51,7 @@ COLUMNS = (  # (heading, key, digits)
     ("other", "other_s", 1),
     ("CPU s", "cpu_s", 1),
     ("wall s", "wall_s", 1),
+    ("draws kept", "draws", 0),
     ("min ESS/s", "min_ess_per_s", 1),
     ("max R-hat", "max_rhat", 4),
 )
@@ -85,6 +87,7 @@ def fit(config: Path, out: Path) -> dict:
         "other_s": t["fit_s"] - known,
         "min_ess_per_s": diagnostics["min_ess_bulk"] / max(t["sampling_s"], 1e-9),
         "max_rhat": diagnostics["max_rhat"],
+        "draws": manifest["info"]["draws"],
         "gates": "pass" if diagnostics["passed"] else "FAIL",
         "cache": manifest["info"].get("compile_cache", "-"),
     }
@@ -100,7 +103,7 @@ def run_set(patterns: list[str]) -> dict[str, dict]:
     print(f"load average before: {' '.join(f'{v:.2f}' for v in load_average())}")
     header = (
         f"{'config':<40} {'wall':>7} {'fit_s':>7} {'cpu':>7} {'setup':>6} {'compile':>8} "
-        f"{'sampling':>9} {'other':>6} {'ESS/s':>7} {'R-hat':>7} gates cache"
+        f"{'sampling':>9} {'other':>6} {'draws':>6} {'ESS/s':>7} {'R-hat':>7} gates cache"
     )
     print(header)
     results = {}
@@ -114,7 +117,8 @@ def run_set(patterns: list[str]) -> dict[str, dict]:
         print(
             f"{config.stem:<40} {r['wall_s']:7.1f} {r['fit_s']:7.1f} {r['cpu_s']:7.1f} "
             f"{r['setup_s']:6.1f} {r['compile_s']:8.1f} {r['sampling_s']:9.1f} {r['other_s']:6.1f} "
-            f"{r['min_ess_per_s']:7.1f} {r['max_rhat']:7.4f} {r['gates']:<5} {r['cache']}"
+            f"{r['draws']:6d} {r['min_ess_per_s']:7.1f} {r['max_rhat']:7.4f} "
+            f"{r['gates']:<5} {r['cache']}"
         )
     return results
 
