@@ -10,16 +10,19 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from bayeslead.errors import InputError, Problem
+from bayeslead.errors import InputError, Problem, raise_if_errors
 
 
 def load_yaml(path: Path, what: str) -> Any:
-    """Load a YAML file, reporting a missing file or a syntax error with its line."""
+    """Load a YAML file, reporting a missing file, a syntax error with its line, and every key
+    given twice in one mapping (YAML would silently keep the last)."""
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{what} file not found: {path}", source=str(path))
+    text = path.read_text(encoding="utf-8")
     try:
-        content = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raise_if_errors(duplicate_keys(yaml.compose(text, Loader=yaml.SafeLoader)), what, str(path))
+        content = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -35,6 +38,42 @@ def load_yaml(path: Path, what: str) -> Any:
             source=str(path),
         )
     return content
+
+
+def duplicate_keys(node: yaml.Node | None) -> list[Problem]:
+    """Every key given twice in one mapping of a composed YAML document, at its key path and
+    line (YAML's own loader keeps the last value without a word)."""
+    return _duplicates_under(node, "", set())
+
+
+def _duplicates_under(node: yaml.Node | None, where: str, visited: set[int]) -> list[Problem]:
+    if id(node) in visited:  # an alias of a node already checked (or of itself)
+        return []
+    visited.add(id(node))
+    if isinstance(node, yaml.SequenceNode):
+        return [
+            problem
+            for i, item in enumerate(node.value)
+            for problem in _duplicates_under(item, f"{where}[{i}]", visited)
+        ]
+    if not isinstance(node, yaml.MappingNode):
+        return []
+    problems = []
+    first_line: dict[tuple[str, str], int] = {}
+    for key, value in node.value:
+        name = key.value if isinstance(key, yaml.ScalarNode) else None
+        if name is None or key.tag == "tag:yaml.org,2002:merge":
+            continue
+        path = f"{where}.{name}" if where else str(name)
+        line = key.start_mark.line + 1
+        if (key.tag, name) in first_line:
+            first = first_line[key.tag, name]
+            lines = f"on line {line}" if first == line else f"lines {first} and {line}"
+            problems.append(Problem(path, f"key '{name}' given twice ({lines}); keep one"))
+        else:
+            first_line[key.tag, name] = line
+        problems += _duplicates_under(value, path, visited)
+    return problems
 
 
 def format_loc(loc: tuple[Any, ...]) -> str:

@@ -40,6 +40,7 @@ INVALID = {
     "interaction_unknown.yaml": "paths.Y[2]: unknown construct 'WW'; did you mean 'W'?",
     "interaction_main_effect.yaml": "paths.Y[1]: 'M:W' needs both main effects: add 'W' to paths.Y",
     "bad_percentiles.yaml": "moderator_percentiles: percentiles must lie strictly between 0 and 100, got [100.0]",
+    "duplicate_key.yaml": "bayes.draws: key 'draws' given twice (lines 13 and 15); keep one",
 }
 
 
@@ -122,3 +123,19 @@ def test_unset_draws_stay_unset_for_every_model(tmp_path, data, bayes, draws):
     assert config_from_mapping(config.to_yaml_dict(), tmp_path).bayes.draws == draws
     with pytest.raises(ValueError, match="frozen"):
         config.bayes.draws = 10
+
+
+def test_every_duplicate_key_is_reported_with_its_path_and_lines(tmp_path):
+    path = tmp_path / "twice.yaml"
+    path.write_text(
+        "name: x\nbayes:\n  draws: 1000\n  draws: 2000\n"
+        "covariances:\n  - {a: 1, a: 2}\n  - &loop [1, *loop]\nname: y\n"
+    )
+    with pytest.raises(InputError) as caught:
+        load_config(path)
+    assert caught.value.exit_code == 2
+    assert [str(p) for p in caught.value.problems] == [
+        "bayes.draws: key 'draws' given twice (lines 3 and 4); keep one",
+        "covariances[0].a: key 'a' given twice (on line 6); keep one",
+        "name: key 'name' given twice (lines 1 and 8); keep one",
+    ]

@@ -44,6 +44,9 @@ INVALID = {
         "constructs[1].items[2].id: duplicate id 'a1'",
     ],
     "not_yaml.yaml": ["is not valid YAML at line 5"],
+    "duplicate_key.yaml": [
+        "instrument.version: key 'version' given twice (lines 6 and 7); keep one"
+    ],
 }
 
 
