@@ -58,9 +58,15 @@ def block_heading(name: str, where: str) -> str:
     return f"{name[:-1]}, {where})" if name.endswith(")") else f"{name} ({where})"
 
 
+def block_values(row: object) -> list[str]:
+    """The group and the level of a row of a fit's table (``["between"]``, ``["de"]``), as far
+    as it has them (a fit has groups or levels, never both); ``[]`` in a single-level,
+    single-group fit."""
+    where = [str(getattr(row, c, "") or "") for c in ("group", "level")]
+    return [w for w in where if w and w != "nan"]
+
+
 def place_of(row: object) -> str:
     """`` [level]`` / `` [group]`` of an effects row (as in effects.csv); ``""`` in a
     single-level, single-group fit."""
-    where = [str(getattr(row, c, "") or "") for c in ("level", "group")]
-    where = [w for w in where if w and w != "nan"]
-    return "".join(f" [{w}]" for w in where)
+    return "".join(f" [{w}]" for w in block_values(row))

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from bayeslead.report.blocks import estimate_blocks, first_block, place_of
+from bayeslead.report.blocks import block_values, estimate_blocks, first_block, place_of
 from bayeslead.report.numbers import DASH, interval, missing, number, p_value
 from bayeslead.report.summary import RunView
 
@@ -181,8 +181,8 @@ def paths_table(view: RunView) -> JournalTable | None:
     if not blocks:
         return None
     rows = []
-    for where, paths in blocks:
-        rows += [_path_row(view, r, where) for r in paths.itertuples()]
+    for _, paths in blocks:
+        rows += [_path_row(view, r) for r in paths.itertuples()]
     note = "B = unstandardised, \u03b2 = standardised coefficient (std.all). " + (
         "pd = posterior probability of direction; 95% CrI: equal-tailed credible interval."
         if view.bayesian
@@ -198,10 +198,10 @@ def paths_table(view: RunView) -> JournalTable | None:
     return JournalTable("paths", "Structural paths", frame, note)
 
 
-def _path_row(view: RunView, r, where: str) -> dict[str, str]:
-    """One row of the paths table; `where`: the label of its block (`estimate_blocks`)."""
+def _path_row(view: RunView, r) -> dict[str, str]:
+    """One row of the paths table; "Block": its group or level (`block_values`)."""
     row = {
-        "Block": where.replace("group ", "").replace(" level", ""),
+        "Block": ", ".join(block_values(r)),
         "Path": f"{view.labels.name(r.rhs)} \u2192 {view.labels.name(r.lhs)}",
         "B": number(r.est, 2, typeset=True),
         "Posterior SD" if view.bayesian else "SE": number(r.se, 2),
