@@ -19,6 +19,8 @@ from bayeslead.cli.invariance import invariance
 from bayeslead.cli.study import study_app
 from bayeslead.errors import BayesleadError
 
+INTERRUPTED = 130  # the exit code after Ctrl-C (128 + SIGINT), as typer and shells use it
+
 app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
@@ -209,6 +211,10 @@ def main() -> None:
     route_warnings()
     try:
         app()  # standalone: usage errors exit 2, typer.Exit codes pass through as SystemExit
+    except SystemExit as exc:
+        if exc.code == INTERRUPTED:  # typer turns Ctrl-C into exit 130 without a word
+            warn("interrupted")
+        raise
     except BayesleadError as exc:
         if debug:
             raise
@@ -216,7 +222,7 @@ def main() -> None:
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         warn("interrupted")
-        sys.exit(130)
+        sys.exit(INTERRUPTED)
     except Exception as exc:  # a bug: say so briefly; --debug shows the traceback
         if debug:
             raise

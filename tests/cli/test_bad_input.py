@@ -3,9 +3,14 @@ do, no traceback, no run folder."""
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pandas as pd
+import pytest
+import typer
 
+from bayeslead.cli import app as cli
 from tests.cli.test_cli import FIXTURES, run
 from tests.conftest import REFERENCE, ROOT
 
@@ -57,3 +62,20 @@ def test_cp1252_file_exits_2_naming_the_encoding(tmp_path):
 def test_version():
     result = run("--version")
     assert result.returncode == 0 and result.stdout.startswith("bayeslead ")
+
+
+def test_ctrl_c_says_interrupted_and_exits_130(monkeypatch, capsys):
+    """typer turns Ctrl-C in a command into exit 130 without a word; the CLI says why it
+    stopped."""
+    stopped = typer.Typer()
+
+    @stopped.command()
+    def fit() -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "app", stopped)
+    monkeypatch.setattr(sys, "argv", ["bayeslead"])
+    with pytest.raises(SystemExit) as caught:
+        cli.main()
+    assert caught.value.code == 130
+    assert capsys.readouterr().err == "interrupted\n"
