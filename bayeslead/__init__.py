@@ -7,7 +7,10 @@
 `fit` and `Result` are imported on first use, so `import bayeslead` stays fast.
 """
 
+from bayeslead import numba_cache
 from bayeslead.version import __version__
+
+numba_cache.refresh()  # before any numba function is defined: see numba_cache
 
 __all__ = ["Result", "__version__", "fit"]
 
