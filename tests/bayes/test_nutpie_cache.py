@@ -4,7 +4,6 @@ nutpie when its private API differs, and give the same draws bitwise."""
 
 from __future__ import annotations
 
-import ctypes
 import json
 import os
 import subprocess
@@ -15,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from bayeslead.bayes.nutpie_cache import ENV, cache_dir, compile_model
+from bayeslead.bayes.nutpie_source import call_expand, call_logp
 
 ROOT = Path(__file__).parents[2]
 
@@ -38,32 +38,8 @@ exec(TINY, namespace)  # noqa: S102  (the same model in this process and in the 
 tiny_model = namespace["tiny_model"]
 
 
-def _logp(compiled, x: np.ndarray) -> tuple[int, float, np.ndarray]:
-    """Call a compiled model's C log-density entry point at `x`."""
-    x = np.ascontiguousarray(x, dtype=float)
-    grad, logp = np.zeros_like(x), np.zeros(1)
-    pointer = ctypes.POINTER(ctypes.c_double)
-    code = compiled.compiled_logp_func.ctypes(
-        len(x),
-        x.ctypes.data_as(pointer),
-        grad.ctypes.data_as(pointer),
-        logp.ctypes.data_as(pointer),
-        compiled.user_data.ctypes.data_as(ctypes.c_void_p),
-    )
-    return code, float(logp[0]), grad
-
-
 def _expand(compiled, x: np.ndarray) -> np.ndarray:
-    x = np.ascontiguousarray(x, dtype=float)
-    out = np.zeros(compiled.n_expanded)
-    pointer = ctypes.POINTER(ctypes.c_double)
-    code = compiled.compiled_expand_func.ctypes(
-        len(x),
-        len(out),
-        x.ctypes.data_as(pointer),
-        out.ctypes.data_as(pointer),
-        compiled.user_data.ctypes.data_as(ctypes.c_void_p),
-    )
+    code, out = call_expand(compiled, x)
     assert code == 0
     return out
 
@@ -88,27 +64,25 @@ def test_cached_log_density_and_gradient_equal_plain_nutpies(tmp_path):
     other = np.random.default_rng(7).normal(size=123)
     for a, b in [(cached, plain), (cached.with_data(y=other), plain.with_data(y=other))]:
         for x in POINTS:
-            code_a, logp_a, grad_a = _logp(a, x)
-            code_b, logp_b, grad_b = _logp(b, x)
+            code_a, logp_a, grad_a = call_logp(a, x)
+            code_b, logp_b, grad_b = call_logp(b, x)
             assert code_a == code_b == 0
             np.testing.assert_allclose(logp_a, logp_b, rtol=1e-12, atol=1e-12)
             np.testing.assert_allclose(grad_a, grad_b, rtol=1e-12, atol=1e-12)
             np.testing.assert_allclose(_expand(a, x), _expand(b, x), rtol=1e-12, atol=1e-12)
     # another data set changes the log-density (the records point at the new data)
-    assert _logp(cached.with_data(y=other), POINTS[0])[1] != _logp(cached, POINTS[0])[1]
+    assert call_logp(cached.with_data(y=other), POINTS[0])[1] != call_logp(cached, POINTS[0])[1]
 
 
 SCRIPT = TINY + textwrap.dedent(
     """
-    import json, sys, time
+    import json, sys
     from pathlib import Path
     from bayeslead.bayes.nutpie_cache import compile_model
 
-    started = time.perf_counter()
     compiled, info = compile_model(tiny_model(int(sys.argv[2]), int(sys.argv[3])), directory=Path(sys.argv[1]))
-    seconds = time.perf_counter() - started
     code = compiled.compiled_logp_func.ctypes  # callable: the entry point is usable
-    print(json.dumps({"status": info.status, "key": info.key, "seconds": seconds}))
+    print(json.dumps({"status": info.status, "key": info.key, "reason": info.reason}))
     """
 )
 
@@ -132,14 +106,15 @@ def _result(process: subprocess.Popen) -> dict:
 
 def test_concurrent_processes_both_succeed_and_a_new_process_hits_the_cache(tmp_path):
     """Two processes compiling the same structure at once both succeed (one module file); a
-    third process with other data (another N, another seed) loads the machine code: a hit."""
+    third process with other data (another N, another seed) loads the machine code without
+    rewriting the graphs: a structure hit."""
     first, second = _run(tmp_path, 30, 1), _run(tmp_path, 30, 2)
     a, b = _result(first), _result(second)
     assert a["key"] == b["key"] and {a["status"], b["status"]} <= {"miss", "hit"}
     assert len(list(tmp_path.glob("nutpie_*.py"))) == 1
     assert not list(tmp_path.glob(".tmp_*"))  # no temporary file left behind
     third = _result(_run(tmp_path, 77, 3))
-    assert third == third | {"status": "hit", "key": a["key"]}
+    assert third == third | {"status": "hit", "key": a["key"], "reason": ""}
 
 
 def test_falls_back_to_plain_nutpie_when_its_private_api_differs(tmp_path, monkeypatch):
@@ -155,7 +130,7 @@ def test_falls_back_to_plain_nutpie_when_its_private_api_differs(tmp_path, monke
     assert info.status == "fallback" and "_make_functions_renamed" in info.reason
     assert info.describe().startswith("fallback (CacheUnavailable: nutpie")
     assert type(compiled) is nutpie.compile_pymc.CompiledPyMCModel
-    code, logp, _ = _logp(compiled, POINTS[0])
+    code, logp, _ = call_logp(compiled, POINTS[0])
     assert code == 0 and np.isfinite(logp)
     assert not list(tmp_path.glob("nutpie_*.py"))
 
