@@ -35,8 +35,9 @@ def test_short_fit_with_a_fifth_of_the_answers_blank(tmp_path):
     config = _config(tmp_path, "mcar20", "{chains: 2, draws: 300, tune: 300, loo: true}")
     folder, result = fit_to_run_folder(config, out=tmp_path / "out", progress=False)
     assert "FIML" in result.info["missing"]
-    # nutpie's entry points came from the per-machine cache (or were compiled into it)
-    assert result.info["compile_cache"] in ("hit", "miss")
+    # nutpie's entry points came from the per-machine cache (or were compiled into it); a hit may
+    # say why the graphs were rewritten (e.g. a cache written before the structure index)
+    assert result.info["compile_cache"].split(" (")[0] in ("hit", "miss")
     manifest = json.loads((folder / "manifest.json").read_text())
     assert manifest["info"]["compile_cache"] == result.info["compile_cache"]
     effect = result.effects.set_index(["effect", "kind"]).loc[("ind_serial", "indirect")]
