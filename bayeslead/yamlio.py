@@ -20,9 +20,11 @@ def load_yaml(path: Path, what: str) -> Any:
     if not path.is_file():
         raise InputError(f"{what} file not found: {path}", source=str(path))
     text = path.read_text(encoding="utf-8")
+    loader = yaml.SafeLoader(text)  # parsed once: the duplicates checked, then constructed
     try:
-        raise_if_errors(duplicate_keys(yaml.compose(text, Loader=yaml.SafeLoader)), what, str(path))
-        content = yaml.safe_load(text)
+        node = loader.get_single_node()
+        raise_if_errors(duplicate_keys(node), what, str(path))
+        content = None if node is None else loader.construct_document(node)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -30,6 +32,8 @@ def load_yaml(path: Path, what: str) -> Any:
         raise InputError(
             f"{what} {path} is not valid YAML{where}: {reason}", source=str(path)
         ) from None
+    finally:
+        loader.dispose()
     if content is None:
         raise InputError(f"{what} {path} is empty", source=str(path))
     if not isinstance(content, dict):
@@ -43,10 +47,10 @@ def load_yaml(path: Path, what: str) -> Any:
 def duplicate_keys(node: yaml.Node | None) -> list[Problem]:
     """Every key given twice in one mapping of a composed YAML document, at its key path and
     line (YAML's own loader keeps the last value without a word)."""
-    return _duplicates_under(node, "", set())
+    return _duplicates_under(node, (), set())
 
 
-def _duplicates_under(node: yaml.Node | None, where: str, visited: set[int]) -> list[Problem]:
+def _duplicates_under(node: yaml.Node | None, loc: tuple, visited: set[int]) -> list[Problem]:
     if id(node) in visited:  # an alias of a node already checked (or of itself)
         return []
     visited.add(id(node))
@@ -54,7 +58,7 @@ def _duplicates_under(node: yaml.Node | None, where: str, visited: set[int]) -> 
         return [
             problem
             for i, item in enumerate(node.value)
-            for problem in _duplicates_under(item, f"{where}[{i}]", visited)
+            for problem in _duplicates_under(item, (*loc, i), visited)
         ]
     if not isinstance(node, yaml.MappingNode):
         return []
@@ -64,15 +68,16 @@ def _duplicates_under(node: yaml.Node | None, where: str, visited: set[int]) -> 
         name = key.value if isinstance(key, yaml.ScalarNode) else None
         if name is None or key.tag == "tag:yaml.org,2002:merge":
             continue
-        path = f"{where}.{name}" if where else str(name)
         line = key.start_mark.line + 1
         if (key.tag, name) in first_line:
             first = first_line[key.tag, name]
             lines = f"on line {line}" if first == line else f"lines {first} and {line}"
-            problems.append(Problem(path, f"key '{name}' given twice ({lines}); keep one"))
+            problems.append(
+                Problem(format_loc((*loc, name)), f"key '{name}' given twice ({lines}); keep one")
+            )
         else:
             first_line[key.tag, name] = line
-        problems += _duplicates_under(value, path, visited)
+        problems += _duplicates_under(value, (*loc, name), visited)
     return problems
 
 
