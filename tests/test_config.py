@@ -40,6 +40,7 @@ INVALID = {
     "interaction_unknown.yaml": "paths.Y[2]: unknown construct 'WW'; did you mean 'W'?",
     "interaction_main_effect.yaml": "paths.Y[1]: 'M:W' needs both main effects: add 'W' to paths.Y",
     "bad_percentiles.yaml": "moderator_percentiles: percentiles must lie strictly between 0 and 100, got [100.0]",
+    "cross_loading.yaml": "constructs: 'tl4' is listed under both 'TL' and 'SENS'; 'seiz3' is listed twice under 'SEIZ': cross-loadings are not estimated",
     "duplicate_key.yaml": "bayes.draws: key 'draws' given twice (lines 13 and 15); keep one",
 }
 
