@@ -24,7 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from bayeslead.phases import Phases
@@ -41,10 +41,12 @@ class TimedPhases(Phases):
         self.cpu_last = self.cpu["startup_s"]
 
     @contextmanager
-    def step(self, key: str, label: str, spinner: bool = True) -> Iterator[None]:
+    def step(
+        self, key: str, label: str, spinner: bool = True
+    ) -> Iterator[Callable[[str], None]]:
         try:
-            with super().step(key, label, spinner):
-                yield
+            with super().step(key, label, spinner) as update:
+                yield update
         finally:
             now = time.process_time()
             self.cpu[key] = self.cpu.get(key, 0.0) + now - self.cpu_last
