@@ -289,32 +289,6 @@ class RunConfig(Strict):
                 )
         return value
 
-    @field_validator("constructs", "second_order")
-    @classmethod
-    def _one_construct_each(
-        cls, value: dict[str, list[str]] | list[str]
-    ) -> dict[str, list[str]] | list[str]:
-        """Each indicator measures one construct (lavaan syntax refuses cross-loadings too)."""
-        if not isinstance(value, dict):
-            return value
-        measured: dict[str, str] = {}
-        problems = []
-        for construct, indicators in value.items():
-            for name in indicators:
-                if name in measured and measured[name] == construct:
-                    problems.append(f"'{name}' is listed twice under '{construct}'")
-                elif name in measured:
-                    problems.append(
-                        f"'{name}' is listed under both '{measured[name]}' and '{construct}'"
-                    )
-                measured.setdefault(name, construct)
-        if problems:
-            raise ValueError(
-                "; ".join(problems) + ": cross-loadings are not estimated, each indicator "
-                "measures one construct"
-            )
-        return value
-
     @field_validator("effects")
     @classmethod
     def _chains(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:

@@ -21,10 +21,9 @@ import pandas as pd
 import yaml
 
 from bayeslead.config import RunConfig, config_problem, load_config
-from bayeslead.core.from_config import marker_factor
-from bayeslead.core.spec import ModelSpec
+from bayeslead.core.spec import Factor, ModelSpec
 from bayeslead.data import load_responses
-from bayeslead.instrument import load_instrument
+from bayeslead.instrument import Instrument, load_instrument
 from bayeslead.pipeline import load_inputs
 from bayeslead.psychometrics.validity import (
     harman_principal_axis_share,
@@ -215,3 +214,25 @@ def cmv_to_run_folder(
         folder.abandon()
         raise
     return path, result
+
+
+def marker_factor(config: RunConfig, instrument: Instrument | None) -> Factor:
+    """The marker construct and its items: `cmv.marker`, else the instrument's marker scale."""
+    name = config.cmv.marker
+    if name is None and instrument is not None:
+        flagged = [c.id for c in instrument.constructs if c.marker]
+        name = flagged[0] if flagged else None
+    if name is None:
+        raise config_problem(
+            config,
+            "cmv.marker",
+            "no marker scale: flag a construct `marker: true` in the instrument (e.g. include "
+            "surveys/marker_blue.yaml) or name one here",
+        )
+    indicators = instrument.indicators() if instrument is not None else {}
+    inline = config.constructs if isinstance(config.constructs, dict) else {}
+    items = indicators.get(name) or inline.get(name)
+    if not items:
+        known = ", ".join(sorted(set(indicators) | set(inline))) or "none"
+        raise config_problem(config, "cmv.marker", f"'{name}' is not a construct (known: {known})")
+    return Factor(name, tuple(items))

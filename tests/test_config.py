@@ -40,7 +40,7 @@ INVALID = {
     "interaction_unknown.yaml": "paths.Y[2]: unknown construct 'WW'; did you mean 'W'?",
     "interaction_main_effect.yaml": "paths.Y[1]: 'M:W' needs both main effects: add 'W' to paths.Y",
     "bad_percentiles.yaml": "moderator_percentiles: percentiles must lie strictly between 0 and 100, got [100.0]",
-    "cross_loading.yaml": "constructs: 'tl4' is listed under both 'TL' and 'SENS'; 'seiz3' is listed twice under 'SEIZ': cross-loadings are not estimated",
+    "cross_loading.yaml": "constructs.SENS[4]: 'tl4' already measures 'TL': cross-loadings are not estimated",
     "duplicate_key.yaml": "bayes.draws: key 'draws' given twice (lines 13 and 15); keep one",
 }
 
@@ -139,4 +139,22 @@ def test_every_duplicate_key_is_reported_with_its_path_and_lines(tmp_path):
         "bayes.draws: key 'draws' given twice (lines 3 and 4); keep one",
         "covariances[0].a: key 'a' given twice (on line 6); keep one",
         "name: key 'name' given twice (lines 1 and 8); keep one",
+    ]
+
+
+def test_every_indicator_listed_twice_is_reported_at_its_key(tmp_path):
+    text = (FIXTURES / "invalid" / "cross_loading.yaml").read_text()
+    text = text.replace("../../reference", str(REFERENCE)).replace("engine: sem", "")
+    text += "second_order:\n  DC: [SENS, SEIZ]\n  DD: [TL, SEIZ]\nengine: sem\n"
+    path = tmp_path / "twice.yaml"
+    path.write_text(text)
+    with pytest.raises(InputError) as caught:
+        load_inputs(path)
+    lines = [line.strip() for line in str(caught.value).splitlines()[1:]]
+    assert lines == [
+        "- constructs.SENS[4]: 'tl4' already measures 'TL': cross-loadings are not estimated, "
+        "each indicator measures one construct",
+        "- constructs.SEIZ[3]: 'seiz3' is listed twice",
+        "- second_order.DD[1]: 'SEIZ' already measures 'DC': cross-loadings are not estimated, "
+        "each indicator measures one construct",
     ]

@@ -9,7 +9,7 @@ import difflib
 from collections.abc import Collection
 from dataclasses import replace
 
-from bayeslead.config import RunConfig, config_problem
+from bayeslead.config import RunConfig
 from bayeslead.core.conditional import moderator_values
 from bayeslead.core.from_syntax import spec_from_syntax
 from bayeslead.core.interactions import Interaction
@@ -324,12 +324,31 @@ def _measurement(
                 Problem(f"second_order.{name}", "needs at least 2 first-order constructs")
             )
         second[name] = list(members)
+    problems += _measured_twice("constructs", first) + _measured_twice("second_order", second)
     for name, items in first.items():
         if len(items) < 2 and isinstance(config.constructs, dict) and name in config.constructs:
             problems.append(
                 Problem(f"constructs.{name}", "a construct needs at least 2 indicators")
             )
     return first, second, labels
+
+
+def _measured_twice(key: str, blocks: dict[str, list[str]]) -> list[Problem]:
+    """Each indicator measures one construct (lavaan syntax refuses cross-loadings too): every
+    repeat at its key, e.g. an inline construct taking an item of the instrument's."""
+    owner: dict[str, str] = {}
+    twice = "is listed twice"
+    other = "already measures '{}': cross-loadings are not estimated, each indicator measures "
+    other += "one construct"
+    return [
+        Problem(
+            f"{key}.{name}[{j}]",
+            f"'{member}' " + (twice if owner[member] == name else other.format(owner[member])),
+        )
+        for name, members in blocks.items()
+        for j, member in enumerate(members)
+        if owner.setdefault(member, name) != name or members.index(member) != j
+    ]
 
 
 def _from_instrument(
@@ -371,25 +390,3 @@ def _unknown(where: str, name: str, known: set[str], kind: str = "construct") ->
     hint = difflib.get_close_matches(name, sorted(known), n=1)
     parts = [f"unknown {kind} '{name}'"] + [f"did you mean '{h}'?" for h in hint]
     return Problem(where, "; ".join([*parts, f"known: {listing}"]))
-
-
-def marker_factor(config: RunConfig, instrument: Instrument | None) -> Factor:
-    """The marker construct and its items: `cmv.marker`, else the instrument's marker scale."""
-    name = config.cmv.marker
-    if name is None and instrument is not None:
-        flagged = [c.id for c in instrument.constructs if c.marker]
-        name = flagged[0] if flagged else None
-    if name is None:
-        raise config_problem(
-            config,
-            "cmv.marker",
-            "no marker scale: flag a construct `marker: true` in the instrument (e.g. include "
-            "surveys/marker_blue.yaml) or name one here",
-        )
-    indicators = instrument.indicators() if instrument is not None else {}
-    inline = config.constructs if isinstance(config.constructs, dict) else {}
-    items = indicators.get(name) or inline.get(name)
-    if not items:
-        known = ", ".join(sorted(set(indicators) | set(inline))) or "none"
-        raise config_problem(config, "cmv.marker", f"'{name}' is not a construct (known: {known})")
-    return Factor(name, tuple(items))
