@@ -24,16 +24,23 @@ def first_block(estimates: pd.DataFrame) -> pd.DataFrame:
     return e
 
 
+# the columns that split a fit's tables into blocks, and the label of their blank value
+BLANKS = {"group": "all groups", "level": "both levels"}
+
+
+def block_columns(estimates: pd.DataFrame) -> list[str]:
+    """The columns of `BLANKS` ("group", "level") that carry values in `estimates`."""
+    return [c for c in BLANKS if c in estimates and text_column(estimates[c]).ne("").any()]
+
+
 def estimate_blocks(estimates: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
     """The estimates in the blocks lavaan prints: one per group and level, in the table's order,
     each labelled (``"group de, between level"``); a single-level, single-group fit is one block
     labelled ``""``. Rows that belong to no level of a two-level fit (loadings equal across
     levels) form the block ``"both levels"``; rows of the population level of a hierarchical
     multi-group fit (group ``"(pooled)"``) are left out, as from every table of the summary."""
-    keys = []
-    for column, blank in (("group", "all groups"), ("level", "both levels")):
-        if column in estimates and text_column(estimates[column]).ne("").any():
-            keys.append((column, text_column(estimates[column]), blank))
+    used = block_columns(estimates)
+    keys = [(c, text_column(estimates[c]), blank) for c, blank in BLANKS.items() if c in used]
     if not keys:
         return [("", estimates)]
     frame = pd.DataFrame({column: values for column, values, _ in keys}, index=estimates.index)

@@ -13,7 +13,13 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from bayeslead.report.blocks import block_values, estimate_blocks, first_block, place_of
+from bayeslead.report.blocks import (
+    block_columns,
+    block_values,
+    estimate_blocks,
+    first_block,
+    place_of,
+)
 from bayeslead.report.numbers import DASH, interval, missing, number, p_value
 from bayeslead.report.summary import RunView
 
@@ -192,8 +198,7 @@ def paths_table(view: RunView) -> JournalTable | None:
     if len(blocks) == 1:
         frame = frame.drop(columns="Block")
     else:
-        labels = " ".join(where for where, _ in blocks)
-        heading = ", ".join(k for k in ("Group", "Level") if k.lower() in labels)
+        heading = ", ".join(c.title() for c in block_columns(view.estimates))
         frame = frame.rename(columns={"Block": heading})
     return JournalTable("paths", "Structural paths", frame, note)
 
