@@ -18,10 +18,7 @@ from pytensor.link.numba.dispatch.basic import register_funcify_default_op_cache
 
 from bayeslead.bayes.kernels.missing import rows_loglik
 from bayeslead.bayes.kernels.missing_rows import RowData
-
-# PyTensor caches the compiled wrapper by Op type, props and this number: bump it whenever the
-# kernel (`missing.py`) or the Op's inputs or outputs change (cached wrappers inline the kernel).
-CACHE_VERSION = 4
+from bayeslead.bayes.kernels.version import CACHE_VERSION
 
 
 class RowsLoglik(Op):

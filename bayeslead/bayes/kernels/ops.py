@@ -23,10 +23,8 @@ from pytensor.graph.op import Op
 from pytensor.link.numba.dispatch.basic import register_funcify_default_op_cache_key
 
 from bayeslead.bayes.kernels.moments import PatternMoments
+from bayeslead.bayes.kernels.version import CACHE_VERSION
 
-# PyTensor caches the compiled wrappers on disk by Op type, props and this number only (not by
-# source or compile flags): bump it whenever a kernel's code, flags, inputs or outputs change.
-CACHE_VERSION = 23
 # Every kernel states its fastmath flags. Left unset, numba inherits them from the first caller
 # that compiles a signature (PyTensor's numba graph compiles with FASTMATH, a Python call without)
 # and its caches are not keyed by flags, so the machine code - and the sampler's draws, from the

@@ -25,7 +25,8 @@ from pytensor.graph.basic import Apply
 from pytensor.graph.op import Op
 from pytensor.link.numba.dispatch.basic import register_funcify_default_op_cache_key
 
-from bayeslead.bayes.kernels.ops import CACHE_VERSION, FASTMATH
+from bayeslead.bayes.kernels.ops import FASTMATH
+from bayeslead.bayes.kernels.version import CACHE_VERSION
 
 
 @numba.njit(cache=True, fastmath=FASTMATH)

@@ -28,8 +28,8 @@ from pytensor.graph.op import Op
 from pytensor.link.numba.dispatch.basic import register_funcify_default_op_cache_key
 
 from bayeslead.bayes.kernels.lanes import LANE_FASTMATH
-from bayeslead.bayes.kernels.ops import CACHE_VERSION
 from bayeslead.bayes.kernels.twolevel_terms import twolevel_terms
+from bayeslead.bayes.kernels.version import CACHE_VERSION
 
 
 @dataclass(frozen=True)

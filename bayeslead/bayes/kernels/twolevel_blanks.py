@@ -37,8 +37,8 @@ from bayeslead.bayes.kernels.lanes import (
     series_inverse,
 )
 from bayeslead.bayes.kernels.missing import spd_inverse_into
-from bayeslead.bayes.kernels.ops import CACHE_VERSION
 from bayeslead.bayes.kernels.twolevel_woodbury import cell_products, woodbury_clusters
+from bayeslead.bayes.kernels.version import CACHE_VERSION
 
 # clusters whose blanks' conditional precisions are inverted together (vectorised), in order of
 # their number of blank cells so that little padding is needed
