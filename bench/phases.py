@@ -41,9 +41,7 @@ class TimedPhases(Phases):
         self.cpu_last = self.cpu["startup_s"]
 
     @contextmanager
-    def step(
-        self, key: str, label: str, spinner: bool = True
-    ) -> Iterator[Callable[[str], None]]:
+    def step(self, key: str, label: str, spinner: bool = True) -> Iterator[Callable[[str], None]]:
         try:
             with super().step(key, label, spinner) as update:
                 yield update
