@@ -116,7 +116,7 @@ def test_fit_is_on_the_specs_parameter_table(continuous):
 
 
 def test_second_order_component_is_refused():
-    constructs = dict(CONSTRUCTS, W1=["w1", "w2"], W2=["w3", "x1"])
+    constructs = dict(CONSTRUCTS, X=["x1", "x2"], W1=["w1", "w2"], W2=["w3", "x3"])
     spec = build_spec(
         RunConfig(
             name="q",
