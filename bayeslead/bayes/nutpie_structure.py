@@ -34,6 +34,7 @@ from pathlib import Path
 import numpy as np
 import pymc as pm
 
+from bayeslead.bayes.kernels.version import source_digest
 from bayeslead.bayes.nutpie_source import call_expand, call_logp
 
 TOLERANCE = 1e-8
@@ -234,8 +235,4 @@ def _flags() -> tuple:
 @cache
 def _source() -> str:
     """A hash of bayeslead's Bayesian source files (its Ops and model building)."""
-    root = Path(__file__).parent
-    digest = hashlib.sha256()
-    for path in sorted(root.rglob("*.py")):
-        digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes())
-    return digest.hexdigest()
+    return source_digest(Path(__file__).parent, "**/*.py")

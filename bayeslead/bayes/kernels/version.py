@@ -15,12 +15,18 @@ import hashlib
 from pathlib import Path
 
 
-def source_version(folder: Path = Path(__file__).parent) -> int:
-    """A 60-bit integer digest of the names and contents of the ``*.py`` files of `folder`."""
+def source_digest(folder: Path, pattern: str = "*.py") -> str:
+    """A SHA-256 hex digest of the relative paths and contents of the files of `folder`
+    matching `pattern` (``"**/*.py"``: every Python file below it)."""
     digest = hashlib.sha256()
-    for path in sorted(folder.glob("*.py")):
-        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
-    return int(digest.hexdigest()[:15], 16)
+    for path in sorted(folder.glob(pattern)):
+        digest.update(str(path.relative_to(folder)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def source_version(folder: Path = Path(__file__).parent) -> int:
+    """A 60-bit integer digest of the ``*.py`` files of `folder` (`source_digest`)."""
+    return int(source_digest(folder)[:15], 16)
 
 
 CACHE_VERSION = source_version()
