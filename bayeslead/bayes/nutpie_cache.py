@@ -58,6 +58,7 @@ import pymc as pm
 from bayeslead.bayes.nutpie_source import (
     TEMPLATE_VERSION,
     cached_class,
+    inlined_graph,
     module_source,
     user_data,
 )
@@ -209,8 +210,8 @@ def _compile_cached(model, initial_points, var_names, on_miss, directory: Path):
     n_dim, n_expanded, logp_fn, expand_fn, initial_point_fn, shape_info, *rest = made
     if len(rest) > 1:
         raise CacheUnavailable(f"nutpie's _make_functions returned {len(made)} values")
-    logp_jit, expand_jit = logp_fn.vm.jit_fn, expand_fn.vm.jit_fn
-    keys = [CACHED_SRC_FUNCTIONS.get(f.py_func) for f in (logp_jit, expand_jit)]
+    jitted = (logp_fn.vm.jit_fn, expand_fn.vm.jit_fn)
+    keys = [CACHED_SRC_FUNCTIONS.get(f.py_func) for f in jitted]
     if None in keys:
         raise CacheUnavailable("PyTensor has no cache key for this model's functions")
     logp_shared = [v.name for v in logp_fn.get_shared()]
@@ -225,7 +226,10 @@ def _compile_cached(model, initial_points, var_names, on_miss, directory: Path):
     _create_once(
         path, module_source(key, n_dim, n_expanded, logp_shared, expand_shared, shared_data)
     )
-    module = _load(path, key, logp_jit, expand_jit, on_miss)
+    graphs = [inlined_graph(f) for f in jitted]
+    if None in graphs:
+        raise CacheUnavailable("PyTensor's compiled functions are not wrappers of their graphs")
+    module = _load(path, key, *graphs, on_miss)
     hit = module.logp_c.cache_hits > 0 and module.expand_c.cache_hits > 0
     if (n_dim, n_expanded) == (found.n_dim, found.n_expanded):
         entry = {"module": key, "logp": logp_shared, "expand": expand_shared, "rest": rest}
