@@ -135,6 +135,27 @@ def test_falls_back_to_plain_nutpie_when_its_private_api_differs(tmp_path, monke
     assert not list(tmp_path.glob("nutpie_*.py"))
 
 
+def test_entry_points_inline_pytensors_graph_function():
+    """`inlined_graph` unwraps PyTensor's jitted function to the graph function it calls, marked
+    for inlining into the entry point, with the same values; anything else is not unwrapped."""
+    import numba
+    import pytensor
+    import pytensor.tensor as pt
+
+    from bayeslead.bayes.nutpie_source import inlined_graph
+
+    x = pt.dvector("x")
+    function = pytensor.function([x], [pt.exp(x).sum(), 2 * x], mode="NUMBA")
+    graph = inlined_graph(function.vm.jit_fn)
+    assert graph is not None and graph.targetoptions["inline"] == "always"
+    at = np.array([0.5, -1.0, 2.0])
+    value, doubled = graph(at)
+    np.testing.assert_array_equal(doubled, 2 * at)
+    assert value == function(at)[0]
+    assert inlined_graph(numba.njit(lambda v: v)) is None
+    assert inlined_graph(lambda v: v) is None
+
+
 def test_cache_directory_and_switch(monkeypatch, tmp_path):
     """BAYESLEAD_NUTPIE_CACHE names the directory or switches the cache off; by default it sits
     in PyTensor's base_compiledir beside PyTensor's own numba cache."""
