@@ -214,6 +214,9 @@ def _compile_cached(model, initial_points, var_names, on_miss, directory: Path):
     keys = [CACHED_SRC_FUNCTIONS.get(f.py_func) for f in jitted]
     if None in keys:
         raise CacheUnavailable("PyTensor has no cache key for this model's functions")
+    graphs = [inlined_graph(f) for f in jitted]
+    if None in graphs:
+        raise CacheUnavailable("PyTensor's compiled functions are not wrappers of their graphs")
     logp_shared = [v.name for v in logp_fn.get_shared()]
     expand_shared = [v.name for v in expand_fn.get_shared()]
     variables = {v.name: v for v in [*logp_fn.get_shared(), *expand_fn.get_shared()]}
@@ -226,9 +229,6 @@ def _compile_cached(model, initial_points, var_names, on_miss, directory: Path):
     _create_once(
         path, module_source(key, n_dim, n_expanded, logp_shared, expand_shared, shared_data)
     )
-    graphs = [inlined_graph(f) for f in jitted]
-    if None in graphs:
-        raise CacheUnavailable("PyTensor's compiled functions are not wrappers of their graphs")
     module = _load(path, key, *graphs, on_miss)
     hit = module.logp_c.cache_hits > 0 and module.expand_c.cache_hits > 0
     if (n_dim, n_expanded) == (found.n_dim, found.n_expanded):
