@@ -10,6 +10,7 @@ from bayeslead.warmup import bundled_configs, token_config
 def test_default_warm_up_is_the_continuous_single_level_configs():
     names = [p.stem for p in bundled_configs()]
     assert names == [
+        "holzinger1939_bayes",
         "tl_dc_bi_bayes",
         "tl_dc_bi_bayes_full_mediation",
         "tl_dc_bi_bayes_parallel",
